@@ -1,0 +1,43 @@
+-- Cluster-level setup that migrations cannot do as the owner: roles, extensions
+-- and the owner's rights on this database. Run by `custodian migrate` as a
+-- superuser (or a role with CREATEROLE on a managed server) before the
+-- committed migrations; idempotent. The authenticator's password comes from
+-- the session setting custodian.authenticator_password when one is given.
+
+do $$
+declare
+  persona text;
+begin
+  if not exists (select from pg_catalog.pg_roles where rolname = 'custodian_owner') then
+    create role custodian_owner nologin;
+  end if;
+  if not exists (select from pg_catalog.pg_roles where rolname = 'custodian_authenticator') then
+    create role custodian_authenticator login noinherit;
+  end if;
+  foreach persona in array array['anonymous', 'coach', 'admin', 'auditor'] loop
+    if not exists (select from pg_catalog.pg_roles where rolname = 'custodian_' || persona) then
+      execute pg_catalog.format('create role %I nologin', 'custodian_' || persona);
+    end if;
+  end loop;
+
+  -- The connecting role runs migrations as the owner (SET ROLE), so it must
+  -- be a member; superusers already can.
+  if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+    execute pg_catalog.format('grant custodian_owner to %I', current_user);
+  end if;
+
+  if pg_catalog.current_setting('custodian.authenticator_password', true) <> '' then
+    execute pg_catalog.format('alter role custodian_authenticator password %L',
+      pg_catalog.current_setting('custodian.authenticator_password'));
+  end if;
+
+  execute pg_catalog.format('grant create, connect, temporary on database %I to custodian_owner',
+    pg_catalog.current_database());
+end
+$$;
+
+grant custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
+  to custodian_authenticator;
+
+create extension if not exists pgcrypto with schema public;
+create extension if not exists citext with schema public;

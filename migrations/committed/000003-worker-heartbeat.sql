@@ -1,0 +1,29 @@
+--! Previous: sha1:1b33146ae6ac9773840d63e36863131a67d06733
+--! Hash: sha1:1246b317b71703b7ec12226ef7eaea9ec9507b87
+--! Message: worker heartbeat
+
+create table app_private.worker_heartbeats (
+  task text primary key,
+  last_job_id bigint not null,
+  last_seen_at timestamptz not null default now()
+);
+comment on table app_private.worker_heartbeats is
+  E'The last job of each heartbeat task the worker ran: proof that the worker is alive.';
+
+create function app_private.record_worker_heartbeat(job_id bigint) returns void as $$
+  insert into app_private.worker_heartbeats (task, last_job_id, last_seen_at)
+    values ('worker_heartbeat', job_id, pg_catalog.now())
+  on conflict (task) do update set last_job_id = excluded.last_job_id, last_seen_at = excluded.last_seen_at;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.record_worker_heartbeat(bigint) is
+  E'Notes that the worker ran a heartbeat job just now.';
+
+create function app_public.worker_last_seen_at() returns timestamptz as $$
+  select max(last_seen_at) from app_private.worker_heartbeats;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.worker_last_seen_at() is
+  E'When the job worker last ran a heartbeat; null if it never has.';
+-- /healthz asks as the authenticator itself, before any request role is set.
+grant usage on schema app_public to custodian_authenticator;
+grant execute on function app_public.worker_last_seen_at()
+  to custodian_authenticator, custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor;

@@ -1,0 +1,30 @@
+import { db } from "./db.ts";
+import { migrate } from "./migrate.ts";
+import { schema } from "./schema.ts";
+import { seed } from "./seed.ts";
+import { start } from "./start.ts";
+import { users } from "./users.ts";
+import { worker } from "./worker.ts";
+
+export const commands: Record<string, (args: string[]) => Promise<void>> = {
+  start,
+  migrate,
+  worker,
+  users,
+  seed,
+  db,
+  schema,
+};
+
+export const usage = `Usage: custodian <command>
+
+  start                     database, migrations, API and worker (seeds demo data on first start)
+  migrate                   take the database to the current schema (idempotent)
+  worker [--once]           run jobs; --once runs what is due, then exits
+  users create --email E --password P --role coach|admin|auditor [--name N]
+  seed --demo [--scale N]   demo data; --scale multiplies it for benchmarks
+  db reset                  drop and re-create the database (refused in production)
+  schema export             write schema.graphql from the live schema
+
+Settings come from the environment: see README.md.
+`;

@@ -1,0 +1,86 @@
+import path from "node:path";
+import { UserError } from "./errors.ts";
+
+/** Every setting Custodian reads, validated in one place. */
+export interface Config {
+  nodeEnv: "development" | "production" | "test";
+  /** A superuser (or CREATEROLE) connection; unset means the embedded PostgreSQL. */
+  databaseUrl: string | null;
+  host: string;
+  port: number;
+  /** Where the embedded database and generated development secrets live. */
+  dataDir: string;
+  /** HS256 secret for session tokens; generated into dataDir outside production when unset. */
+  jwtSecret: string | null;
+  jwtTtlSeconds: number;
+  /** The API's login role password; generated into dataDir outside production when unset. */
+  authenticatorPassword: string | null;
+  /** Run the job worker inside `start`. */
+  runWorker: boolean;
+  /** Seed demo data when `start` finds an empty database (never in production). */
+  seedDemo: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, "NODE_ENV", ["development", "production", "test"], "development");
+  const config: Config = {
+    nodeEnv,
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    host: env.HOST || "127.0.0.1",
+    port: integer(env, "PORT", 3000, 0, 65535),
+    dataDir: path.resolve(env.DATA_DIR || ".data"),
+    jwtSecret: env.JWT_SECRET || null,
+    jwtTtlSeconds: integer(env, "JWT_TTL_SECONDS", 8 * 3600, 60, 30 * 86400),
+    authenticatorPassword: env.AUTHENTICATOR_PASSWORD || null,
+    runWorker: oneOf(env, "WORKER", ["on", "off"], "on") === "on",
+    seedDemo: nodeEnv !== "production" && oneOf(env, "SEED_DEMO", ["on", "off"], "on") === "on",
+  };
+  if (config.jwtSecret !== null && config.jwtSecret.length < 32) {
+    throw new UserError("JWT_SECRET must be at least 32 characters long.");
+  }
+  if (nodeEnv === "production") {
+    if (!config.jwtSecret) throw new UserError("JWT_SECRET is required when NODE_ENV=production.");
+    if (!config.databaseUrl) throw new UserError("DATABASE_URL is required when NODE_ENV=production.");
+    if (!config.authenticatorPassword) {
+      throw new UserError("AUTHENTICATOR_PASSWORD is required when NODE_ENV=production.");
+    }
+  }
+  return config;
+}
+
+function databaseUrl(value: string | undefined): string | null {
+  if (!value) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UserError("DATABASE_URL is not a valid URL (expected postgres://user:password@host:port/database).");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new UserError(`DATABASE_URL must start with postgres:// (got ${url.protocol}//).`);
+  }
+  if (!url.hostname) throw new UserError("DATABASE_URL names no host.");
+  if (url.pathname.length <= 1) throw new UserError("DATABASE_URL names no database.");
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UserError(`${name} must be a whole number from ${min} to ${max} (got "${raw}").`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new UserError(`${name} must be one of ${allowed.join(", ")} (got "${raw}").`);
+  }
+  return raw as T;
+}

@@ -1,0 +1,42 @@
+import fs from "node:fs";
+import path from "node:path";
+import JSON5 from "json5";
+import { Logger as MigrateLogger, migrate as runCommittedMigrations, type Settings } from "graphile-migrate";
+import { runMigrations as installWorkerSchema } from "graphile-worker";
+import pg from "pg";
+import { graphileLogger } from "../graphile-logger.ts";
+import { projectRoot } from "../paths.ts";
+import { ownerUrl } from "./connection-strings.ts";
+
+const migrationsFolder = path.join(projectRoot, "migrations");
+
+/**
+ * Takes a database (empty or not) to the current schema: cluster-level
+ * bootstrap (roles, extensions) as the connecting superuser, then every
+ * committed migration and graphile-worker's schema as custodian_owner.
+ * Idempotent.
+ */
+export async function migrate(databaseUrl: string, authenticatorPassword: string): Promise<void> {
+  await bootstrap(databaseUrl, authenticatorPassword);
+  const settings = JSON5.parse(fs.readFileSync(path.join(projectRoot, ".gmrc"), "utf8")) as Settings;
+  await runCommittedMigrations({
+    ...settings,
+    connectionString: ownerUrl(databaseUrl),
+    migrationsFolder,
+    logger: graphileLogger("migrate", MigrateLogger as never) as never,
+  });
+  await installWorkerSchema({ connectionString: ownerUrl(databaseUrl), logger: graphileLogger("worker") });
+}
+
+async function bootstrap(databaseUrl: string, authenticatorPassword: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query("select pg_catalog.set_config('custodian.authenticator_password', $1, false)", [
+      authenticatorPassword,
+    ]);
+    await client.query(fs.readFileSync(path.join(migrationsFolder, "bootstrap.sql"), "utf8"));
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,119 @@
+-- Demo data for development and benchmarks: coaches on every plan, their
+-- clients and sessions, and transcription attempts with failures, retries
+-- and re-transcriptions. `custodian seed` loads these functions into pg_temp
+-- and calls them in batches; nothing here becomes part of the schema.
+
+create function pg_temp.seed_reference_data() returns void as $$
+  insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor, currency)
+  values ('Starter', 1900, 120, 15, 'EUR'),
+         ('Professional', 4900, 600, 12, 'EUR'),
+         ('Practice', 14900, 2400, 9, 'EUR')
+  on conflict (name) do nothing;
+  insert into app_public.provider_rates (provider, model, cost_per_minute_minor, currency)
+  values ('deepgram', 'nova-2', 0.4300, 'EUR'),
+         ('openai', 'whisper-1', 0.6000, 'EUR'),
+         ('assemblyai', 'best', 0.6500, 'EUR')
+  on conflict (provider, model, effective_from) do nothing;
+$$ language sql;
+
+create function pg_temp.demo_name(n integer) returns text as $$
+  select (array['Amara','Bruno','Chen','Dalia','Emeka','Freya','Goran','Hana','Ines','Jonas','Kiri','Lucia',
+                'Mateo','Nadia','Omar','Priya','Quinn','Rosa','Sven','Tariq','Uma','Viktor','Wen','Yusuf'])[1 + n % 24]
+      || ' ' ||
+      (array['Adeyemi','Bianchi','Costa','Dubois','Eriksen','Fischer','Garcia','Horvat','Ivanova','Jensen',
+             'Kowalski','Lindqvist','Moreau','Novak','Okafor','Petrov','Rossi','Santos','Tanaka','Weber'])[1 + (n / 24) % 20];
+$$ language sql immutable;
+
+create function pg_temp.seed_staff(password text) returns void as $$
+  select app_private.create_user('admin@example.com', password, 'admin', 'Ada Admin')
+  where not exists (select from app_public.users where email = 'admin@example.com');
+  select app_private.create_user('auditor@example.com', password, 'auditor', 'Otto Auditor')
+  where not exists (select from app_public.users where email = 'auditor@example.com');
+$$ language sql;
+
+-- Coaches first_number..last_number with 8 clients each, 4 sessions per
+-- client, and 1 to 3 attempts per session.
+create function pg_temp.seed_coaches(first_number integer, last_number integer, password_hash text) returns void as $$
+declare
+  plans uuid[] := array(select id from app_public.billing_plans order by monthly_fee_minor, name);
+  models text[][] := array[['deepgram', 'nova-2'], ['openai', 'whisper-1'], ['assemblyai', 'best']];
+begin
+  create temp table seed_coaches on commit drop as
+    select n, gen_random_uuid() as user_id, gen_random_uuid() as profile_id
+    from generate_series(first_number, last_number) n
+    where not exists (select from app_public.users where email = pg_catalog.format('coach%s@example.com', n));
+
+  insert into app_public.users (id, email, display_name, role)
+    select user_id, pg_catalog.format('coach%s@example.com', n), pg_temp.demo_name(n), 'coach' from seed_coaches;
+  insert into app_private.user_secrets (user_id, password_hash)
+    select user_id, password_hash from seed_coaches;
+  insert into app_public.coach_profiles (id, user_id, display_name, bio, timezone, plan_id)
+    select profile_id, user_id, pg_temp.demo_name(n),
+           'Leadership and career coach; ICF certified.',
+           (array['Europe/London', 'Europe/Berlin', 'America/New_York', 'Asia/Singapore'])[1 + n % 4],
+           plans[1 + n % array_length(plans, 1)]
+    from seed_coaches;
+
+  create temp table seed_clients on commit drop as
+    select c.n, k, gen_random_uuid() as client_id, c.profile_id
+    from seed_coaches c cross join generate_series(1, 8) k;
+  insert into app_public.clients (id, coach_profile_id, full_name, email, phone, notes)
+    select client_id, profile_id, pg_temp.demo_name(n * 8 + k + 7),
+           pg_catalog.format('client%s.%s@example.net', n, k),
+           pg_catalog.format('+44 20 7946 %s', lpad(((n * 8 + k) % 10000)::text, 4, '0')),
+           'Wants to grow into a leadership role; prefers morning sessions.'
+    from seed_clients;
+
+  create temp table seed_sessions on commit drop as
+    select gen_random_uuid() as session_id, cl.client_id, cl.profile_id, s,
+           (cl.n * 32 + cl.k * 4 + s) % 20 as pattern,
+           pg_catalog.now() - make_interval(days => ((cl.n * 37 + cl.k * 11 + s * 7) % 180) + 1, hours => s) as recorded_at,
+           1200 + ((cl.n * 97 + cl.k * 31 + s * 13) % 2400) as duration,
+           models[1 + (cl.n + s) % 3][1] as provider,
+           models[1 + (cl.n + s) % 3][2] as model
+    from seed_clients cl cross join generate_series(1, 4) s;
+  insert into app_public.coaching_sessions (id, coach_profile_id, client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
+    select session_id, profile_id, client_id,
+           (array['Goal setting', 'Quarterly review', 'Career direction', 'Feedback conversation', 'Follow-up'])[1 + s % 5],
+           recorded_at, pg_catalog.format('recordings/%s/%s.m4a', profile_id, session_id), duration
+    from seed_sessions;
+
+  -- Patterns: 0-12 one success; 13-15 failure then a successful retry;
+  -- 16-17 success then a re-transcription; 18 two failures then success;
+  -- 19 still queued or processing.
+  create temp table seed_attempts on commit drop as
+    select session_id, profile_id, provider, model, duration, recorded_at, pattern, gen_random_uuid() as first_id,
+           gen_random_uuid() as second_id, gen_random_uuid() as third_id
+    from seed_sessions;
+  insert into app_public.transcriptions (id, coach_profile_id, session_id, status, provider, model, language,
+                                         billed_duration_seconds, transcript_text, error_message, started_at, finished_at)
+    select first_id, profile_id, session_id,
+           (case when pattern < 13 or pattern in (16, 17) then 'completed'
+                 when pattern = 19 then (case when duration % 2 = 0 then 'queued' else 'processing' end)
+                 else 'failed' end)::app_public.transcription_status,
+           provider, model, 'en',
+           case when pattern < 13 or pattern in (16, 17) then duration end,
+           case when pattern < 13 or pattern in (16, 17) then 'Coach: What would success look like this quarter? Client: Leading the new team with confidence.' end,
+           case when pattern between 13 and 15 or pattern = 18 then 'Provider timed out after 300 seconds.' end,
+           case when pattern <> 19 or duration % 2 = 1 then recorded_at + interval '1 hour' end,
+           case when pattern <> 19 then recorded_at + interval '1 hour' + make_interval(secs => duration / 10) end
+    from seed_attempts;
+  insert into app_public.transcriptions (id, coach_profile_id, session_id, status, provider, model, language,
+                                         billed_duration_seconds, transcript_text, error_message, retry_of, started_at, finished_at)
+    select second_id, profile_id, session_id,
+           (case when pattern = 18 then 'failed' else 'completed' end)::app_public.transcription_status,
+           provider, case when pattern in (16, 17) then model || '-large' else model end, 'en',
+           case when pattern <> 18 then duration end,
+           case when pattern <> 18 then 'Coach: What would success look like this quarter? Client: Leading the new team with confidence.' end,
+           case when pattern = 18 then 'Audio could not be decoded.' end,
+           case when pattern between 13 and 15 or pattern = 18 then first_id end,
+           recorded_at + interval '2 hours', recorded_at + interval '2 hours' + make_interval(secs => duration / 10)
+    from seed_attempts where pattern between 13 and 18;
+  insert into app_public.transcriptions (id, coach_profile_id, session_id, status, provider, model, language,
+                                         billed_duration_seconds, transcript_text, retry_of, started_at, finished_at)
+    select third_id, profile_id, session_id, 'completed', provider, model, 'en', duration,
+           'Coach: What would success look like this quarter? Client: Leading the new team with confidence.',
+           second_id, recorded_at + interval '3 hours', recorded_at + interval '3 hours' + make_interval(secs => duration / 10)
+    from seed_attempts where pattern = 18;
+end;
+$$ language plpgsql;

@@ -1,0 +1,61 @@
+import fs from "node:fs";
+import path from "node:path";
+import { progressBar } from "../cli/progress.ts";
+import { requireSchema, withOwnerClient } from "../db/owner-client.ts";
+import { projectRoot } from "../paths.ts";
+
+/** The logins the demo data creates; `start` prints them. */
+export const demoLogins = {
+  password: "custodian-demo",
+  admin: "admin@example.com",
+  auditor: "auditor@example.com",
+  coaches: ["coach1@example.com", "coach2@example.com", "coach3@example.com"],
+};
+
+const COACHES_PER_SCALE = 3;
+const COACHES_PER_BATCH = 50;
+
+/**
+ * Seeds demo data: plans, provider rates, an admin, an auditor and
+ * 3 × scale coaches with their clients, sessions and attempts. Idempotent:
+ * existing demo accounts are left as they are.
+ */
+export async function seedDemo(databaseUrl: string, scale: number, showProgress: boolean): Promise<void> {
+  const sql = fs.readFileSync(path.join(projectRoot, "src", "seed", "demo.sql"), "utf8");
+  await withOwnerClient(databaseUrl, async (client) => {
+    await requireSchema(client);
+    await client.query("select pg_catalog.set_config('custodian.actor_kind', 'system', false)");
+    await client.query(sql);
+    await client.query("select pg_temp.seed_reference_data(), pg_temp.seed_staff($1)", [demoLogins.password]);
+    // One bcrypt hash for every demo coach: hashing each would take minutes at scale.
+    const { rows } = await client.query("select crypt($1, gen_salt('bf', 10)) as hash", [demoLogins.password]);
+    const coaches = COACHES_PER_SCALE * scale;
+    const bar = showProgress ? progressBar("Seeding coaches", coaches) : null;
+    for (let first = 1; first <= coaches; first += COACHES_PER_BATCH) {
+      const last = Math.min(coaches, first + COACHES_PER_BATCH - 1);
+      await client.query("begin");
+      await client.query("select pg_temp.seed_coaches($1, $2, $3)", [first, last, rows[0].hash]);
+      await client.query("commit");
+      bar?.tick(last - first + 1);
+    }
+    bar?.finish();
+  });
+}
+
+/** True when the database has no users yet: a fresh install. */
+export async function isEmpty(databaseUrl: string): Promise<boolean> {
+  return withOwnerClient(databaseUrl, async (client) => {
+    const { rows } = await client.query("select not exists (select from app_public.users) as empty");
+    return rows[0].empty as boolean;
+  });
+}
+
+/** True when the demo admin exists, so the printed logins work. */
+export async function hasDemoLogins(databaseUrl: string): Promise<boolean> {
+  return withOwnerClient(databaseUrl, async (client) => {
+    const { rows } = await client.query("select exists (select from app_public.users where email = $1) as found", [
+      demoLogins.admin,
+    ]);
+    return rows[0].found as boolean;
+  });
+}

@@ -1,0 +1,37 @@
+import { defaultMaskError } from "postgraphile/grafserv";
+import { GraphQLError } from "postgraphile/graphql";
+
+/**
+ * PostgreSQL errors a caller can cause and fix are shown with their SQLSTATE;
+ * anything else is masked (logged with an id, the caller sees only the id).
+ */
+const userFacingCodes = new Set([
+  "22001", // string too long
+  "22007", // invalid datetime format
+  "22008", // datetime out of range
+  "22023", // invalid parameter value
+  "22P02", // invalid text representation
+  "23502", // not null violation
+  "23503", // foreign key violation
+  "23505", // unique violation
+  "23514", // check violation
+  "42501", // insufficient privilege, row-level security
+  "P0001", // raise exception
+  "CREDS", // wrong email or password
+  "WEAKP", // password too weak
+]);
+
+export function maskError(error: GraphQLError): GraphQLError {
+  const code = (error.originalError as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && userFacingCodes.has(code)) {
+    return new GraphQLError(error.originalError!.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: { code },
+    });
+  }
+  return defaultMaskError(error);
+}

@@ -1,0 +1,46 @@
+import type { Pool } from "pg";
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
+import { makePgService } from "postgraphile/adaptors/pg";
+import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor } from "./auth.ts";
+import { maskError } from "./mask-error.ts";
+
+export interface PresetOptions {
+  /** A pool logged in as custodian_authenticator, so PostGraphile's RBAC applies. */
+  pool: Pool;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  graphiql: boolean;
+}
+
+export function makePreset(options: PresetOptions): GraphileConfig.Preset {
+  return {
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
+    pgServices: [makePgService({ pool: options.pool, schemas: ["app_public"] })],
+    gather: { pgJwtTypes: "app_public.jwt_token" },
+    schema: {
+      pgJwtSecret: options.jwtSecret,
+      pgJwtSignOptions: {
+        algorithm: "HS256",
+        expiresIn: options.jwtTtlSeconds,
+        audience: JWT_AUDIENCE,
+        issuer: JWT_ISSUER,
+      },
+    },
+    grafast: {
+      explain: false,
+      context(requestContext) {
+        const req = requestContext.expressv4?.req;
+        return req ? { pgSettings: pgSettingsFor(req) } : {};
+      },
+    },
+    grafserv: {
+      graphqlPath: "/graphql",
+      graphiql: options.graphiql,
+      graphiqlPath: "/graphiql",
+      graphiqlOnGraphQLGET: false,
+      maskError,
+    },
+  };
+}
