@@ -1,5 +1,5 @@
 --! Previous: sha1:b4bcc52c89225e609df4779f4aef8b75d0448676
---! Hash: sha1:1b33146ae6ac9773840d63e36863131a67d06733
+--! Hash: sha1:91b7b54b168128795ee4b13580856ac4ae1a2fd5
 --! Message: domain schema with row-level security
 
 -- Billing plans and provider rates: reference data every signed-in user reads
@@ -84,6 +84,8 @@ comment on function app_private.current_coach_profile_id() is
 grant usage on schema app_private to custodian_coach, custodian_admin, custodian_auditor;
 grant execute on function app_private.current_coach_profile_id()
   to custodian_coach, custodian_admin, custodian_auditor;
+-- The timezone check runs as the writer.
+grant execute on function app_private.is_valid_timezone(text) to custodian_coach, custodian_admin;
 
 -- Clients --------------------------------------------------------------------
 

@@ -2,6 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import JSON5 from "json5";
 import { Logger as MigrateLogger, migrate as runCommittedMigrations, type Settings } from "graphile-migrate";
+// graphile-migrate keeps its pools open for a moment after use and exits the
+// process if the server goes away meanwhile; we close them when done.
+import migratePools from "graphile-migrate/dist/pgReal.js";
 import { runMigrations as installWorkerSchema } from "graphile-worker";
 import pg from "pg";
 import { graphileLogger } from "../graphile-logger.ts";
@@ -25,6 +28,7 @@ export async function migrate(databaseUrl: string, authenticatorPassword: string
     migrationsFolder,
     logger: graphileLogger("migrate", MigrateLogger as never) as never,
   });
+  migratePools.clearAllPools();
   await installWorkerSchema({ connectionString: ownerUrl(databaseUrl), logger: graphileLogger("worker") });
 }
 

@@ -1,8 +1,8 @@
 import http from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
-import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
+import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
 import { authenticateRequests } from "./auth.ts";
@@ -26,8 +26,7 @@ export interface ApiServer {
 
 /** The HTTP API: GraphQL at /graphql (Ruru at /graphiql), /healthz, and the REST routes. */
 export async function createApiServer(options: ServerOptions): Promise<ApiServer> {
-  const pool = new pg.Pool({ connectionString: options.authenticatorUrl, max: 10 });
-  pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
+  const pool = makePool(options.authenticatorUrl, 10, "api");
   const pgl = postgraphile(makePreset({ pool, ...options }));
   const serv = pgl.createServ(grafserv);
 

@@ -1,6 +1,6 @@
---! Previous: sha1:1b33146ae6ac9773840d63e36863131a67d06733
---! Hash: sha1:1246b317b71703b7ec12226ef7eaea9ec9507b87
---! Message: worker heartbeat
+--! Previous: sha1:91b7b54b168128795ee4b13580856ac4ae1a2fd5
+--! Hash: sha1:a5fe031f626f5eb8ff9d9dc7ba8abf89b7805981
+--! Message: worker heartbeat, and row-level security on internal tables
 
 create table app_private.worker_heartbeats (
   task text primary key,
@@ -27,3 +27,8 @@ comment on function app_public.worker_last_seen_at() is
 grant usage on schema app_public to custodian_authenticator;
 grant execute on function app_public.worker_last_seen_at()
   to custodian_authenticator, custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor;
+
+-- Internal tables get row-level security too: with no policy, only the owner
+-- reaches them, even if a grant slips in later.
+alter table app_private.user_secrets enable row level security;
+alter table app_private.worker_heartbeats enable row level security;

@@ -1,0 +1,14 @@
+import pg from "pg";
+import { log } from "../log.ts";
+
+/**
+ * A pool whose connection errors (a restarted or stopping server) are logged
+ * instead of crashing the process; every long-lived pool is made here.
+ */
+export function makePool(connectionString: string, max: number, purpose: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  const onError = (error: Error) => log.warn({ err: error, purpose }, "database connection failed");
+  pool.on("error", onError);
+  pool.on("connect", (client) => client.on("error", onError));
+  return pool;
+}

@@ -1,0 +1,45 @@
+import { runCli } from "../support/cli.ts";
+import { testEnvironment } from "../support/environment.ts";
+import { queryOnce, withScratchDatabase } from "../support/scratch-database.ts";
+
+test("`custodian migrate` takes an empty database to the current schema, and is idempotent", () =>
+  withScratchDatabase(async (databaseUrl) => {
+    const first = await runCli(["migrate"], testEnvironment({ DATABASE_URL: databaseUrl }));
+    expect(first.stderr).toBe("");
+    expect(first).toMatchObject({ code: 0, stdout: "Database is up to date.\n" });
+
+    const tables = await queryOnce(
+      databaseUrl,
+      `select n.nspname || '.' || c.relname as name, c.relrowsecurity as rls, pg_get_userbyid(c.relowner) as owner
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname in ('app_public', 'app_private') and c.relkind in ('r', 'p') order by 1`,
+    );
+    expect(tables.rows.map((row) => row.name)).toEqual([
+      "app_private.user_secrets",
+      "app_private.worker_heartbeats",
+      "app_public.billing_plans",
+      "app_public.clients",
+      "app_public.coach_profiles",
+      "app_public.coaching_sessions",
+      "app_public.provider_rates",
+      "app_public.transcriptions",
+      "app_public.users",
+    ]);
+    for (const table of tables.rows) expect(table).toMatchObject({ rls: true, owner: "custodian_owner" });
+
+    const roles = await queryOnce(
+      databaseUrl,
+      `select rolname, rolcanlogin, rolinherit from pg_roles where rolname like 'custodian\\_%' order by 1`,
+    );
+    expect(roles.rows).toEqual([
+      { rolname: "custodian_admin", rolcanlogin: false, rolinherit: true },
+      { rolname: "custodian_anonymous", rolcanlogin: false, rolinherit: true },
+      { rolname: "custodian_auditor", rolcanlogin: false, rolinherit: true },
+      { rolname: "custodian_authenticator", rolcanlogin: true, rolinherit: false },
+      { rolname: "custodian_coach", rolcanlogin: false, rolinherit: true },
+      { rolname: "custodian_owner", rolcanlogin: false, rolinherit: true },
+    ]);
+
+    const again = await runCli(["migrate"], testEnvironment({ DATABASE_URL: databaseUrl }));
+    expect(again).toMatchObject({ code: 0, stdout: "Database is up to date.\n", stderr: "" });
+  }));

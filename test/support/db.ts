@@ -1,0 +1,59 @@
+import pg from "pg";
+
+let pool: pg.Pool | null = null;
+
+/** A superuser pool on the test database, one per test file. */
+export function rootPool(): pg.Pool {
+  pool ??= new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 4 });
+  return pool;
+}
+
+export async function closeRootPool(): Promise<void> {
+  await pool?.end();
+  pool = null;
+}
+
+/** Runs `work` in a transaction that is always rolled back (graphile/starter's manner). */
+export async function withRootDb<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await rootPool().connect();
+  try {
+    await client.query("begin");
+    return await work(client);
+  } finally {
+    await client.query("rollback");
+    client.release();
+  }
+}
+
+export interface Actor {
+  id: string;
+  role: "coach" | "admin" | "auditor";
+}
+
+/** For the rest of the transaction, act as this user, exactly as the API would; null is anonymous. */
+export async function becomeUser(client: pg.ClientBase, user: Actor | null): Promise<void> {
+  await client.query(
+    `select pg_catalog.set_config('role', $1, true),
+            pg_catalog.set_config('jwt.claims.user_id', $2, true),
+            pg_catalog.set_config('jwt.claims.role', $3, true)`,
+    [user ? `custodian_${user.role}` : "custodian_anonymous", user?.id ?? "", user?.role ?? ""],
+  );
+}
+
+/** Back to the superuser, inside the same transaction. */
+export async function becomeRoot(client: pg.ClientBase): Promise<void> {
+  await client.query("reset role; select pg_catalog.set_config('jwt.claims.user_id', '', true)");
+}
+
+/** Runs a statement inside a savepoint and returns its error (or null), so the transaction goes on. */
+export async function errorOf(client: pg.ClientBase, sql: string, values: unknown[] = []): Promise<{ code: string; message: string } | null> {
+  await client.query("savepoint attempt");
+  try {
+    await client.query(sql, values);
+    await client.query("release savepoint attempt");
+    return null;
+  } catch (error) {
+    await client.query("rollback to savepoint attempt");
+    return error as { code: string; message: string };
+  }
+}

@@ -1,0 +1,73 @@
+import crypto from "node:crypto";
+import type pg from "pg";
+import type { Actor } from "./db.ts";
+
+export const PASSWORD = "correct horse battery staple";
+
+export interface User extends Actor {
+  email: string;
+}
+
+export interface Coach {
+  user: User;
+  profileId: string;
+  clientId: string;
+  sessionId: string;
+  transcriptionId: string;
+}
+
+const unique = () => crypto.randomBytes(5).toString("hex");
+
+/** A user with PASSWORD, created the way the CLI creates one. */
+export async function createUser(client: pg.ClientBase, role: Actor["role"], label: string = role): Promise<User> {
+  const email = `${label}-${unique()}@test.example`;
+  const { rows } = await client.query("select id from app_private.create_user($1, $2, $3, $4)", [email, PASSWORD, role, label]);
+  return { id: rows[0].id, role, email };
+}
+
+export async function testPlanId(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query(
+    `insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor)
+     values ('Test plan', 2900, 300, 10)
+     on conflict (name) do update set name = excluded.name returning id`,
+  );
+  return rows[0].id;
+}
+
+/** A coach with a profile, one client, one session and one completed transcription. Run as superuser. */
+export async function createCoach(client: pg.ClientBase, label = "coach"): Promise<Coach> {
+  const user = await createUser(client, "coach", label);
+  const planId = await testPlanId(client);
+  const profile = await client.query(
+    "insert into app_public.coach_profiles (user_id, display_name, plan_id) values ($1, $2, $3) returning id",
+    [user.id, label, planId],
+  );
+  const profileId = profile.rows[0].id;
+  const clientRow = await client.query(
+    "insert into app_public.clients (coach_profile_id, full_name, email) values ($1, $2, $3) returning id",
+    [profileId, `Client of ${label}`, `client-${unique()}@test.example`],
+  );
+  const session = await client.query(
+    `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
+     values ($1, 'Kick-off', now() - interval '1 day', 'recordings/test.m4a', 1800) returning id`,
+    [clientRow.rows[0].id],
+  );
+  const transcription = await client.query(
+    `insert into app_public.transcriptions (session_id, provider, model, status, billed_duration_seconds, transcript_text)
+     values ($1, 'deepgram', 'nova-2', 'completed', 1800, 'Hello.') returning id`,
+    [session.rows[0].id],
+  );
+  return {
+    user,
+    profileId,
+    clientId: clientRow.rows[0].id,
+    sessionId: session.rows[0].id,
+    transcriptionId: transcription.rows[0].id,
+  };
+}
+
+/** Removes a committed coach and everything under it (tests that commit clean up after themselves). */
+export async function deleteCoach(client: pg.ClientBase, coach: Coach): Promise<void> {
+  await client.query("delete from app_public.coach_profiles where id = $1", [coach.profileId]);
+  await client.query("delete from app_public.users where id = $1", [coach.user.id]);
+}
