@@ -1,5 +1,5 @@
 --! Previous: sha1:b4bcc52c89225e609df4779f4aef8b75d0448676
---! Hash: sha1:91b7b54b168128795ee4b13580856ac4ae1a2fd5
+--! Hash: sha1:81ed99944954f30f816dfa712063c4bc9baab903
 --! Message: domain schema with row-level security
 
 -- Billing plans and provider rates: reference data every signed-in user reads
@@ -294,6 +294,29 @@ create trigger _100_timestamps before insert or update on app_public.transcripti
 -- (an InitPlan, computed once per statement); admins reach everything;
 -- auditors read everything and write nothing.
 
+create function app_private.enable_coach_owned_rls(target regclass) returns void as $$
+begin
+  if not exists (
+    select from pg_catalog.pg_attribute
+    where attrelid = target and attname = 'coach_profile_id' and not attisdropped
+  ) then
+    raise exception 'Table % has no coach_profile_id column; it cannot be coach-owned.', target
+      using errcode = '42703';
+  end if;
+  execute pg_catalog.format('alter table %s enable row level security', target);
+  execute pg_catalog.format(
+    'create policy coach_own on %s for all to custodian_coach
+       using (coach_profile_id = (select app_private.current_coach_profile_id()))
+       with check (coach_profile_id = (select app_private.current_coach_profile_id()))', target);
+  execute pg_catalog.format(
+    'create policy admin_all on %s for all to custodian_admin using (true) with check (true)', target);
+  execute pg_catalog.format(
+    'create policy auditor_read on %s for select to custodian_auditor using (true)', target);
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.enable_coach_owned_rls(regclass) is
+  E'Row-level security for a table whose rows belong to a coach (it carries coach_profile_id): coaches reach their own rows, admins all rows, auditors read all rows. Grants stay with each table.';
+
 alter table app_public.billing_plans enable row level security;
 create policy read_all on app_public.billing_plans for select
   to custodian_coach, custodian_admin, custodian_auditor using (true);
@@ -328,14 +351,7 @@ grant insert (display_name, bio, timezone, plan_id),
 grant insert (user_id, display_name, bio, timezone, plan_id),
   update (display_name, bio, timezone, plan_id) on app_public.coach_profiles to custodian_admin;
 
-alter table app_public.clients enable row level security;
-create policy coach_own on app_public.clients for all to custodian_coach
-  using (coach_profile_id = (select app_private.current_coach_profile_id()))
-  with check (coach_profile_id = (select app_private.current_coach_profile_id()));
-create policy admin_all on app_public.clients for all to custodian_admin
-  using (true) with check (true);
-create policy auditor_read on app_public.clients for select to custodian_auditor
-  using (true);
+select app_private.enable_coach_owned_rls('app_public.clients');
 grant select, delete on app_public.clients to custodian_coach, custodian_admin;
 grant select on app_public.clients to custodian_auditor;
 grant insert (full_name, email, phone, notes),
@@ -343,28 +359,14 @@ grant insert (full_name, email, phone, notes),
 grant insert (coach_profile_id, full_name, email, phone, notes),
   update (full_name, email, phone, notes) on app_public.clients to custodian_admin;
 
-alter table app_public.coaching_sessions enable row level security;
-create policy coach_own on app_public.coaching_sessions for all to custodian_coach
-  using (coach_profile_id = (select app_private.current_coach_profile_id()))
-  with check (coach_profile_id = (select app_private.current_coach_profile_id()));
-create policy admin_all on app_public.coaching_sessions for all to custodian_admin
-  using (true) with check (true);
-create policy auditor_read on app_public.coaching_sessions for select to custodian_auditor
-  using (true);
+select app_private.enable_coach_owned_rls('app_public.coaching_sessions');
 grant select, delete on app_public.coaching_sessions to custodian_coach, custodian_admin;
 grant select on app_public.coaching_sessions to custodian_auditor;
 grant insert (client_id, title, recorded_at, audio_object_key, audio_duration_seconds),
   update (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
   on app_public.coaching_sessions to custodian_coach, custodian_admin;
 
-alter table app_public.transcriptions enable row level security;
-create policy coach_own on app_public.transcriptions for all to custodian_coach
-  using (coach_profile_id = (select app_private.current_coach_profile_id()))
-  with check (coach_profile_id = (select app_private.current_coach_profile_id()));
-create policy admin_all on app_public.transcriptions for all to custodian_admin
-  using (true) with check (true);
-create policy auditor_read on app_public.transcriptions for select to custodian_auditor
-  using (true);
+select app_private.enable_coach_owned_rls('app_public.transcriptions');
 grant select, delete on app_public.transcriptions to custodian_coach, custodian_admin;
 grant select on app_public.transcriptions to custodian_auditor;
 -- Coaches request attempts and correct transcripts; the status, durations and

@@ -1,5 +1,5 @@
---! Previous: sha1:91b7b54b168128795ee4b13580856ac4ae1a2fd5
---! Hash: sha1:a5fe031f626f5eb8ff9d9dc7ba8abf89b7805981
+--! Previous: sha1:81ed99944954f30f816dfa712063c4bc9baab903
+--! Hash: sha1:44c5f385a49e17bf7d0a195757fb68e71afb1eaa
 --! Message: worker heartbeat, and row-level security on internal tables
 
 create table app_private.worker_heartbeats (
