@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:b4bcc52c89225e609df4779f4aef8b75d0448676
+--! Hash: sha1:255359cb827da1ac594388ccb734af4df9732c3b
 --! Message: schemas, helpers, users and authentication
 
 create schema app_public;
@@ -77,14 +77,6 @@ create table app_private.user_secrets (
 );
 comment on table app_private.user_secrets is E'Credentials, kept apart from users so no API role can read them.';
 comment on column app_private.user_secrets.password_hash is E'bcrypt hash from pgcrypto''s crypt().';
-
-create function app_public.current_user_role() returns app_public.user_role as $$
-  select role from app_public.users where id = app_public.current_user_id();
-$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
-comment on function app_public.current_user_role() is
-  E'@behavior -*\nThe role of the user making the request; null when anonymous.';
-grant execute on function app_public.current_user_role()
-  to custodian_coach, custodian_admin, custodian_auditor;
 
 alter table app_public.users enable row level security;
 create policy read_self on app_public.users for select to custodian_coach

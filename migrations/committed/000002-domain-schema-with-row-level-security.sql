@@ -1,5 +1,5 @@
---! Previous: sha1:b4bcc52c89225e609df4779f4aef8b75d0448676
---! Hash: sha1:81ed99944954f30f816dfa712063c4bc9baab903
+--! Previous: sha1:255359cb827da1ac594388ccb734af4df9732c3b
+--! Hash: sha1:14e486cbd8d1fa7a97ad16f9f3755b480713ac26
 --! Message: domain schema with row-level security
 
 -- Billing plans and provider rates: reference data every signed-in user reads

@@ -1,5 +1,5 @@
---! Previous: sha1:81ed99944954f30f816dfa712063c4bc9baab903
---! Hash: sha1:44c5f385a49e17bf7d0a195757fb68e71afb1eaa
+--! Previous: sha1:14e486cbd8d1fa7a97ad16f9f3755b480713ac26
+--! Hash: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
 --! Message: worker heartbeat, and row-level security on internal tables
 
 create table app_private.worker_heartbeats (
