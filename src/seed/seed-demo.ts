@@ -42,20 +42,14 @@ export async function seedDemo(databaseUrl: string, scale: number, showProgress:
   });
 }
 
-/** True when the database has no users yet: a fresh install. */
-export async function isEmpty(databaseUrl: string): Promise<boolean> {
+/** Whether the database has no users yet (a fresh install) and whether the demo logins exist. */
+export async function demoDataState(databaseUrl: string): Promise<{ empty: boolean; demoLogins: boolean }> {
   return withOwnerClient(databaseUrl, async (client) => {
-    const { rows } = await client.query("select not exists (select from app_public.users) as empty");
-    return rows[0].empty as boolean;
-  });
-}
-
-/** True when the demo admin exists, so the printed logins work. */
-export async function hasDemoLogins(databaseUrl: string): Promise<boolean> {
-  return withOwnerClient(databaseUrl, async (client) => {
-    const { rows } = await client.query("select exists (select from app_public.users where email = $1) as found", [
-      demoLogins.admin,
-    ]);
-    return rows[0].found as boolean;
+    const { rows } = await client.query(
+      `select not exists (select from app_public.users) as empty,
+              exists (select from app_public.users where email = $1) as demo_logins`,
+      [demoLogins.admin],
+    );
+    return { empty: rows[0].empty, demoLogins: rows[0].demo_logins };
   });
 }

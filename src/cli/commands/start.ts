@@ -4,7 +4,7 @@ import { openDatabase } from "../../db/database.ts";
 import { migrate } from "../../db/migrate.ts";
 import { loadSecrets } from "../../db/secrets.ts";
 import { log } from "../../log.ts";
-import { demoLogins, hasDemoLogins, isEmpty, seedDemo } from "../../seed/seed-demo.ts";
+import { demoDataState, demoLogins, seedDemo } from "../../seed/seed-demo.ts";
 import { createApiServer, type ApiServer } from "../../server/app.ts";
 import { startWorker, type RunningWorker } from "../../worker/runner.ts";
 import { parseFlags } from "../args.ts";
@@ -26,9 +26,11 @@ export async function start(args: string[]): Promise<void> {
   };
   try {
     await migrate(database.url, secrets.authenticatorPassword);
-    if (config.seedDemo && (await isEmpty(database.url))) {
+    const demo = await demoDataState(database.url);
+    if (config.seedDemo && demo.empty) {
       log.info("empty database: seeding demo data");
       await seedDemo(database.url, 1, false);
+      demo.demoLogins = true;
     }
     api = await createApiServer({
       authenticatorUrl: authenticatorUrl(database.url, secrets.authenticatorPassword),
@@ -47,7 +49,7 @@ export async function start(args: string[]): Promise<void> {
       `  Health    ${base}/healthz`,
       `  Worker    ${worker ? "running" : "off (WORKER=off)"}`,
     ];
-    if (config.nodeEnv !== "production" && (await hasDemoLogins(database.url))) {
+    if (config.nodeEnv !== "production" && demo.demoLogins) {
       lines.push(
         `Demo logins (password "${demoLogins.password}"):`,
         `  admin     ${demoLogins.admin}`,
