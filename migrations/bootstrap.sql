@@ -41,3 +41,29 @@ grant custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
 
 create extension if not exists pgcrypto with schema public;
 create extension if not exists citext with schema public;
+
+-- The audit trail regenerates a tracked table's capture when its columns
+-- change. Event triggers need a superuser; without one (a managed server),
+-- run `select audit.refresh_tracking()` after altering a tracked table.
+create or replace function public.custodian_after_ddl() returns event_trigger as $$
+begin
+  if pg_catalog.to_regprocedure('audit.refresh_tracking()') is not null then
+    perform audit.refresh_tracking();
+    perform audit.forget_dropped_tables();
+  end if;
+end;
+$$ language plpgsql;
+comment on function public.custodian_after_ddl() is
+  'Keeps the audit trail''s capture in step with ALTER TABLE and DROP TABLE.';
+
+do $$
+begin
+  if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
+    raise notice 'Not a superuser: no DDL event trigger; run select audit.refresh_tracking() after altering tracked tables.';
+  elsif not exists (select from pg_catalog.pg_event_trigger where evtname = 'custodian_after_ddl') then
+    create event trigger custodian_after_ddl on ddl_command_end
+      when tag in ('ALTER TABLE', 'DROP TABLE')
+      execute function public.custodian_after_ddl();
+  end if;
+end
+$$;

@@ -12,10 +12,14 @@ export function authenticatorUrl(databaseUrl: string, password: string): string 
   return url.toString();
 }
 
-/** The same login, acting as custodian_owner from the start (SET ROLE). */
+/**
+ * The same login, acting as custodian_owner from the start (SET ROLE). Its
+ * writes are Custodian's own ("system" in the audit trail) unless a migration
+ * or a job says otherwise.
+ */
 export function ownerUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);
-  url.searchParams.set("options", "-c role=custodian_owner");
+  url.searchParams.set("options", "-c role=custodian_owner -c custodian.actor_kind=system");
   return url.toString();
 }
 

@@ -7,6 +7,7 @@ import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
 import { authenticateRequests } from "./auth.ts";
 import { makePreset } from "./preset.ts";
+import { auditExport } from "./rest/audit-export.ts";
 import { requestContext } from "./request-context.ts";
 
 export interface ServerOptions {
@@ -44,6 +45,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
     }
   });
   app.use(authenticateRequests(options.jwtSecret));
+  app.get("/api/v1/audit", auditExport(pool));
 
   const server = http.createServer(app);
   await serv.addTo(app, server);

@@ -15,15 +15,24 @@ const userFacingCodes = new Set([
   "23503", // foreign key violation
   "23505", // unique violation
   "23514", // check violation
+  "0A000", // feature not supported (a tracked table's primary key changing)
   "42501", // insufficient privilege, row-level security
+  "42703", // undefined column
+  "42P01", // undefined table (an audit filter naming an untracked table)
   "P0001", // raise exception
   "CREDS", // wrong email or password
   "WEAKP", // password too weak
 ]);
 
+/** Whether a PostgreSQL error is one the caller caused and may read. */
+export function isUserFacing(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && userFacingCodes.has(code);
+}
+
 export function maskError(error: GraphQLError): GraphQLError {
-  const code = (error.originalError as { code?: unknown } | undefined)?.code;
-  if (typeof code === "string" && userFacingCodes.has(code)) {
+  if (isUserFacing(error.originalError)) {
+    const code = error.originalError.code;
     return new GraphQLError(error.originalError!.message, {
       nodes: error.nodes,
       source: error.source,

@@ -12,9 +12,11 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       databaseUrl,
       `select n.nspname || '.' || c.relname as name, c.relrowsecurity as rls, pg_get_userbyid(c.relowner) as owner
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where n.nspname in ('app_public', 'app_private') and c.relkind in ('r', 'p') order by 1`,
+       where n.nspname in ('app_public', 'app_private', 'audit') and c.relkind in ('r', 'p') and not c.relispartition
+       order by 1`,
     );
     expect(tables.rows.map((row) => row.name)).toEqual([
+      "app_private.audit_subject_keys",
       "app_private.user_secrets",
       "app_private.worker_heartbeats",
       "app_public.billing_plans",
@@ -24,6 +26,11 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_public.provider_rates",
       "app_public.transcriptions",
       "app_public.users",
+      "audit.column_policies",
+      "audit.events",
+      "audit.seals",
+      "audit.tracked_tables",
+      "audit.transactions",
     ]);
     for (const table of tables.rows) expect(table).toMatchObject({ rls: true, owner: "custodian_owner" });
 

@@ -1,3 +1,4 @@
+import { audit } from "./audit.ts";
 import { db } from "./db.ts";
 import { migrate } from "./migrate.ts";
 import { schema } from "./schema.ts";
@@ -14,6 +15,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   seed,
   db,
   schema,
+  audit,
 };
 
 export const usage = `Usage: custodian <command>
@@ -25,6 +27,8 @@ export const usage = `Usage: custodian <command>
   seed --demo [--scale N]   demo data; --scale multiplies it for benchmarks
   db reset                  drop and re-create the database (refused in production)
   schema export             write schema.graphql from the live schema
+  audit seal                seal pending audit events into the hash chain now
+  audit verify              recompute the hash chain; exits 1 and names the first altered event
 
 Settings come from the environment: see README.md.
 `;

@@ -1,0 +1,59 @@
+import type { ClientBase } from "pg";
+
+export interface SealResult {
+  /** Events sealed by this run. */
+  sealed: number;
+  /** The highest id that could be sealed; null when in-flight transactions did not end in time. */
+  horizon: string | null;
+}
+
+const batchSize = 10_000;
+
+/**
+ * Seals every event that can be sealed now, one batch per transaction so that
+ * a long backlog neither holds locks nor grows one transaction. The SQL
+ * decides what is safe to seal (audit.seal_horizon) and how (audit.seal_batch).
+ * The client must not be inside a transaction.
+ */
+export async function sealPendingEvents(client: ClientBase, maxWaitSeconds = 10): Promise<SealResult> {
+  const { rows } = await client.query<{ horizon: string | null }>(
+    "select audit.seal_horizon(make_interval(secs => $1))::text as horizon",
+    [maxWaitSeconds],
+  );
+  const horizon = rows[0]!.horizon;
+  let sealed = 0;
+  if (horizon === null) return { sealed, horizon };
+  for (;;) {
+    const batch = await client.query<{ sealed: number }>("select audit.seal_batch($1, $2) as sealed", [horizon, batchSize]);
+    const count = batch.rows[0]!.sealed;
+    sealed += count;
+    if (count < batchSize) return { sealed, horizon };
+  }
+}
+
+export interface ChainReport {
+  intact: boolean;
+  eventsVerified: number;
+  sealsVerified: number;
+  eventsUnsealed: number | null;
+  firstBadEventId: string | null;
+  problem: string | null;
+}
+
+/** Recomputes the hash chain (audit.verify_chain) and reports the first problem. */
+export async function verifyChain(client: ClientBase): Promise<ChainReport> {
+  const { rows } = await client.query(
+    `select intact, events_verified::int, seals_verified::int, events_unsealed::int,
+            first_bad_event_id::text, problem
+     from audit.verify_chain()`,
+  );
+  const row = rows[0];
+  return {
+    intact: row.intact,
+    eventsVerified: row.events_verified,
+    sealsVerified: row.seals_verified,
+    eventsUnsealed: row.events_unsealed,
+    firstBadEventId: row.first_bad_event_id,
+    problem: row.problem,
+  };
+}
