@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:55158574040ad4ede3bda3f1ae8b420455f4325d
+--! Hash: sha1:2ce7ca9ea91d87bf15b86820960068cfd945e3e3
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -646,6 +646,10 @@ begin
   if key_columns is null then
     raise exception 'Table % has no primary key; the audit trail needs one to key each record''s history.', target
       using errcode = '55000';
+  end if;
+  if not pg_catalog.pg_has_role((select relowner from pg_catalog.pg_class where oid = target), 'USAGE') then
+    raise exception 'Table % must be owned by %, which installs and runs its capture.', target, current_user
+      using errcode = '42501';
   end if;
   foreach uuid_column in array array[owner_column, subject_column] loop
     if uuid_column is not null and not exists (
