@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:2ce7ca9ea91d87bf15b86820960068cfd945e3e3
+--! Hash: sha1:b68ef54cd42b8ee87b3c91507139e5176a0e1105
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -296,12 +296,19 @@ $$ language sql stable;
 comment on function audit.setting(text) is E'A session setting, null when unset or empty.';
 
 create function audit.record_transaction() returns void as $$
+declare
+  this_transaction text := pg_catalog.pg_current_xact_id()::text;
 begin
+  -- Once per transaction: a transaction-local note says it is done (it is
+  -- undone with the insert if a savepoint rolls back).
+  if pg_catalog.current_setting('audit.attributed_transaction', true) is not distinct from this_transaction then
+    return;
+  end if;
   insert into audit.transactions (
     xact_id, started_at, actor_kind, user_id, user_role, request_id, client_ip, user_agent, task, job_id,
     database_role, session_user_name, application_name, client_addr
   ) values (
-    pg_catalog.pg_current_xact_id(),
+    this_transaction::xid8,
     pg_catalog.now(),
     case audit.setting('custodian.actor_kind')
       when 'user' then 'user' when 'worker' then 'worker' when 'migration' then 'migration'
@@ -319,11 +326,12 @@ begin
     session_user,
     audit.setting('application_name'),
     pg_catalog.inet_client_addr()
-  ) on conflict do nothing;
+  );
+  perform pg_catalog.set_config('audit.attributed_transaction', this_transaction, true);
 end;
-$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+$$ language plpgsql volatile;
 comment on function audit.record_transaction() is
-  E'Records who is writing, once per transaction: the API''s, the worker''s or a migration''s settings, else the session user, application_name and client address.';
+  E'Records who is writing, once per transaction: the API''s, the worker''s or a migration''s settings, else the session user, application_name and client address. Called by the capture functions, which pin the search path.';
 
 -- Personal data ------------------------------------------------------------------
 
@@ -361,22 +369,26 @@ $$ language sql volatile;
 comment on function audit.encrypt_pii(jsonb, bytea) is
   E'A pii value as stored: {"$pii": base64(iv || AES-256-CBC ciphertext)}; {"$pii": null} when there is no key (no subject, or an erased one).';
 
-create function audit.may_reveal(subject_id uuid) returns boolean as $$
-  select case coalesce(nullif(pg_catalog.current_setting('role'), 'none'), current_user)
+create function audit.may_reveal(subject_id uuid, owner_id uuid) returns boolean as $$
+  select coalesce(case coalesce(nullif(pg_catalog.current_setting('role'), 'none'), current_user)
     when 'custodian_admin' then true
     when 'custodian_auditor' then true
+    -- A coach reads the personal data in their own records (their clients',
+    -- even once deleted) and their own; nobody else's.
     when 'custodian_coach' then
-      subject_id = app_public.current_user_id()
+      owner_id = app_private.current_coach_profile_id()
+      or owner_id = app_public.current_user_id()
+      or subject_id = app_public.current_user_id()
       or exists (select from app_public.clients c
                  where c.id = subject_id and c.coach_profile_id = app_private.current_coach_profile_id())
     when 'custodian_anonymous' then false
     else true -- the owner and superusers hold the keys anyway
-  end;
+  end, false);
 $$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
-comment on function audit.may_reveal(uuid) is
-  E'Whether the caller may read a person''s pii: admins and auditors may; a coach only their own and their clients''.';
+comment on function audit.may_reveal(uuid, uuid) is
+  E'Whether the caller may read a person''s pii in an event: admins and auditors may; a coach in the records they own, and their own.';
 
-create function audit.reveal(stored jsonb, subject_id uuid) returns jsonb as $$
+create function audit.reveal(stored jsonb, subject_id uuid, owner_id uuid default null) returns jsonb as $$
 declare
   may_read boolean;
   subject_key bytea;
@@ -387,7 +399,7 @@ begin
   if stored is null or pg_catalog.strpos(stored::text, '"$pii"') = 0 then
     return stored;
   end if;
-  may_read := audit.may_reveal(subject_id);
+  may_read := audit.may_reveal(subject_id, owner_id);
   if may_read then
     select k.key into subject_key from app_private.audit_subject_keys k where k.subject_id = reveal.subject_id;
   end if;
@@ -407,7 +419,7 @@ begin
   return result;
 end;
 $$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp;
-comment on function audit.reveal(jsonb, uuid) is
+comment on function audit.reveal(jsonb, uuid, uuid) is
   E'Stored values as the caller may read them: pii decrypted when allowed, {"$redacted": "pii"} when not, {"$erased": true} once the person''s key is destroyed.';
 
 create function audit.destroy_subject_key(subject_id uuid) returns boolean as $$
@@ -930,7 +942,7 @@ begin
 end;
 $$ language plpgsql immutable set search_path = pg_catalog, public, pg_temp;
 comment on function audit.check_filter(text, text, timestamptz, timestamptz) is
-  E'Refuses a filter that cannot mean anything, with an error naming the problem.';
+  E'Refuses a filter that cannot mean anything, with an error naming the problem. Immutable, so it runs while the query is planned, before partition pruning can make the query skip it.';
 
 create type app_public.audit_event as (
   id bigint,
@@ -992,7 +1004,7 @@ create function app_public.audit_events(
   occurred_before timestamptz default null
 ) returns setof app_public.audit_event as $$
   select e.id, e.occurred_at, e.table_schema, e.table_name, e.record_key, e.operation::text,
-    audit.reveal(e.old_values, e.subject_id), audit.reveal(e.new_values, e.subject_id), e.changed_columns,
+    audit.reveal(e.old_values, e.subject_id, e.owner_id), audit.reveal(e.new_values, e.subject_id, e.owner_id), e.changed_columns,
     e.transaction_id::text, t.actor_kind::text, t.user_id, t.user_role, t.request_id, t.client_ip, t.user_agent,
     t.task, t.job_id, t.database_role, t.session_user_name, t.application_name, t.client_addr::text
   from audit.events e
@@ -1052,7 +1064,7 @@ grant execute on function
   app_public.audit_events(text, jsonb, uuid, text, text, timestamptz, timestamptz),
   app_public.audit_record_history(text, jsonb),
   app_public.audit_record_as_of(text, jsonb, timestamptz),
-  audit.reveal(jsonb, uuid), audit.resolve_table(text), audit.resolve_record_key(text, jsonb),
+  audit.reveal(jsonb, uuid, uuid), audit.resolve_table(text), audit.resolve_record_key(text, jsonb),
   audit.check_filter(text, text, timestamptz, timestamptz)
   to custodian_coach, custodian_admin, custodian_auditor;
 

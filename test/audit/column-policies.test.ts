@@ -131,3 +131,16 @@ test("admins and auditors read pii; the policies of the domain tables are as shi
       { table: "app_public.users", columns: "display_name:pii,email:pii" },
     ]);
   }));
+
+test("a coach still reads the personal data in the history of their own client after deleting it", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client, "deleter");
+    await client.query("delete from app_public.clients where id = $1", [coach.clientId]);
+    await becomeUser(client, coach.user);
+    const { rows } = await client.query(
+      "select operation, old_values ->> 'full_name' as name from app_public.audit_record_history('clients', to_jsonb($1::text)) where operation = 'DELETE'",
+      [coach.clientId],
+    );
+    expect(rows).toEqual([{ operation: "DELETE", name: "Client of deleter" }]);
+    await becomeRoot(client);
+  }));

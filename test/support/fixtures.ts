@@ -4,6 +4,9 @@ import type { Actor } from "./db.ts";
 
 export const PASSWORD = "correct horse battery staple";
 
+/** A transaction's client, or a pool for data that tests commit. */
+type Queryable = pg.ClientBase | pg.Pool;
+
 export interface User extends Actor {
   email: string;
 }
@@ -19,13 +22,13 @@ export interface Coach {
 const unique = () => crypto.randomBytes(5).toString("hex");
 
 /** A user with PASSWORD, created the way the CLI creates one. */
-export async function createUser(client: pg.ClientBase, role: Actor["role"], label: string = role): Promise<User> {
+export async function createUser(client: Queryable, role: Actor["role"], label: string = role): Promise<User> {
   const email = `${label}-${unique()}@test.example`;
   const { rows } = await client.query("select id from app_private.create_user($1, $2, $3, $4)", [email, PASSWORD, role, label]);
   return { id: rows[0].id, role, email };
 }
 
-export async function testPlanId(client: pg.ClientBase): Promise<string> {
+export async function testPlanId(client: Queryable): Promise<string> {
   const { rows } = await client.query(
     `insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor)
      values ('Test plan', 2900, 300, 10)
@@ -35,7 +38,7 @@ export async function testPlanId(client: pg.ClientBase): Promise<string> {
 }
 
 /** A coach with a profile, one client, one session and one completed transcription. Run as superuser. */
-export async function createCoach(client: pg.ClientBase, label = "coach"): Promise<Coach> {
+export async function createCoach(client: Queryable, label = "coach"): Promise<Coach> {
   const user = await createUser(client, "coach", label);
   const planId = await testPlanId(client);
   const profile = await client.query(
@@ -67,7 +70,7 @@ export async function createCoach(client: pg.ClientBase, label = "coach"): Promi
 }
 
 /** Removes a committed coach and everything under it (tests that commit clean up after themselves). */
-export async function deleteCoach(client: pg.ClientBase, coach: Coach): Promise<void> {
+export async function deleteCoach(client: Queryable, coach: Coach): Promise<void> {
   await client.query("delete from app_public.coach_profiles where id = $1", [coach.profileId]);
   await client.query("delete from app_public.users where id = $1", [coach.user.id]);
 }

@@ -16,6 +16,12 @@ const columns = [
   ["application_name", "applicationName"], ["client_addr", "clientAddr"],
 ] as const;
 
+// occurred_at as JSON text: ISO 8601 to the microsecond, as GraphQL gives it
+// (a JavaScript Date would keep milliseconds only).
+const selectList = columns
+  .map(([column]) => (column === "occurred_at" ? `to_json(e.occurred_at) #>> '{}' as occurred_at` : `e.${column}`))
+  .join(", ");
+
 const filterNames = ["tableName", "recordKey", "actorId", "actorKind", "operation", "occurredFrom", "occurredBefore"] as const;
 type Filters = Record<(typeof filterNames)[number], string | null>;
 type Format = "csv" | "jsonl";
@@ -83,7 +89,8 @@ async function openCursor(client: PoolClient, req: Request, filters: Filters): P
   ]);
   await client.query(
     `declare audit_export no scroll cursor for
-       select * from app_public.audit_events($1, $2::jsonb, $3::uuid, $4, $5, $6::timestamptz, $7::timestamptz)`,
+       select ${selectList}
+       from app_public.audit_events($1, $2::jsonb, $3::uuid, $4, $5, $6::timestamptz, $7::timestamptz) e`,
     filterNames.map((name) => filters[name]),
   );
 }
@@ -104,11 +111,12 @@ export function auditExport(pool: Pool) {
     let closed = false;
     res.on("close", () => (closed = true));
     try {
-      await openCursor(client, req, filters);
       let batch;
       try {
+        await openCursor(client, req, filters);
         batch = await client.query(`fetch ${fetchSize} from audit_export`);
       } catch (error) {
+        // The filters are checked in SQL: a bad one is the caller's to fix.
         if (isUserFacing(error)) throw new UserError(error.message);
         throw error;
       }
