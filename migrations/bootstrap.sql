@@ -39,6 +39,11 @@ $$;
 grant custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
   to custodian_authenticator;
 
+-- Only the database owner creates objects in public (the default since
+-- PostgreSQL 15; older clusters granted it to everyone). The audit capture runs
+-- as the writer, so nobody may shadow an operator it uses.
+revoke create on schema public from public;
+
 create extension if not exists pgcrypto with schema public;
 create extension if not exists citext with schema public;
 

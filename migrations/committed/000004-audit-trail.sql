@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:b68ef54cd42b8ee87b3c91507139e5176a0e1105
+--! Hash: sha1:587da47408c1d9e16dfe45598f65bb0cae0a2346
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -115,10 +115,7 @@ create table audit.events (
   new_values jsonb,
   changed_columns text[],
   owner_id uuid,
-  subject_id uuid,
-  check ((operation = 'INSERT') = (old_values is null)),
-  check ((operation in ('UPDATE', 'INSERT')) = (new_values is not null)),
-  check ((operation = 'UPDATE') = (changed_columns is not null))
+  subject_id uuid
 ) partition by range (occurred_at);
 comment on table audit.events is
   E'One row per row written in a tracked table. Partitioned by month; append-only; sealed into a hash chain in id order.';
@@ -135,11 +132,12 @@ comment on column audit.events.changed_columns is E'The columns an UPDATE change
 comment on column audit.events.owner_id is E'Who owns the record (tracked_tables.owner_column).';
 comment on column audit.events.subject_id is E'The person the row''s pii is about; their key encrypts it.';
 
--- History of one record, newest pages first, without touching other tables'
--- events. The id index serves sealing, pagination and time order. These two
--- are the only indexes: each one costs every write.
+-- The only two indexes, as each one costs every write: id (sealing and
+-- verifying in order, pagination) and the record key (a record's history).
+-- The record index is a hash index: a jsonb btree compares keys field by
+-- field and cost three times as much per event (bench/audit.ts).
 create index events_id_idx on audit.events (id);
-create index events_record_idx on audit.events (table_name, record_key, id);
+create index events_record_idx on audit.events using hash (record_key);
 
 create table audit.seals (
   id bigint generated always as identity primary key,
@@ -353,21 +351,35 @@ begin
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function audit.subject_key(uuid) is
-  E'The key that encrypts a person''s pii in the trail, made on first use; null once destroyed.';
+  E'The key that encrypts a person''s pii in the trail, made on first use; null once destroyed. Only security definer functions call it: keys never reach a caller.';
 
-create function audit.encrypt_pii(value jsonb, key bytea) returns jsonb as $$
-  select case
-    when value is null or value = 'null'::jsonb then value
-    when key is null then '{"$pii": null}'::jsonb
-    else (
-      select pg_catalog.jsonb_build_object('$pii', pg_catalog.encode(iv || public.encrypt_iv(
-        pg_catalog.convert_to(value::text, 'UTF8'), key, iv, 'aes-cbc/pad:pkcs'), 'base64'))
-      from (select public.gen_random_bytes(16) as iv) random_iv
-    )
-  end;
-$$ language sql volatile;
-comment on function audit.encrypt_pii(jsonb, bytea) is
-  E'A pii value as stored: {"$pii": base64(iv || AES-256-CBC ciphertext)}; {"$pii": null} when there is no key (no subject, or an erased one).';
+create function audit.encrypt_pii(subject_id uuid, plain jsonb) returns jsonb as $$
+declare
+  key bytea;
+  result jsonb := '{}';
+  entry record;
+  iv bytea;
+begin
+  if plain = '{}'::jsonb then
+    return plain;
+  end if;
+  key := audit.subject_key(subject_id);
+  for entry in select e.key as column_name, e.value from pg_catalog.jsonb_each(plain) e loop
+    if entry.value = 'null'::jsonb then
+      result := result || pg_catalog.jsonb_build_object(entry.column_name, entry.value);
+    elsif key is null then
+      result := result || pg_catalog.jsonb_build_object(entry.column_name, '{"$pii": null}'::jsonb);
+    else
+      iv := public.gen_random_bytes(16);
+      result := result || pg_catalog.jsonb_build_object(entry.column_name, pg_catalog.jsonb_build_object('$pii',
+        pg_catalog.encode(iv || public.encrypt_iv(pg_catalog.convert_to(entry.value::text, 'UTF8'), key, iv, 'aes-cbc/pad:pkcs'), 'base64')));
+    end if;
+  end loop;
+  return result;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function audit.encrypt_pii(uuid, jsonb) is
+  E'A person''s pii values as stored: each becomes {"$pii": base64(iv || AES-256-CBC ciphertext)} under their key, or {"$pii": null} when there is no key (no subject, or an erased one). Nulls stay null. Keys never leave this function.';
 
 create function audit.may_reveal(subject_id uuid, owner_id uuid) returns boolean as $$
   select coalesce(case coalesce(nullif(pg_catalog.current_setting('role'), 'none'), current_user)
@@ -466,53 +478,55 @@ create function audit.column_policy_of(target regclass, column_name name) return
 $$ language sql stable;
 comment on function audit.column_policy_of(regclass, name) is E'A column''s policy; plain unless set.';
 
-create function audit.values_expression(target regclass, alias text, key_expression text) returns text as $$
+create function audit.values_expression(target regclass, alias text, policy audit.column_policy) returns text as $$
   -- jsonb_build_object takes at most 100 arguments: chunks of 50 columns are concatenated.
-  select coalesce(pg_catalog.string_agg(chunk, ' || '), '''{}''::jsonb')
+  select coalesce(pg_catalog.string_agg(chunk, ' operator(pg_catalog.||) '), '''{}''::jsonb')
   from (
     select 'pg_catalog.jsonb_build_object(' || pg_catalog.string_agg(pair, ', ' order by position) || ')' as chunk
     from (
-      select c.position, (c.position - 1) / 50 as chunk_number,
-        pg_catalog.format('%L, %s', c.column_name,
-          case audit.column_policy_of(target, c.column_name)
-            when 'pii' then pg_catalog.format('audit.encrypt_pii(pg_catalog.to_jsonb(%s.%I), %s)', alias, c.column_name, key_expression)
-            else pg_catalog.format('%s.%I', alias, c.column_name)
-          end) as pair
+      select c.position, (c.position - 1) / 50 as chunk_number, pg_catalog.format('%1$L, %2$s.%1$I', c.column_name, alias) as pair
       from (
         select t.column_name, row_number() over () as position
         from audit.table_columns(target) t
-        where audit.column_policy_of(target, t.column_name) <> 'exclude'
+        where audit.column_policy_of(target, t.column_name) = policy
       ) c
     ) pairs
     group by chunk_number
   ) chunks;
 $$ language sql stable;
-comment on function audit.values_expression(regclass, text, text) is
-  E'SQL for a whole row as jsonb, column policies applied: excluded columns left out, pii encrypted.';
+comment on function audit.values_expression(regclass, text, audit.column_policy) is
+  E'SQL for the columns of a row that have one policy, as a jsonb object.';
 
-create function audit.changed_expression(target regclass, kind text) returns text as $$
-  -- kind: 'test' (any column changed), 'columns' (names), 'old' or 'new' (values of the changed columns).
+create function audit.changed_expression(target regclass, kind text, policy audit.column_policy default null) returns text as $$
+  -- kind: 'columns' (the names of the changed columns), or 'old' / 'new' (the
+  -- values of the changed columns that have the policy). o is the old row, r the new.
   select case kind
-    when 'test' then pg_catalog.string_agg(changed, ' or ')
     when 'columns' then 'pg_catalog.array_remove(array[' || pg_catalog.string_agg(
         pg_catalog.format('case when %s then %L end', changed, column_name), ', ') || ']::text[], null)'
-    else pg_catalog.string_agg(pg_catalog.format(
-        'case when %s then pg_catalog.jsonb_build_object(%L, %s) else ''{}''::jsonb end',
-        changed, column_name,
-        case policy
-          when 'pii' then pg_catalog.format('audit.encrypt_pii(pg_catalog.to_jsonb(%s.%I), subject.key)', left(kind, 1), column_name)
-          else pg_catalog.format('%s.%I', left(kind, 1), column_name)
-        end), ' || ') filter (where policy <> 'exclude')
+    else coalesce(pg_catalog.string_agg(pg_catalog.format(
+        'case when %s then pg_catalog.jsonb_build_object(%L, %s.%I) else ''{}''::jsonb end',
+        changed, column_name, case kind when 'old' then 'o' else 'r' end, column_name), ' operator(pg_catalog.||) ')
+        filter (where column_policy = policy), '''{}''::jsonb')
   end
   from (
-    select t.column_name, audit.column_policy_of(target, t.column_name) as policy,
-      case when t.simple_equality then pg_catalog.format('o.%1$I is distinct from n.%1$I', t.column_name)
-        else pg_catalog.format('row(o.%1$I)::record operator(pg_catalog.*<>) row(n.%1$I)::record', t.column_name) end as changed
+    select t.column_name, audit.column_policy_of(target, t.column_name) as column_policy,
+      case when t.simple_equality then pg_catalog.format('o.%1$I is distinct from r.%1$I', t.column_name)
+        else pg_catalog.format('row(o.%1$I)::record operator(pg_catalog.*<>) row(r.%1$I)::record', t.column_name) end as changed
     from audit.table_columns(target) t
+    -- A tracked key never changes (audit.tg__refuse_key_change).
+    where t.column_name <> all (coalesce(audit.primary_key_columns(target), '{}'))
   ) columns;
 $$ language sql stable;
-comment on function audit.changed_expression(regclass, text) is
-  E'SQL comparing an old row o with a new row n column by column: whether any changed, which, and their old or new values.';
+comment on function audit.changed_expression(regclass, text, audit.column_policy) is
+  E'SQL comparing an old row o with a new row r column by column: which columns changed, and the old or new values of those with a policy.';
+
+create function audit.with_pii(has_pii boolean, plain_expression text, pii_expression text) returns text as $$
+  select case when has_pii
+    then pg_catalog.format('%s operator(pg_catalog.||) audit.encrypt_pii(subject.id, %s)', plain_expression, pii_expression)
+    else plain_expression end;
+$$ language sql immutable;
+comment on function audit.with_pii(boolean, text, text) is
+  E'SQL joining a row''s plain values with its pii values, encrypted for the row''s subject.';
 
 create function audit.capture_function_name(target regclass) returns text as $$
   select pg_catalog.left(pg_catalog.format('capture__%s__%s', n.nspname, c.relname), 63)
@@ -537,7 +551,6 @@ declare
   key_join text;
   record_key text;
   subject_expression text;
-  subject_join text := '';
   body text;
 begin
   select * into strict config from audit.tracked_tables where table_oid = target;
@@ -546,7 +559,7 @@ begin
 
   has_pii := exists (
     select from audit.table_columns(target) t where audit.column_policy_of(target, t.column_name) = 'pii');
-  select pg_catalog.string_agg(pg_catalog.format('o.%1$I = r.%1$I', k), ' and '),
+  select pg_catalog.string_agg(pg_catalog.format('o.%1$I operator(pg_catalog.=) r.%1$I', k), ' and '),
          'pg_catalog.jsonb_build_object(' || pg_catalog.string_agg(pg_catalog.format('%1$L, r.%1$I', k), ', ') || ')'
     into key_join, record_key
   from pg_catalog.unnest(config.key_columns) k;
@@ -556,7 +569,7 @@ begin
   -- subject in the trail is used.
   if config.subject_via is not null then
     subject_expression := pg_catalog.format(
-      'coalesce((select v.%I from %s v where v.%I = r.%I), audit.last_subject_id(%L, %L, %s))',
+      'coalesce((select v.%I from %s v where v.%I operator(pg_catalog.=) r.%I), audit.last_subject_id(%L, %L, %s))',
       config.subject_via_column, config.subject_via, (audit.primary_key_columns(config.subject_via))[1],
       config.subject_column, schema_name, table_name, record_key);
   elsif config.subject_column is not null then
@@ -564,56 +577,58 @@ begin
   else
     subject_expression := 'null::uuid';
   end if;
-  if has_pii then
-    subject_join := pg_catalog.format(
-      'cross join lateral (select s.id, audit.subject_key(s.id) as key from (select %s as id) s) subject', subject_expression);
-  else
-    subject_join := pg_catalog.format('cross join lateral (select %s as id, null::bytea as key) subject', subject_expression);
-  end if;
 
+  -- Each row's values: the plain columns built in SQL, the pii ones encrypted
+  -- by one call per row and side (the key never leaves audit.encrypt_pii).
   body := pg_catalog.format($body$
 begin
   if TG_OP = 'INSERT' then
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, new_values, owner_id, subject_id)
     select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'INSERT', %4$s, %5$s, subject.id
-    from new_rows r %6$s;
+    from new_rows r cross join lateral (select %6$s as id) subject;
   elsif TG_OP = 'UPDATE' then
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, new_values, changed_columns, owner_id, subject_id)
     select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'UPDATE', %7$s, %8$s, %9$s, %5$s, subject.id
-    from old_rows o join new_rows r on (%10$s) cross join lateral (select r.*) n %6$s
-    where %11$s;
+    from old_rows o join new_rows r on (%10$s) cross join lateral (select %6$s as id) subject
+    where o operator(pg_catalog.*<>) r;
   elsif TG_OP = 'DELETE' then
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id)
     select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'DELETE', %4$s, %5$s, subject.id
-    from old_rows r %6$s;
+    from old_rows r cross join lateral (select %6$s as id) subject;
   else
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id)
     select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'TRUNCATE', %4$s, %5$s, subject.id
-    from %12$s r %6$s;
+    from %11$s r cross join lateral (select %6$s as id) subject;
   end if;
-  -- A statement that wrote no row records nothing, not even who ran it.
-  if found then
+  -- Who wrote, once per transaction, and only if a row was written.
+  if found and pg_catalog.current_setting('audit.attributed_transaction', true)
+      is distinct from pg_catalog.pg_current_xact_id()::text then
     perform audit.record_transaction();
   end if;
   return null;
 end;
 $body$,
     schema_name, table_name, record_key,
-    audit.values_expression(target, 'r', 'subject.key'),
+    audit.with_pii(has_pii, audit.values_expression(target, 'r', 'plain'), audit.values_expression(target, 'r', 'pii')),
     case when config.owner_column is null then 'null::uuid' else pg_catalog.format('r.%I', config.owner_column) end,
-    subject_join,
-    audit.changed_expression(target, 'old'),
-    audit.changed_expression(target, 'new'),
+    subject_expression,
+    audit.with_pii(has_pii, audit.changed_expression(target, 'old', 'plain'), audit.changed_expression(target, 'old', 'pii')),
+    audit.with_pii(has_pii, audit.changed_expression(target, 'new', 'plain'), audit.changed_expression(target, 'new', 'pii')),
     audit.changed_expression(target, 'columns'),
     key_join,
-    audit.changed_expression(target, 'test'),
     target);
 
+  -- Security invoker, so that a write pays no switch of user and settings:
+  -- writers may insert into the audit tables only from inside a trigger (the
+  -- capture_only policies), and every name in the body is qualified.
   execute pg_catalog.format(
-    'create or replace function audit.%I() returns trigger as %L language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp',
+    'create or replace function audit.%I() returns trigger as %L language plpgsql volatile',
     audit.capture_function_name(target), body);
   execute pg_catalog.format('comment on function audit.%I() is %L', audit.capture_function_name(target),
     pg_catalog.format('Captures writes to %s into audit.events; generated by audit.enable_tracking, regenerated when the table''s columns change.', target));
+  execute pg_catalog.format(
+    'grant execute on function audit.%I() to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor',
+    audit.capture_function_name(target));
 
   update audit.tracked_tables set columns_signature = audit.columns_signature(target) where table_oid = target;
 end;
@@ -856,6 +871,23 @@ create policy staff_read on audit.transactions for select to custodian_admin, cu
 create policy coach_own on audit.transactions for select to custodian_coach
   using (user_id = (select app_public.current_user_id()));
 grant select on audit.transactions to custodian_coach, custodian_admin, custodian_auditor;
+
+-- Writing ------------------------------------------------------------------------
+-- The capture functions run as the writer, so that the write path pays no
+-- switch of user: writers may insert into audit.events and audit.transactions,
+-- but only from inside a trigger. A direct insert is refused by these policies.
+
+grant insert on audit.events, audit.transactions
+  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor;
+create policy capture_only on audit.events for insert
+  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
+  with check (pg_catalog.pg_trigger_depth() > 0);
+create policy capture_only on audit.transactions for insert
+  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
+  with check (pg_catalog.pg_trigger_depth() > 0);
+grant execute on function audit.record_transaction(), audit.setting(text), audit.encrypt_pii(uuid, jsonb),
+  audit.last_subject_id(text, text, jsonb)
+  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor;
 
 alter table audit.seals enable row level security;
 create policy staff_read on audit.seals for select to custodian_admin, custodian_auditor using (true);
