@@ -4,7 +4,7 @@ import { inJobTransaction } from "../../worker/job-transaction.ts";
 import { ownerUrl } from "../../src/db/connection-strings.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach } from "../support/fixtures.ts";
-import { apiUrl, login } from "../support/http.ts";
+import { graphql, login } from "../support/http.ts";
 
 let coach: Coach;
 beforeAll(async () => {
@@ -30,20 +30,12 @@ async function lastClientUpdate(clientId: string) {
 }
 
 async function updateNotesThroughApi(token: string, notes: string, requestId: string) {
-  const response = await fetch(apiUrl("/graphql"), {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      authorization: `Bearer ${token}`,
-      "x-request-id": requestId,
-      "user-agent": "attribution-test/1.0",
-    },
-    body: JSON.stringify({
-      query: "mutation ($id: UUID!, $notes: String) { updateClient(input: { rowId: $id, patch: { notes: $notes } }) { client { notes } } }",
-      variables: { id: coach.clientId, notes },
-    }),
-  });
-  const body = (await response.json()) as { data?: { updateClient: { client: { notes: string } } } };
+  const { body } = await graphql<{ updateClient: { client: { notes: string } } }>(
+    "mutation ($id: UUID!, $notes: String) { updateClient(input: { rowId: $id, patch: { notes: $notes } }) { client { notes } } }",
+    { id: coach.clientId, notes },
+    token,
+    { "x-request-id": requestId, "user-agent": "attribution-test/1.0" },
+  );
   expect(body.data?.updateClient.client.notes).toBe(notes);
 }
 

@@ -95,11 +95,11 @@ let story: { clientId: string; email: string; insert: AuditEvent; note: AuditEve
 
 beforeAll(async () => {
   const root = rootPool();
-  a = await createCoach(root as never, "audit-gql-a");
-  b = await createCoach(root as never, "audit-gql-b");
-  erased = await createCoach(root as never, "audit-gql-erased");
-  admin = await createUser(root as never, "admin", "audit-gql-admin");
-  auditor = await createUser(root as never, "auditor", "audit-gql-auditor");
+  a = await createCoach(root, "audit-gql-a");
+  b = await createCoach(root, "audit-gql-b");
+  erased = await createCoach(root, "audit-gql-erased");
+  admin = await createUser(root, "admin", "audit-gql-admin");
+  auditor = await createUser(root, "auditor", "audit-gql-auditor");
   const [ta, tb, tadmin, tauditor, terased] = await Promise.all(
     [a.user, b.user, admin, auditor, erased.user].map((user) => login(user.email)),
   );
@@ -128,7 +128,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const root = rootPool();
-  for (const coach of [a, b, erased]) await deleteCoach(root as never, coach);
+  for (const coach of [a, b, erased]) await deleteCoach(root, coach);
   await root.query("delete from app_public.users where id = any($1)", [[admin.id, auditor.id]]);
   await closeRootPool();
 });

@@ -75,17 +75,10 @@ function csvEvents(text: string): { header: string[]; events: ExportedEvent[] } 
 
 /** A GraphQL mutation sent with our own request id and user agent, so that the attribution can be checked. */
 async function mutateAs(token: string, requestId: string, mutation: string, variables: Record<string, unknown>): Promise<any> {
-  const response = await fetch(apiUrl("/graphql"), {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      authorization: `Bearer ${token}`,
-      "x-request-id": requestId,
-      "user-agent": "custodian-tests/1.0 (audit export)",
-    },
-    body: JSON.stringify({ query: mutation, variables }),
+  const { body } = await graphql(mutation, variables, token, {
+    "x-request-id": requestId,
+    "user-agent": "custodian-tests/1.0 (audit export)",
   });
-  const body = (await response.json()) as { data?: any; errors?: unknown };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
 }
@@ -106,10 +99,10 @@ const clientFilter = () => ({ tableName: "clients", recordKey: clientId });
 
 beforeAll(async () => {
   const root = rootPool();
-  a = await createCoach(root as never, "audit-rest-a");
-  b = await createCoach(root as never, "audit-rest-b");
-  bulk = await createCoach(root as never, "audit-rest-bulk");
-  admin = await createUser(root as never, "admin", "audit-rest-admin");
+  a = await createCoach(root, "audit-rest-a");
+  b = await createCoach(root, "audit-rest-b");
+  bulk = await createCoach(root, "audit-rest-bulk");
+  admin = await createUser(root, "admin", "audit-rest-admin");
   const [ta, tb, tadmin, tbulk] = await Promise.all([a.user, b.user, admin, bulk.user].map((user) => login(user.email)));
   tokens = { a: ta!, b: tb!, admin: tadmin!, bulk: tbulk! };
 
@@ -134,7 +127,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const root = rootPool();
-  for (const coach of [a, b, bulk]) await deleteCoach(root as never, coach);
+  for (const coach of [a, b, bulk]) await deleteCoach(root, coach);
   await root.query("delete from app_public.users where id = $1", [admin.id]);
   await closeRootPool();
 });

@@ -10,15 +10,16 @@ export function apiUrl(path: string): string {
   return process.env.TEST_API_URL + path;
 }
 
-/** POSTs a GraphQL operation to the real server, with a token when given. */
+/** POSTs a GraphQL operation to the real server, with a token and extra headers when given. */
 export async function graphql<T = Record<string, any>>(
   query: string,
   variables: Record<string, unknown> = {},
   token?: string,
+  headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<T>> {
   const response = await fetch(apiUrl("/graphql"), {
     method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T>["body"] };
