@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:587da47408c1d9e16dfe45598f65bb0cae0a2346
+--! Hash: sha1:0a5d5e4f4565036f839a1a88fc4c62a5334512d2
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -1185,7 +1185,7 @@ comment on function audit.seal_batch(bigint, integer) is
 
 create function audit.verify_chain() returns table (
   intact boolean, events_verified bigint, seals_verified bigint, events_unsealed bigint,
-  first_bad_event_id bigint, problem text
+  first_bad_event_id bigint, problem text, head_hash text
 ) as $$
 declare
   seal audit.seals;
@@ -1203,7 +1203,7 @@ begin
   for seal in select * from audit.seals order by id loop
     if seal.previous_hash <> hash or seal.first_event_id <= previous_last then
       return query select false, verified, seals, null::bigint, seal.first_event_id,
-        pg_catalog.format('seal %s does not continue the chain: a seal before it was altered or removed', seal.id);
+        pg_catalog.format('seal %s does not continue the chain: a seal before it was altered or removed', seal.id), null::text;
       return;
     end if;
     select pg_catalog.array_agg(e.id order by e.id), pg_catalog.array_agg(audit.event_digest(e, t) order by e.id)
@@ -1216,17 +1216,17 @@ begin
       sealed_id := seal.event_ids[i];
       if found_id is null or found_id > sealed_id then
         return query select false, verified, seals, null::bigint, sealed_id,
-          pg_catalog.format('event %s is missing: it was sealed in seal %s and has been deleted', sealed_id, seal.id);
+          pg_catalog.format('event %s is missing: it was sealed in seal %s and has been deleted', sealed_id, seal.id), null::text;
         return;
       elsif sealed_id is null or found_id < sealed_id then
         return query select false, verified, seals, null::bigint, found_id,
-          pg_catalog.format('event %s was never sealed: it was inserted into the sealed range of seal %s afterwards', found_id, seal.id);
+          pg_catalog.format('event %s was never sealed: it was inserted into the sealed range of seal %s afterwards', found_id, seal.id), null::text;
         return;
       end if;
       hash := public.digest(hash || digests[i], 'sha256');
       if hash <> seal.chain[i] then
         return query select false, verified, seals, null::bigint, found_id,
-          pg_catalog.format('event %s was altered after it was sealed in seal %s (its content, attribution or position differs)', found_id, seal.id);
+          pg_catalog.format('event %s was altered after it was sealed in seal %s (its content, attribution or position differs)', found_id, seal.id), null::text;
         return;
       end if;
       verified := verified + 1;
@@ -1238,12 +1238,13 @@ begin
   select min(e.id) into found_id from audit.events e where e.id > sequence_last;
   if found_id is not null then
     return query select false, verified, seals, null::bigint, found_id,
-      pg_catalog.format('event %s was forged: no write ever received that id', found_id);
+      pg_catalog.format('event %s was forged: no write ever received that id', found_id), null::text;
     return;
   end if;
   select count(*) into unsealed from audit.events e where e.id > previous_last;
-  return query select true, verified, seals, unsealed, null::bigint, null::text;
+  return query select true, verified, seals, unsealed, null::bigint, null::text,
+    case when seals > 0 then pg_catalog.encode(hash, 'hex') end;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function audit.verify_chain() is
-  E'Recomputes the hash chain over every sealed event and reports the first event whose content, order or presence was altered; intact is false then.';
+  E'Recomputes the hash chain over every sealed event and reports the first event whose content, order or presence was altered; intact is false then. head_hash is the newest seal''s hash: kept outside the database, it catches a rewrite of the whole chain.';

@@ -38,13 +38,15 @@ export interface ChainReport {
   eventsUnsealed: number | null;
   firstBadEventId: string | null;
   problem: string | null;
+  /** The newest seal's hash (hex); keep it elsewhere to catch a rewritten chain. */
+  headHash: string | null;
 }
 
 /** Recomputes the hash chain (audit.verify_chain) and reports the first problem. */
 export async function verifyChain(client: ClientBase): Promise<ChainReport> {
   const { rows } = await client.query(
     `select intact, events_verified::int, seals_verified::int, events_unsealed::int,
-            first_bad_event_id::text, problem
+            first_bad_event_id::text, problem, head_hash
      from audit.verify_chain()`,
   );
   const row = rows[0];
@@ -55,5 +57,6 @@ export async function verifyChain(client: ClientBase): Promise<ChainReport> {
     eventsUnsealed: row.events_unsealed,
     firstBadEventId: row.first_bad_event_id,
     problem: row.problem,
+    headHash: row.head_hash,
   };
 }

@@ -58,7 +58,12 @@ test("`custodian audit verify` finds an edited, a deleted and a forged event, an
     const sealed = await runCli(["audit", "seal"], env);
     expect(sealed).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Sealed \d+ events \(up to event \d+\)\.\n$/) });
     const intact = await runCli(["audit", "verify"], env);
-    expect(intact).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Audit trail intact: \d+ events in 1 seals verified; 0 not sealed yet\.\n$/) });
+    expect(intact).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^Audit trail intact: \d+ events in 1 seals verified; 0 not sealed yet\.\nChain head: [0-9a-f]{64} \(keep it elsewhere: a later verify must reach it\)\n$/),
+    });
+    const head = await queryOnce(databaseUrl, "select encode(hash, 'hex') as hash from audit.seals");
+    expect(intact.stdout).toContain(head.rows[0].hash);
     expect((await queryOnce(databaseUrl, "select count(*)::int as n from audit.seals")).rows[0].n).toBe(1);
     await expect(queryOnce(databaseUrl, "delete from audit.seals")).rejects.toMatchObject({ code: "42501" });
 

@@ -23,7 +23,8 @@ export async function audit(args: string[]): Promise<void> {
       const report = await verifyChain(client);
       if (report.intact) {
         process.stdout.write(
-          `Audit trail intact: ${report.eventsVerified} events in ${report.sealsVerified} seals verified; ${report.eventsUnsealed} not sealed yet.\n`,
+          `Audit trail intact: ${report.eventsVerified} events in ${report.sealsVerified} seals verified; ${report.eventsUnsealed} not sealed yet.\n` +
+            (report.headHash ? `Chain head: ${report.headHash} (keep it elsewhere: a later verify must reach it)\n` : ""),
         );
       } else {
         process.stdout.write(`Audit trail TAMPERED: ${report.problem}.\n`);
