@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:0a5d5e4f4565036f839a1a88fc4c62a5334512d2
+--! Hash: sha1:f9bfb1aa4e3527c8e894597227ff68dea789061c
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -1120,19 +1120,28 @@ comment on function audit.genesis_hash() is E'The hash the chain starts from.';
 create function audit.seal_horizon(max_wait interval default '10 seconds') returns bigint as $$
 declare
   horizon bigint;
-  unfinished_below xid8;
+  writers text[];
   give_up_at timestamptz := pg_catalog.clock_timestamp() + max_wait;
 begin
   if pg_catalog.pg_current_xact_id_if_assigned() is not null then
     raise exception 'seal_horizon must run before any write in its transaction.' using errcode = '25000';
   end if;
-  -- Ids are taken before commit, so a transaction still running may hold an
-  -- id below ones already committed. Every id up to the horizon belongs to a
-  -- transaction that started before this snapshot; once all of those have
-  -- ended, no event at or below the horizon can still appear.
+  -- Ids are drawn before commit, so a transaction still running may hold an
+  -- id below ones already committed. A writer locks audit.events before it
+  -- draws an id, so every id up to the horizon belongs to a transaction that
+  -- has ended or holds that lock now; once those have ended, no event at or
+  -- below the horizon can still appear. Readers and other databases do not
+  -- matter.
   select case when is_called then last_value else last_value - 1 end into horizon from audit.events_id_seq;
-  unfinished_below := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot());
-  while pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) < unfinished_below loop
+  select pg_catalog.array_agg(l.virtualtransaction) into writers
+  from pg_catalog.pg_locks l
+  where l.locktype = 'relation' and l.relation = 'audit.events'::regclass and l.mode = 'RowExclusiveLock'
+    and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+    and l.pid is distinct from pg_catalog.pg_backend_pid();
+  while exists (
+    select from pg_catalog.pg_locks l
+    where l.locktype = 'relation' and l.relation = 'audit.events'::regclass and l.virtualtransaction = any (writers)
+  ) loop
     if pg_catalog.clock_timestamp() > give_up_at then
       return null;
     end if;
