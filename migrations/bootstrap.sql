@@ -39,16 +39,11 @@ $$;
 grant custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
   to custodian_authenticator;
 
--- Only the database owner creates objects in public (the default since
--- PostgreSQL 15; older clusters granted it to everyone). The audit capture runs
--- as the writer, so nobody may shadow an operator it uses.
-revoke create on schema public from public;
-
 create extension if not exists pgcrypto with schema public;
 create extension if not exists citext with schema public;
 
--- The audit trail regenerates a tracked table's capture when its columns
--- change. Event triggers need a superuser; without one (a managed server),
+-- The audit trail regenerates a tracked table's capture when its name or
+-- columns change (a rename, or a column dropped with its type or extension). Event triggers need a superuser; without one (a managed server),
 -- run `select audit.refresh_tracking()` after altering a tracked table.
 create or replace function public.custodian_after_ddl() returns event_trigger as $$
 begin
@@ -65,9 +60,11 @@ do $$
 begin
   if not (select rolsuper from pg_catalog.pg_roles where rolname = current_user) then
     raise notice 'Not a superuser: no DDL event trigger; run select audit.refresh_tracking() after altering tracked tables.';
-  elsif not exists (select from pg_catalog.pg_event_trigger where evtname = 'custodian_after_ddl') then
+  else
+    -- Re-created each time, so that an install gets the current list of tags.
+    drop event trigger if exists custodian_after_ddl;
     create event trigger custodian_after_ddl on ddl_command_end
-      when tag in ('ALTER TABLE', 'DROP TABLE')
+      when tag in ('ALTER TABLE', 'DROP TABLE', 'DROP TYPE', 'DROP DOMAIN', 'DROP EXTENSION', 'DROP SCHEMA')
       execute function public.custodian_after_ddl();
   end if;
 end

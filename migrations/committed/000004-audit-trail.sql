@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:e3c603df95f753689f5ca3192107d5cc75edca9f
+--! Hash: sha1:ac5ea0b704536efa3d510d5b52f059ff73ac392b
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -49,12 +49,12 @@ comment on column audit.tracked_tables.disabled_at is E'When tracking stopped; n
 
 create table audit.column_policies (
   table_oid regclass not null,
-  column_name name not null,
+  column_number smallint not null check (column_number > 0),
   policy audit.column_policy not null,
-  primary key (table_oid, column_name)
+  primary key (table_oid, column_number)
 );
 comment on table audit.column_policies is
-  E'Per column: plain (the default), exclude or pii. Kept when tracking is disabled, so that re-enabling never stores personal data in clear.';
+  E'Per column: plain (the default), exclude or pii. Keyed by the column''s number, so that renaming a column keeps its policy; kept when tracking is disabled, so that re-enabling never stores personal data in clear.';
 
 create table app_private.audit_subject_keys (
   subject_id uuid primary key,
@@ -290,11 +290,13 @@ select audit.maintain_partitions(1);
 
 create function audit.attribution_sql() returns text as $$
   select $sql$
-  -- Who wrote, once per transaction, and only if a row was written. A
-  -- transaction-local note says it is done; a rolled-back savepoint undoes
-  -- the note with the row.
-  if found and pg_catalog.current_setting('audit.attributed_transaction', true)
-      is distinct from pg_catalog.pg_current_xact_id()::text then
+  -- Who wrote, once per transaction, and only if a row was written. The
+  -- row itself says it is done (a session setting could be forged).
+  if found and not exists (
+    select from audit.transactions t
+    where t.xact_id operator(pg_catalog.=) pg_catalog.pg_current_xact_id()
+      and t.started_at operator(pg_catalog.=) pg_catalog.now()
+  ) then
     insert into audit.transactions (
       xact_id, started_at, actor_kind, user_id, user_role, request_id, client_ip, user_agent, task, job_id,
       database_role, session_user_name, application_name, client_addr
@@ -318,7 +320,6 @@ create function audit.attribution_sql() returns text as $$
       nullif(pg_catalog.current_setting('application_name'), ''),
       pg_catalog.inet_client_addr()
     );
-    noted := pg_catalog.set_config('audit.attributed_transaction', pg_catalog.pg_current_xact_id()::text, true);
   end if;
 $sql$;
 $$ language sql immutable;
@@ -394,6 +395,19 @@ $$ language sql stable security definer set search_path = pg_catalog, public, pg
 comment on function audit.may_reveal(uuid, uuid) is
   E'Whether the caller may read a person''s pii in an event: admins and auditors may; a coach in the records they own, and their own.';
 
+create function audit.decrypt_value(sealed text, key bytea) returns jsonb as $$
+begin
+  return pg_catalog.convert_from(public.decrypt_iv(
+    pg_catalog.substr(pg_catalog.decode(sealed, 'base64'), 17), key,
+    pg_catalog.substr(pg_catalog.decode(sealed, 'base64'), 1, 16), 'aes-cbc/pad:pkcs'), 'UTF8')::jsonb;
+exception when others then
+  -- One damaged value must not hide every other event from the reader.
+  return '{"$corrupt": true}'::jsonb;
+end;
+$$ language plpgsql immutable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.decrypt_value(text, bytea) is
+  E'One stored pii value decrypted; {"$corrupt": true} when it cannot be (a forged or damaged value).';
+
 create function audit.reveal(stored jsonb, subject_id uuid, owner_id uuid default null) returns jsonb as $$
 declare
   may_read boolean;
@@ -417,9 +431,7 @@ begin
       case
         when not may_read then '{"$redacted": "pii"}'::jsonb
         when sealed is null or subject_key is null then '{"$erased": true}'::jsonb
-        else pg_catalog.convert_from(public.decrypt_iv(
-          pg_catalog.substr(pg_catalog.decode(sealed, 'base64'), 17), subject_key,
-          pg_catalog.substr(pg_catalog.decode(sealed, 'base64'), 1, 16), 'aes-cbc/pad:pkcs'), 'UTF8')::jsonb
+        else audit.decrypt_value(sealed, subject_key)
       end);
   end loop;
   return result;
@@ -467,7 +479,9 @@ comment on function audit.table_columns(regclass) is
 
 create function audit.column_policy_of(target regclass, column_name name) returns audit.column_policy as $$
   select coalesce(
-    (select p.policy from audit.column_policies p where p.table_oid = target and p.column_name = column_policy_of.column_name),
+    (select p.policy from audit.column_policies p
+     join pg_catalog.pg_attribute a on a.attrelid = p.table_oid and a.attnum = p.column_number
+     where p.table_oid = target and a.attname = column_policy_of.column_name),
     'plain');
 $$ language sql stable;
 comment on function audit.column_policy_of(regclass, name) is E'A column''s policy; plain unless set.';
@@ -495,8 +509,8 @@ create function audit.changed_expression(target regclass, kind text, policy audi
   -- kind: 'columns' (the names of the changed columns), or 'old' / 'new' (the
   -- values of the changed columns that have the policy). o is the old row, r the new.
   select case kind
-    when 'columns' then 'pg_catalog.array_remove(array[' || pg_catalog.string_agg(
-        pg_catalog.format('case when %s then %L end', changed, column_name), ', ') || ']::text[], null)'
+    when 'columns' then coalesce('pg_catalog.array_remove(array[' || pg_catalog.string_agg(
+        pg_catalog.format('case when %s then %L end', changed, column_name), ', ') || ']::text[], null)', '''{}''::text[]')
     else coalesce(pg_catalog.string_agg(pg_catalog.format(
         'case when %s then pg_catalog.jsonb_build_object(%L, %s.%I) else ''{}''::jsonb end',
         changed, column_name, case kind when 'old' then 'o' else 'r' end, column_name), ' operator(pg_catalog.||) ')
@@ -523,18 +537,19 @@ comment on function audit.with_pii(boolean, text, text) is
   E'SQL joining a row''s plain values with its pii values, encrypted for the row''s subject.';
 
 create function audit.capture_function_name(target regclass) returns text as $$
-  select pg_catalog.left(pg_catalog.format('capture__%s__%s', n.nspname, c.relname), 63)
-  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-  where c.oid = target;
-$$ language sql stable;
-comment on function audit.capture_function_name(regclass) is E'The name of a table''s generated capture function in the audit schema.';
+  select 'capture_' || target::oid::text;
+$$ language sql immutable;
+comment on function audit.capture_function_name(regclass) is
+  E'The name of a table''s generated capture function in the audit schema: by the table''s oid, so that it survives renames (its comment names the table).';
 
 create function audit.columns_signature(target regclass) returns text as $$
-  select pg_catalog.string_agg(pg_catalog.format('%s:%s', a.attname, a.atttypid::regtype), ',' order by a.attnum)
+  select (select n.nspname || '.' || c.relname from pg_catalog.pg_class c
+          join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target)
+    || '(' || pg_catalog.string_agg(pg_catalog.format('%s:%s', a.attname, a.atttypid::regtype), ',' order by a.attnum) || ')'
   from pg_catalog.pg_attribute a
   where a.attrelid = target and a.attnum > 0 and not a.attisdropped;
 $$ language sql stable;
-comment on function audit.columns_signature(regclass) is E'A table''s columns and types, to notice schema changes.';
+comment on function audit.columns_signature(regclass) is E'A table''s qualified name, columns and types, to notice renames and schema changes.';
 
 create function audit.generate_capture(target regclass) returns void as $$
 declare
@@ -550,6 +565,23 @@ begin
   select * into strict config from audit.tracked_tables where table_oid = target;
   select n.nspname, c.relname into schema_name, table_name
   from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target;
+  -- A schema change must not leave the capture naming a column that is gone:
+  -- refuse it here, so that the ALTER TABLE fails with this message.
+  config.key_columns := audit.primary_key_columns(target);
+  if config.key_columns is null then
+    raise exception 'Table % is tracked by the audit trail and needs a primary key; disable tracking first.', target
+      using errcode = '55000';
+  end if;
+  if exists (
+    select from pg_catalog.unnest(array[config.owner_column, config.subject_column]) named(column_name)
+    where named.column_name is not null and not exists (
+      select from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = named.column_name and not a.attisdropped)
+  ) or (config.subject_via is not null and not exists (
+      select from pg_catalog.pg_attribute a
+      where a.attrelid = config.subject_via and a.attname = config.subject_via_column and not a.attisdropped)) then
+    raise exception 'The audit trail names a column of % (owner %, subject %) that no longer exists; call audit.enable_tracking with the new names in the same transaction.',
+      target, config.owner_column, config.subject_column using errcode = '42703';
+  end if;
 
   has_pii := exists (
     select from audit.table_columns(target) t where audit.column_policy_of(target, t.column_name) = 'pii');
@@ -575,8 +607,6 @@ begin
   -- Each row's values: the plain columns built in SQL, the pii ones encrypted
   -- by one call per row and side (the key never leaves audit.encrypt_pii).
   body := pg_catalog.format($body$
-declare
-  noted text;
 begin
   if TG_OP = 'INSERT' then
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, new_values, owner_id, subject_id)
@@ -611,19 +641,17 @@ $body$,
     target,
     audit.attribution_sql());
 
-  -- Security invoker, so that a write pays no switch of user and settings:
-  -- writers may insert into the audit tables only from inside a trigger (the
-  -- capture_only policies), and every name in the body is qualified.
+  -- Security definer: writers have no privilege on the audit tables at all,
+  -- so none can insert, lock or forge an event outside this function.
   execute pg_catalog.format(
-    'create or replace function audit.%I() returns trigger as %L language plpgsql volatile',
+    'create or replace function audit.%I() returns trigger as %L language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp',
     audit.capture_function_name(target), body);
   execute pg_catalog.format('comment on function audit.%I() is %L', audit.capture_function_name(target),
     pg_catalog.format('Captures writes to %s into audit.events; generated by audit.enable_tracking, regenerated when the table''s columns change.', target));
-  execute pg_catalog.format(
-    'grant execute on function audit.%I() to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor',
-    audit.capture_function_name(target));
 
-  update audit.tracked_tables set columns_signature = audit.columns_signature(target) where table_oid = target;
+  update audit.tracked_tables
+  set columns_signature = audit.columns_signature(target), key_columns = config.key_columns
+  where table_oid = target;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function audit.generate_capture(regclass) is
@@ -660,8 +688,9 @@ declare
   key_changed text;
   uuid_column name;
 begin
-  if (select relkind from pg_catalog.pg_class where oid = target) not in ('r', 'p') then
-    raise exception '% is not a table; only tables can be tracked.', target using errcode = '42809';
+  if (select relkind from pg_catalog.pg_class where oid = target) <> 'r' then
+    raise exception '% is not a plain table; only plain tables can be tracked (writes aimed at a partition would bypass a partitioned table''s triggers).', target
+      using errcode = '42809';
   end if;
   if key_columns is null then
     raise exception 'Table % has no primary key; the audit trail needs one to key each record''s history.', target
@@ -757,8 +786,9 @@ begin
     raise exception 'Column % is part of the primary key of %; key columns are stored as they are.', column_name, target
       using errcode = '22023';
   end if;
-  insert into audit.column_policies (table_oid, column_name, policy)
-  values (target, set_column_policy.column_name, set_column_policy.policy)
+  insert into audit.column_policies (table_oid, column_number, policy)
+  select target, a.attnum, set_column_policy.policy
+  from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = set_column_policy.column_name
   on conflict on constraint column_policies_pkey do update set policy = excluded.policy;
   if exists (select from audit.tracked_tables t where t.table_oid = target and t.disabled_at is null) then
     perform audit.generate_capture(target);
@@ -864,23 +894,6 @@ create policy staff_read on audit.transactions for select to custodian_admin, cu
 create policy coach_own on audit.transactions for select to custodian_coach
   using (user_id = (select app_public.current_user_id()));
 grant select on audit.transactions to custodian_coach, custodian_admin, custodian_auditor;
-
--- Writing ------------------------------------------------------------------------
--- The capture functions run as the writer, so that the write path pays no
--- switch of user: writers may insert into audit.events and audit.transactions,
--- but only from inside a trigger. A direct insert is refused by these policies.
-
-grant insert on audit.events, audit.transactions
-  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor;
-create policy capture_only on audit.events for insert
-  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
-  with check (pg_catalog.pg_trigger_depth() > 0);
-create policy capture_only on audit.transactions for insert
-  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor
-  with check (pg_catalog.pg_trigger_depth() > 0);
-grant execute on function audit.encrypt_pii(uuid, jsonb),
-  audit.last_subject_id(text, text, jsonb)
-  to custodian_anonymous, custodian_coach, custodian_admin, custodian_auditor;
 
 alter table audit.seals enable row level security;
 create policy staff_read on audit.seals for select to custodian_admin, custodian_auditor using (true);

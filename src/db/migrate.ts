@@ -32,6 +32,16 @@ export async function migrate(databaseUrl: string, authenticatorPassword: string
   await installWorkerSchema({ connectionString: ownerUrl(databaseUrl), logger: graphileLogger("worker") });
 }
 
+/**
+ * Roles are shared by every database of the server, so two migrations of two
+ * databases at once can collide on them ("tuple concurrently updated"). The
+ * bootstrap is one transaction and idempotent: it is simply run again.
+ */
+function isRoleCollision(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return (code === "XX000" && /tuple concurrently (updated|deleted)/.test(message ?? "")) || code === "40P01";
+}
+
 async function bootstrap(databaseUrl: string, authenticatorPassword: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -39,7 +49,16 @@ async function bootstrap(databaseUrl: string, authenticatorPassword: string): Pr
     await client.query("select pg_catalog.set_config('custodian.authenticator_password', $1, false)", [
       authenticatorPassword,
     ]);
-    await client.query(fs.readFileSync(path.join(migrationsFolder, "bootstrap.sql"), "utf8"));
+    const sql = fs.readFileSync(path.join(migrationsFolder, "bootstrap.sql"), "utf8");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(sql);
+        return;
+      } catch (error) {
+        if (attempt >= 5 || !isRoleCollision(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 100));
+      }
+    }
   } finally {
     await client.end();
   }

@@ -90,7 +90,9 @@ test("plain SQL with no attribution is recorded as unknown, with the session use
 
 test("a worker job is recorded as the worker, with its task name and job id", async () => {
   const pool = new pg.Pool({ connectionString: ownerUrl(process.env.TEST_DATABASE_URL!), max: 2 });
-  pool.on("error", () => undefined); // idle clients may be cut when the test database stops
+  // Connections may be cut when the test database stops; that is not this test's concern.
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const writeNotes: Task = async (payload, helpers) => {
     const { clientId } = payload as { clientId: string };
     await inJobTransaction(helpers, (client) =>
@@ -145,6 +147,20 @@ test("attribution is stored once per transaction, however many events it has", a
               (select count(*)::int from audit.transactions where xact_id = pg_current_xact_id()) as attributions`,
     );
     expect(rows[0]).toEqual({ events: 2, attributions: 1 });
+  } finally {
+    await client.query("rollback");
+    client.release();
+  }
+});
+
+test("a session cannot skip its attribution by setting a variable", async () => {
+  const client = await rootPool().connect();
+  try {
+    await client.query("begin");
+    await client.query("select set_config('audit.attributed_transaction', pg_current_xact_id()::text, true)");
+    await client.query("update app_public.clients set notes = 'unattributed?' where id = $1", [coach.clientId]);
+    const { rows } = await client.query("select count(*)::int as n from audit.transactions where xact_id = pg_current_xact_id()");
+    expect(rows[0].n).toBe(1);
   } finally {
     await client.query("rollback");
     client.release();

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { becomeRoot, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
+import { becomeRoot, becomeUser, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
 import { createCoach } from "../support/fixtures.ts";
 
 afterAll(closeRootPool);
@@ -256,4 +256,56 @@ test("every table in app_public and app_private is tracked, but the audit keys a
     const untracked = rows.filter((row) => !row.tracked).map((row) => row.name);
     // Keys must never enter the trail; a heartbeat a minute is noise, not governed data.
     expect(untracked).toEqual(["app_private.audit_subject_keys", "app_private.worker_heartbeats"]);
+  }));
+
+test("renaming a tracked table keeps capture under the new name; renaming a column the trail names is refused clearly", () =>
+  withRootDb(async (client) => {
+    await createLedger(client);
+    await client.query("alter table public.ledger rename to journal");
+    const since = await lastEventId(client);
+    await client.query("insert into public.journal values ('a', 1, 10, 'first')");
+    expect(await eventsOf(client, "public.journal", since)).toHaveLength(1);
+    await client.query("select audit.disable_tracking('public.journal')");
+    await client.query("insert into public.journal values ('a', 2, 10, 'unseen')");
+    expect(await eventsOf(client, "public.journal", since)).toHaveLength(1);
+
+    const coach = await createCoach(client);
+    const error = await errorOf(client, "alter table app_public.clients rename column coach_profile_id to coach_id");
+    expect(error).toMatchObject({ code: "42703" });
+    expect(error!.message).toMatch(/names a column of app_public.clients .* that no longer exists/);
+    expect(await errorOf(client, "update app_public.clients set notes = 'fine' where id = $1", [coach.clientId])).toBeNull();
+  }));
+
+test("a table whose every column is in its key can be tracked", () =>
+  withRootDb(async (client) => {
+    await client.query("create table public.links (a int, b int, primary key (a, b)); alter table public.links owner to custodian_owner");
+    await client.query("select audit.enable_tracking('public.links')");
+    const since = await lastEventId(client);
+    await client.query("insert into public.links values (1, 2); update public.links set a = a; delete from public.links");
+    expect((await eventsOf(client, "public.links", since)).map((e) => e.operation)).toEqual(["INSERT", "DELETE"]);
+  }));
+
+test("a partitioned table is refused: writes aimed at a partition would bypass its triggers", () =>
+  withRootDb(async (client) => {
+    await client.query("create table public.parted (id int primary key) partition by range (id); alter table public.parted owner to custodian_owner");
+    expect(await errorOf(client, "select audit.enable_tracking('public.parted')")).toMatchObject({ code: "42809" });
+  }));
+
+test("a coach cannot forge events, even with a trigger of their own on a temporary table", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client);
+    await becomeUser(client, coach.user);
+    await client.query(`
+      create temp table decoy (a int);
+      create function pg_temp.forge() returns trigger language plpgsql as $$
+      begin
+        insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, new_values)
+        values (now(), pg_current_xact_id(), 'app_public', 'clients', '{"id": 1}', 'INSERT', '{"forged": true}');
+        return null;
+      end $$;
+      create trigger forge after insert on decoy for each statement execute function pg_temp.forge();
+    `);
+    expect(await errorOf(client, "insert into decoy values (1)")).toMatchObject({ code: "42501" });
+    expect(await errorOf(client, "lock table audit.events in row exclusive mode")).toMatchObject({ code: "42501" });
+    await becomeRoot(client);
   }));

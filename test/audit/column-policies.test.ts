@@ -119,8 +119,9 @@ test("admins and auditors read pii; the policies of the domain tables are as shi
       await becomeRoot(client);
     }
     const policies = await client.query(
-      `select table_oid::text as table, string_agg(column_name || ':' || policy, ',' order by column_name) as columns
-       from audit.column_policies group by 1 order by 1`,
+      `select p.table_oid::text as table, string_agg(a.attname || ':' || p.policy, ',' order by a.attname) as columns
+       from audit.column_policies p join pg_attribute a on a.attrelid = p.table_oid and a.attnum = p.column_number
+       group by 1 order by 1`,
     );
     expect(policies.rows).toEqual([
       { table: "app_private.user_secrets", columns: "password_hash:exclude" },
@@ -143,4 +144,15 @@ test("a coach still reads the personal data in the history of their own client a
     );
     expect(rows).toEqual([{ operation: "DELETE", name: "Client of deleter" }]);
     await becomeRoot(client);
+  }));
+
+test("renaming a pii column keeps its values encrypted", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client, "renamer");
+    await client.query("alter table app_public.clients rename column notes to private_notes");
+    await client.query("update app_public.clients set private_notes = 'still secret' where id = $1", [coach.clientId]);
+    const event = await storedEvent(client, "clients", coach.clientId);
+    expect(event.new_values.private_notes).toHaveProperty("$pii");
+    expect(JSON.stringify(event.new_values)).not.toContain("still secret");
+    expect(event.revealed.private_notes).toBe("still secret");
   }));

@@ -54,11 +54,11 @@ function parseQuery(query: Request["query"]): { filters: Filters; format: Format
   return { filters, format };
 }
 
-/** A record key as JSON: a JSON object as given, anything else as a bare string value. */
+/** A record key as JSON: a JSON object or number as given, anything else (a uuid) as a string. */
 function recordKeyJson(value: string): string {
   try {
     const parsed: unknown = JSON.parse(value);
-    if (parsed !== null && typeof parsed === "object") return value;
+    if ((parsed !== null && typeof parsed === "object") || typeof parsed === "number") return value;
   } catch {
     // not JSON: a bare key value such as a uuid
   }
@@ -76,10 +76,22 @@ function formatRow(row: Record<string, unknown>, format: Format): string {
   return JSON.stringify(Object.fromEntries(columns.map(([column, name]) => [name, row[column] ?? null]))) + "\n";
 }
 
-/** Writes, waiting while the client is slow, so a large export never piles up in memory. */
+/**
+ * Writes, waiting while the client is slow, so a large export never piles up
+ * in memory; a client that goes away ends the wait, so the connection and its
+ * transaction are given back.
+ */
 function write(res: Response, chunk: string): Promise<void> {
-  if (res.write(chunk)) return Promise.resolve();
-  return new Promise((resolve) => res.once("drain", resolve));
+  if (res.write(chunk) || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
 }
 
 async function openCursor(client: PoolClient, req: Request, filters: Filters): Promise<void> {
