@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:ac5ea0b704536efa3d510d5b52f059ff73ac392b
+--! Hash: sha1:0443f6c1257c834f23d8ae64d3b6835222ed6c1e
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -115,7 +115,8 @@ create table audit.events (
   new_values jsonb,
   changed_columns text[],
   owner_id uuid,
-  subject_id uuid
+  subject_id uuid,
+  old_subject_id uuid
 ) partition by range (occurred_at);
 comment on table audit.events is
   E'One row per row written in a tracked table. Partitioned by month; append-only; sealed into a hash chain in id order.';
@@ -131,6 +132,7 @@ comment on column audit.events.new_values is E'After: the whole row for INSERT, 
 comment on column audit.events.changed_columns is E'The columns an UPDATE changed, excluded ones included.';
 comment on column audit.events.owner_id is E'Who owns the record (tracked_tables.owner_column).';
 comment on column audit.events.subject_id is E'The person the row''s pii is about; their key encrypts it.';
+comment on column audit.events.old_subject_id is E'For an UPDATE that moved the row to another person: the person the old values were about, whose key encrypts them.';
 
 -- The only two indexes, as each one costs every write: id (sealing and
 -- verifying in order, pagination) and the record key (a record's history).
@@ -528,12 +530,13 @@ $$ language sql stable;
 comment on function audit.changed_expression(regclass, text, audit.column_policy) is
   E'SQL comparing an old row o with a new row r column by column: which columns changed, and the old or new values of those with a policy.';
 
-create function audit.with_pii(has_pii boolean, plain_expression text, pii_expression text) returns text as $$
+create function audit.with_pii(has_pii boolean, plain_expression text, pii_expression text, subject text default 'subject.id')
+returns text as $$
   select case when has_pii
-    then pg_catalog.format('%s operator(pg_catalog.||) audit.encrypt_pii(subject.id, %s)', plain_expression, pii_expression)
+    then pg_catalog.format('%s operator(pg_catalog.||) audit.encrypt_pii(%s, %s)', plain_expression, subject, pii_expression)
     else plain_expression end;
 $$ language sql immutable;
-comment on function audit.with_pii(boolean, text, text) is
+comment on function audit.with_pii(boolean, text, text, text) is
   E'SQL joining a row''s plain values with its pii values, encrypted for the row''s subject.';
 
 create function audit.capture_function_name(target regclass) returns text as $$
@@ -560,6 +563,7 @@ declare
   key_join text;
   record_key text;
   subject_expression text;
+  old_subject_expression text;
   body text;
 begin
   select * into strict config from audit.tracked_tables where table_oid = target;
@@ -603,6 +607,11 @@ begin
   else
     subject_expression := 'null::uuid';
   end if;
+  -- An UPDATE's old values belong to the old row's subject (a session moved
+  -- to another client): erasing that person must reach them.
+  old_subject_expression := case when config.subject_column is null then subject_expression
+    else pg_catalog.replace(subject_expression, pg_catalog.format('r.%I', config.subject_column),
+      pg_catalog.format('o.%I', config.subject_column)) end;
 
   -- Each row's values: the plain columns built in SQL, the pii ones encrypted
   -- by one call per row and side (the key never leaves audit.encrypt_pii).
@@ -613,9 +622,10 @@ begin
     select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'INSERT', %4$s, %5$s, subject.id
     from new_rows r cross join lateral (select %6$s as id) subject;
   elsif TG_OP = 'UPDATE' then
-    insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, new_values, changed_columns, owner_id, subject_id)
-    select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'UPDATE', %7$s, %8$s, %9$s, %5$s, subject.id
-    from old_rows o join new_rows r on (%10$s) cross join lateral (select %6$s as id) subject
+    insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, new_values, changed_columns, owner_id, subject_id, old_subject_id)
+    select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'UPDATE', %7$s, %8$s, %9$s, %5$s, subject.id,
+      case when subject.old_id is distinct from subject.id then subject.old_id end
+    from old_rows o join new_rows r on (%10$s) cross join lateral (select %6$s as id, %13$s as old_id) subject
     where o operator(pg_catalog.*<>) r;
   elsif TG_OP = 'DELETE' then
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id)
@@ -634,12 +644,13 @@ $body$,
     audit.with_pii(has_pii, audit.values_expression(target, 'r', 'plain'), audit.values_expression(target, 'r', 'pii')),
     case when config.owner_column is null then 'null::uuid' else pg_catalog.format('r.%I', config.owner_column) end,
     subject_expression,
-    audit.with_pii(has_pii, audit.changed_expression(target, 'old', 'plain'), audit.changed_expression(target, 'old', 'pii')),
+    audit.with_pii(has_pii, audit.changed_expression(target, 'old', 'plain'), audit.changed_expression(target, 'old', 'pii'), 'subject.old_id'),
     audit.with_pii(has_pii, audit.changed_expression(target, 'new', 'plain'), audit.changed_expression(target, 'new', 'pii')),
     audit.changed_expression(target, 'columns'),
     key_join,
     target,
-    audit.attribution_sql());
+    audit.attribution_sql(),
+    old_subject_expression);
 
   -- Security definer: writers have no privilege on the audit tables at all,
   -- so none can insert, lock or forge an event outside this function.
@@ -1042,7 +1053,8 @@ create function app_public.audit_events(
   occurred_before timestamptz default null
 ) returns setof app_public.audit_event as $$
   select e.id, e.occurred_at, e.table_schema, e.table_name, e.record_key, e.operation::text,
-    audit.reveal(e.old_values, e.subject_id, e.owner_id), audit.reveal(e.new_values, e.subject_id, e.owner_id), e.changed_columns,
+    audit.reveal(e.old_values, coalesce(e.old_subject_id, e.subject_id), e.owner_id),
+    audit.reveal(e.new_values, e.subject_id, e.owner_id), e.changed_columns,
     e.transaction_id::text, t.actor_kind::text, t.user_id, t.user_role, t.request_id, t.client_ip, t.user_agent,
     t.task, t.job_id, t.database_role, t.session_user_name, t.application_name, t.client_addr::text
   from audit.events e
@@ -1111,7 +1123,7 @@ grant execute on function
 create function audit.event_digest(e audit.events, t audit.transactions) returns bytea as $$
   select public.digest(pg_catalog.jsonb_build_array(
     e.id, extract(epoch from e.occurred_at), e.transaction_id::text, e.table_schema, e.table_name,
-    e.record_key, e.operation, e.old_values, e.new_values, e.changed_columns, e.owner_id, e.subject_id,
+    e.record_key, e.operation, e.old_values, e.new_values, e.changed_columns, e.owner_id, e.subject_id, e.old_subject_id,
     t.actor_kind, t.user_id, t.user_role, t.request_id, t.client_ip, t.user_agent, t.task, t.job_id,
     t.database_role, t.session_user_name, t.application_name, t.client_addr::text)::text, 'sha256');
 $$ language sql immutable;

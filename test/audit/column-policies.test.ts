@@ -156,3 +156,28 @@ test("renaming a pii column keeps its values encrypted", () =>
     expect(JSON.stringify(event.new_values)).not.toContain("still secret");
     expect(event.revealed.private_notes).toBe("still secret");
   }));
+
+test("a row moved to another person keeps its old values under the old person's key", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client, "mover");
+    const second = await client.query(
+      "insert into app_public.clients (coach_profile_id, full_name) values ($1, 'Second client') returning id",
+      [coach.profileId],
+    );
+    await client.query("update app_public.coaching_sessions set client_id = $2, title = 'Moved' where id = $1", [
+      coach.sessionId,
+      second.rows[0].id,
+    ]);
+    await client.query("select audit.destroy_subject_key($1)", [coach.clientId]);
+    const stored = await client.query(
+      "select subject_id, old_subject_id from audit.events where table_name = 'coaching_sessions' and record_key = jsonb_build_object('id', $1::uuid) and operation = 'UPDATE'",
+      [coach.sessionId],
+    );
+    expect(stored.rows).toEqual([{ subject_id: second.rows[0].id, old_subject_id: coach.clientId }]);
+    const { rows } = await client.query(
+      "select old_values -> 'title' as old_title, new_values -> 'title' as new_title from app_public.audit_record_history('coaching_sessions', to_jsonb($1::text)) where operation = 'UPDATE'",
+      [coach.sessionId],
+    );
+    // The first client was erased: their old title with them; the new one stays readable.
+    expect(rows).toEqual([{ old_title: { $erased: true }, new_title: "Moved" }]);
+  }));
