@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:0443f6c1257c834f23d8ae64d3b6835222ed6c1e
+--! Hash: sha1:c2258bf2bd36a9f289af1730159ca12bb71a8243
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -291,39 +291,46 @@ select audit.maintain_partitions(1);
 -- Attribution --------------------------------------------------------------------
 
 create function audit.attribution_sql() returns text as $$
-  select $sql$
-  -- Who wrote, once per transaction, and only if a row was written. The
-  -- row itself says it is done (a session setting could be forged).
-  if found and not exists (
-    select from audit.transactions t
-    where t.xact_id operator(pg_catalog.=) pg_catalog.pg_current_xact_id()
-      and t.started_at operator(pg_catalog.=) pg_catalog.now()
-  ) then
-    insert into audit.transactions (
-      xact_id, started_at, actor_kind, user_id, user_role, request_id, client_ip, user_agent, task, job_id,
-      database_role, session_user_name, application_name, client_addr
-    ) values (
-      pg_catalog.pg_current_xact_id(),
-      pg_catalog.now(),
-      case pg_catalog.current_setting('custodian.actor_kind', true)
-        when 'user' then 'user' when 'worker' then 'worker' when 'migration' then 'migration'
-        when 'system' then 'system' else 'unknown'
-      end::audit.actor_kind,
-      case when pg_catalog.current_setting('jwt.claims.user_id', true) operator(pg_catalog.~*) '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-        then pg_catalog.current_setting('jwt.claims.user_id', true)::uuid end,
-      nullif(pg_catalog.current_setting('jwt.claims.role', true), ''),
-      nullif(pg_catalog.current_setting('custodian.request_id', true), ''),
-      nullif(pg_catalog.current_setting('custodian.client_ip', true), ''),
-      nullif(pg_catalog.current_setting('custodian.user_agent', true), ''),
-      nullif(pg_catalog.current_setting('custodian.task', true), ''),
-      nullif(pg_catalog.current_setting('custodian.job_id', true), ''),
-      coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user),
-      session_user,
-      nullif(pg_catalog.current_setting('application_name'), ''),
-      pg_catalog.inet_client_addr()
-    );
+  select pg_catalog.format($sql$
+  -- Who wrote, once per transaction, and only if a row was written. A
+  -- transaction-local note makes later statements cheap; the row is the
+  -- truth, so a forged note cannot skip it.
+  if found then
+    if pg_catalog.current_setting('audit.attributed_transaction', true)
+        is distinct from pg_catalog.pg_current_xact_id()::text then
+      %1$s
+      noted := pg_catalog.set_config('audit.attributed_transaction', pg_catalog.pg_current_xact_id()::text, true);
+    elsif not exists (
+      select from audit.transactions t
+      where t.xact_id operator(pg_catalog.=) pg_catalog.pg_current_xact_id()
+        and t.started_at operator(pg_catalog.=) pg_catalog.now()
+    ) then
+      %1$s
+    end if;
   end if;
-$sql$;
+$sql$, $insert$insert into audit.transactions (
+        xact_id, started_at, actor_kind, user_id, user_role, request_id, client_ip, user_agent, task, job_id,
+        database_role, session_user_name, application_name, client_addr
+      ) values (
+        pg_catalog.pg_current_xact_id(),
+        pg_catalog.now(),
+        case pg_catalog.current_setting('custodian.actor_kind', true)
+          when 'user' then 'user' when 'worker' then 'worker' when 'migration' then 'migration'
+          when 'system' then 'system' else 'unknown'
+        end::audit.actor_kind,
+        case when pg_catalog.current_setting('jwt.claims.user_id', true) operator(pg_catalog.~*) '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+          then pg_catalog.current_setting('jwt.claims.user_id', true)::uuid end,
+        nullif(pg_catalog.current_setting('jwt.claims.role', true), ''),
+        nullif(pg_catalog.current_setting('custodian.request_id', true), ''),
+        nullif(pg_catalog.current_setting('custodian.client_ip', true), ''),
+        nullif(pg_catalog.current_setting('custodian.user_agent', true), ''),
+        nullif(pg_catalog.current_setting('custodian.task', true), ''),
+        nullif(pg_catalog.current_setting('custodian.job_id', true), ''),
+        coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user),
+        session_user,
+        nullif(pg_catalog.current_setting('application_name'), ''),
+        pg_catalog.inet_client_addr()
+      ) on conflict do nothing;$insert$);
 $$ language sql immutable;
 comment on function audit.attribution_sql() is
   E'The PL/pgSQL every capture function ends with: it records who is writing, once per transaction (the API''s, the worker''s or a migration''s settings, else the session user, application_name and client address). Inlined rather than called, which saves a function call per transaction.';
@@ -616,6 +623,8 @@ begin
   -- Each row's values: the plain columns built in SQL, the pii ones encrypted
   -- by one call per row and side (the key never leaves audit.encrypt_pii).
   body := pg_catalog.format($body$
+declare
+  noted text;
 begin
   if TG_OP = 'INSERT' then
     insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, new_values, owner_id, subject_id)
