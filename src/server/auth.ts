@@ -53,8 +53,12 @@ export function authenticateRequests(secret: string) {
   };
 }
 
+/** 401 in the shape the caller reads: GraphQL errors for /graphql, the REST error body elsewhere. */
 function unauthorized(res: Response, message: string) {
-  res.status(401).json({ errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] });
+  const body = res.req.path.startsWith("/graphql")
+    ? { errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] }
+    : { error: message };
+  res.status(401).json(body);
 }
 
 /**
