@@ -1,4 +1,4 @@
-import { closeRootPool, errorOf, withRootDb } from "../support/db.ts";
+import { closeRootPool, errorOf, rootPool, withRootDb } from "../support/db.ts";
 
 afterAll(closeRootPool);
 
@@ -46,3 +46,20 @@ test("maintain_partitions refuses a nonsensical horizon", () =>
       message: "months_ahead must be between 0 and 24, not -1.",
     });
   }));
+
+test("partition maintenance gives up rather than queue writers behind a long reader", async () => {
+  const reader = await rootPool().connect();
+  const maintainer = await rootPool().connect();
+  try {
+    await reader.query("begin");
+    await reader.query("select count(*) from audit.events");
+    await maintainer.query("begin");
+    // lock_not_available: it gave up waiting, so writers were never queued behind it.
+    await expect(maintainer.query("select audit.maintain_partitions(6)")).rejects.toMatchObject({ code: "55P03" });
+  } finally {
+    await maintainer.query("rollback");
+    await reader.query("rollback");
+    maintainer.release();
+    reader.release();
+  }
+});
