@@ -1,5 +1,5 @@
 --! Previous: sha1:b0e1c5d3260888be6584b351f31b8e83ab4b4f78
---! Hash: sha1:f83e99873254f5278a0c054774627a8579c2e87c
+--! Hash: sha1:a861776ccfd452a1e5ffef464dfdf9deeca8e4f3
 --! Message: audit trail
 
 -- The audit trail. Every write to a tracked table is recorded by PostgreSQL
@@ -704,6 +704,18 @@ $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function audit.tg__refuse_key_change() is
   E'Refuses a primary key change on a tracked table: an event is keyed by its record, and a key that moves would split a history in two.';
 
+create function audit.drop_capture_triggers(target regclass) returns void as $$
+declare
+  trigger_name text;
+begin
+  foreach trigger_name in array array['_500_audit_insert', '_500_audit_update', '_500_audit_delete',
+                                       '_500_audit_truncate', '_500_audit_key_change'] loop
+    execute pg_catalog.format('drop trigger if exists %I on %s', trigger_name, target);
+  end loop;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function audit.drop_capture_triggers(regclass) is E'Removes the audit trail''s triggers from a table, if there.';
+
 create function audit.enable_tracking(
   target regclass,
   owner_column name default null,
@@ -759,11 +771,7 @@ begin
 
   perform audit.generate_capture(target);
   capture := audit.capture_function_name(target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_insert on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_update on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_delete on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_truncate on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_key_change on %s', target);
+  perform audit.drop_capture_triggers(target);
   execute pg_catalog.format(
     'create trigger _500_audit_insert after insert on %s referencing new table as new_rows for each statement execute function audit.%I()',
     target, capture);
@@ -790,11 +798,7 @@ comment on function audit.enable_tracking(regclass, name, name, regclass, name) 
 
 create function audit.disable_tracking(target regclass) returns void as $$
 begin
-  execute pg_catalog.format('drop trigger if exists _500_audit_insert on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_update on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_delete on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_truncate on %s', target);
-  execute pg_catalog.format('drop trigger if exists _500_audit_key_change on %s', target);
+  perform audit.drop_capture_triggers(target);
   execute pg_catalog.format('drop function if exists audit.%I()', audit.capture_function_name(target));
   update audit.tracked_tables set disabled_at = pg_catalog.now()
   where table_oid = target and disabled_at is null;

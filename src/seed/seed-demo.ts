@@ -24,7 +24,6 @@ export async function seedDemo(databaseUrl: string, scale: number, showProgress:
   const sql = fs.readFileSync(path.join(projectRoot, "src", "seed", "demo.sql"), "utf8");
   await withOwnerClient(databaseUrl, async (client) => {
     await requireSchema(client);
-    await client.query("select pg_catalog.set_config('custodian.actor_kind', 'system', false)");
     await client.query(sql);
     await client.query("select pg_temp.seed_reference_data(), pg_temp.seed_staff($1)", [demoLogins.password]);
     // One bcrypt hash for every demo coach: hashing each would take minutes at scale.

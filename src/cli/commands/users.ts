@@ -20,7 +20,6 @@ export async function users(args: string[]): Promise<void> {
   const user = await withSession(({ database }) =>
     withOwnerClient(database.url, async (client) => {
       await requireSchema(client);
-      await client.query("select pg_catalog.set_config('custodian.actor_kind', 'system', false)");
       try {
         const { rows } = await client.query(
           "select id, email, role from app_private.create_user($1, $2, $3, $4)",
