@@ -4,6 +4,7 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor } from "./auth.ts";
+import { IncludeDeletedPlugin } from "./include-deleted-plugin.ts";
 import { maskError } from "./mask-error.ts";
 
 export interface PresetOptions {
@@ -17,6 +18,7 @@ export interface PresetOptions {
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
+    plugins: [IncludeDeletedPlugin],
     pgServices: [makePgService({ pool: options.pool, schemas: ["app_public"] })],
     gather: { pgJwtTypes: "app_public.jwt_token" },
     schema: {

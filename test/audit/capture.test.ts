@@ -244,13 +244,13 @@ test("the application roles can neither write audit tables nor call the tracking
     }
   }));
 
-test("every table in app_public and app_private is tracked, but the audit keys and the worker's heartbeats", () =>
+test("every table in app_public, app_private and governance is tracked, but the audit keys and the worker's heartbeats", () =>
   withRootDb(async (client) => {
     const { rows } = await client.query(
       `select n.nspname || '.' || c.relname as name,
               exists (select from audit.tracked_tables t where t.table_oid = c.oid and t.disabled_at is null) as tracked
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where n.nspname in ('app_public', 'app_private') and c.relkind in ('r', 'p') and not c.relispartition
+       where n.nspname in ('app_public', 'app_private', 'governance') and c.relkind in ('r', 'p') and not c.relispartition
        order by 1`,
     );
     const untracked = rows.filter((row) => !row.tracked).map((row) => row.name);

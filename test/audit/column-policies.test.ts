@@ -41,10 +41,10 @@ test("each table's rows belong to the right person: a session and a transcriptio
     expect((await storedEvent(client, "users", coach.user.id)).subject_id).toBe(coach.user.id);
   }));
 
-test("a cascade keeps the subject: a transcription deleted with its session is still encrypted for the client", () =>
+test("a cascade keeps the subject: a transcription hard-deleted with its session is still encrypted for the client", () =>
   withRootDb(async (client) => {
     const coach = await createCoach(client);
-    await client.query("delete from app_public.clients where id = $1", [coach.clientId]);
+    await client.query("select governance.hard_delete('app_public.clients', $1, 'erasure test')", [coach.clientId]);
     const { rows } = await client.query(
       `select table_name, operation, subject_id, old_values ? 'transcript_text' as has_text,
               audit.reveal(old_values, subject_id) ->> 'transcript_text' as text
@@ -52,7 +52,7 @@ test("a cascade keeps the subject: a transcription deleted with its session is s
        order by id desc limit 1`,
       [coach.transcriptionId],
     );
-    expect(rows[0]).toEqual({ table_name: "transcriptions", operation: "DELETE", subject_id: coach.clientId, has_text: true, text: "Hello." });
+    expect(rows[0]).toEqual({ table_name: "transcriptions", operation: "HARD_DELETE", subject_id: coach.clientId, has_text: true, text: "Hello." });
   }));
 
 test("an excluded column is never stored, only named as changed: the password hash", () =>
@@ -133,16 +133,16 @@ test("admins and auditors read pii; the policies of the domain tables are as shi
     ]);
   }));
 
-test("a coach still reads the personal data in the history of their own client after deleting it", () =>
+test("a coach still reads the personal data in the history of their own client after it is hard-deleted", () =>
   withRootDb(async (client) => {
     const coach = await createCoach(client, "deleter");
-    await client.query("delete from app_public.clients where id = $1", [coach.clientId]);
+    await client.query("select governance.hard_delete('app_public.clients', $1, 'retention test')", [coach.clientId]);
     await becomeUser(client, coach.user);
     const { rows } = await client.query(
-      "select operation, old_values ->> 'full_name' as name from app_public.audit_record_history('clients', to_jsonb($1::text)) where operation = 'DELETE'",
+      "select operation, old_values ->> 'full_name' as name from app_public.audit_record_history('clients', to_jsonb($1::text)) where operation = 'HARD_DELETE'",
       [coach.clientId],
     );
-    expect(rows).toEqual([{ operation: "DELETE", name: "Client of deleter" }]);
+    expect(rows).toEqual([{ operation: "HARD_DELETE", name: "Client of deleter" }]);
     await becomeRoot(client);
   }));
 

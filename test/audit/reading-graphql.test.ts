@@ -16,13 +16,14 @@ interface AuditEvent {
   oldValues: Record<string, unknown> | null;
   newValues: Record<string, unknown> | null;
   changedColumns: string[] | null;
+  details: Record<string, unknown> | null;
   actorKind: string | null;
   actorUserId: string | null;
   actorRole: string | null;
   requestId: string | null;
 }
 
-const eventFields = `rowId occurredAt tableSchema tableName recordKey operation oldValues newValues changedColumns
+const eventFields = `rowId occurredAt tableSchema tableName recordKey operation oldValues newValues changedColumns details
   actorKind actorUserId actorRole requestId`;
 
 const eventsQuery = `query ($tableName: String, $recordKey: JSON, $actorId: UUID, $actorKind: String, $operation: String,
@@ -89,7 +90,7 @@ let tokens: { a: string; b: string; admin: string; auditor: string; erased: stri
 
 /**
  * The story of one client, written through the API: coach A adds them, adds a
- * note, an admin adds a phone number, and coach A deletes them.
+ * note, an admin adds a phone number, and coach A deletes them (a soft delete).
  */
 let story: { clientId: string; email: string; insert: AuditEvent; note: AuditEvent; phone: AuditEvent; delete: AuditEvent };
 
@@ -118,7 +119,7 @@ beforeAll(async () => {
   await mutate(tokens.a, `mutation ($id: UUID!) { deleteClient(input: { rowId: $id }) { clientMutationId } }`, { id: clientId });
 
   const events = (await auditEvents(tokens.admin, { tableName: "clients", recordKey: { id: clientId } })).nodes;
-  expect(operations(events)).toEqual(["INSERT", "UPDATE", "UPDATE", "DELETE"]);
+  expect(operations(events)).toEqual(["INSERT", "UPDATE", "UPDATE", "SOFT_DELETE"]);
   const [insert, note, phone, deleted] = events as [AuditEvent, AuditEvent, AuditEvent, AuditEvent];
   story = { clientId, email, insert, note, phone, delete: deleted };
 
@@ -165,7 +166,7 @@ describe("an admin lists audit events with filters and pagination", () => {
   test("operation selects one kind of write, in any letter case", async () => {
     const updates = await auditEvents(tokens.admin, { tableName: "clients", recordKey: story.clientId, operation: "UPDATE" });
     expect(ids(updates.nodes)).toEqual(ids([story.note, story.phone]));
-    const deletes = await auditEvents(tokens.admin, { tableName: "clients", recordKey: story.clientId, operation: "delete" });
+    const deletes = await auditEvents(tokens.admin, { tableName: "clients", recordKey: story.clientId, operation: "soft_delete" });
     expect(ids(deletes.nodes)).toEqual([story.delete.rowId]);
   });
 
@@ -195,12 +196,13 @@ describe("an admin lists audit events with filters and pagination", () => {
 });
 
 describe("a record's history and its state at a time", () => {
-  test("auditRecordHistory gives the INSERT, then each UPDATE's changed columns with old and new values, then the DELETE", async () => {
+  test("auditRecordHistory gives the INSERT, then each UPDATE's changed columns with old and new values, then the SOFT_DELETE", async () => {
     const events = await history(tokens.admin, "clients", story.clientId);
     expect(events).toEqual([story.insert, story.note, story.phone, story.delete]);
     const wholeRow = {
       id: story.clientId, coach_profile_id: a.profileId, full_name: "Story Client", email: story.email,
       phone: null, notes: null, created_at: timestamp, updated_at: timestamp,
+      is_deleted: false, deleted_at: null, deleted_by: null, deletion_batch_id: null,
     };
     expect(story.insert).toMatchObject({ operation: "INSERT", oldValues: null, changedColumns: null, newValues: wholeRow });
     expect(story.note).toMatchObject({
@@ -217,26 +219,28 @@ describe("a record's history and its state at a time", () => {
       newValues: { phone: "+44 20 7946 0000", updated_at: timestamp },
     });
     expect(story.delete).toMatchObject({
-      operation: "DELETE",
-      newValues: null,
-      changedColumns: null,
-      oldValues: { ...wholeRow, notes: "First note.", phone: "+44 20 7946 0000", updated_at: story.phone.newValues!.updated_at },
+      operation: "SOFT_DELETE",
+      changedColumns: ["updated_at", "is_deleted", "deleted_at", "deleted_by", "deletion_batch_id"],
+      oldValues: { is_deleted: false, deleted_at: null, deleted_by: null, deletion_batch_id: null, updated_at: story.phone.newValues!.updated_at },
+      newValues: { is_deleted: true, deleted_at: timestamp, deleted_by: a.user.id, deletion_batch_id: expect.any(String), updated_at: timestamp },
+      details: { batch_id: story.delete.newValues!.deletion_batch_id },
     });
   });
 
-  test("auditRecordAsOf rebuilds the record between two updates, and is null before it existed and once it is deleted", async () => {
+  test("auditRecordAsOf rebuilds the record between two updates, is null before it existed, and shows the soft delete", async () => {
     const key = { id: story.clientId };
     const afterNote = await asOf(tokens.admin, "clients", key, between(story.note.occurredAt, story.phone.occurredAt));
     expect(afterNote).toEqual({
       id: story.clientId, coach_profile_id: a.profileId, full_name: "Story Client", email: story.email,
       phone: null, notes: "First note.", created_at: story.insert.newValues!.created_at, updated_at: story.note.newValues!.updated_at,
+      is_deleted: false, deleted_at: null, deleted_by: null, deletion_batch_id: null,
     });
     const afterPhone = await asOf(tokens.admin, "clients", key, between(story.phone.occurredAt, story.delete.occurredAt));
     expect(afterPhone).toMatchObject({ notes: "First note.", phone: "+44 20 7946 0000" });
     expect(await asOf(tokens.admin, "clients", key, story.insert.occurredAt)).toMatchObject({ notes: null, phone: null });
     expect(await asOf(tokens.admin, "clients", key, millisecondsBefore(story.insert.occurredAt, 1000))).toBeNull();
-    expect(await asOf(tokens.admin, "clients", key, story.delete.occurredAt)).toBeNull();
-    expect(await asOf(tokens.admin, "clients", key, new Date().toISOString())).toBeNull();
+    expect(await asOf(tokens.admin, "clients", key, story.delete.occurredAt)).toMatchObject({ phone: "+44 20 7946 0000", is_deleted: true });
+    expect(await asOf(tokens.admin, "clients", key, new Date().toISOString())).toMatchObject({ is_deleted: true });
   });
 
   test("an auditor reads the same events, history and state as an admin", async () => {
@@ -361,7 +365,7 @@ describe("who may not read, and filters that cannot mean anything", () => {
     { name: "a table name with too many parts", filter: { tableName: "a.b.c" }, code: "22023", message: /^tableName must be a table name, optionally with its schema .* not "a\.b\.c"\.$/ },
     { name: "an empty time range", filter: { occurredFrom: "2026-01-02T00:00:00Z", occurredBefore: "2026-01-01T00:00:00Z" }, code: "22023", message: /^The time range is empty: occurredFrom \(.+\) must be before occurredBefore \(.+\)\.$/ },
     { name: "a time range that is one instant", filter: { occurredFrom: "2026-01-01T00:00:00Z", occurredBefore: "2026-01-01T00:00:00Z" }, code: "22023", message: /^The time range is empty/ },
-    { name: "an unknown operation", filter: { operation: "UPSERT" }, code: "22023", message: 'operation must be INSERT, UPDATE, DELETE or TRUNCATE, not "UPSERT".' },
+    { name: "an unknown operation", filter: { operation: "UPSERT" }, code: "22023", message: 'operation must be one of INSERT, UPDATE, DELETE, TRUNCATE, SOFT_DELETE, RESTORE, HARD_DELETE, not "UPSERT".' },
     { name: "an unknown actor kind", filter: { actorKind: "robot" }, code: "22023", message: 'actorKind must be user, worker, migration, system or unknown, not "robot".' },
     { name: "a record key that is an array", filter: { tableName: "clients", recordKey: [1, 2] }, code: "22023", message: /^recordKey must be an object of the primary key's columns.* not \[1, 2\]\.$/ },
     { name: "a bare record key without a table", filter: { recordKey: "abc" }, code: "22023", message: /^recordKey must be an object .* not "abc"\.$/ },

@@ -11,7 +11,7 @@ import { apiUrl, graphql, login } from "../support/http.ts";
 const exportColumns = [
   "id", "occurredAt", "tableSchema", "tableName", "recordKey", "operation", "oldValues", "newValues", "changedColumns",
   "transactionId", "actorKind", "actorUserId", "actorRole", "requestId", "clientIp", "userAgent", "task", "jobId",
-  "databaseRole", "sessionUserName", "applicationName", "clientAddr",
+  "databaseRole", "sessionUserName", "applicationName", "clientAddr", "details",
 ];
 const jsonColumns = new Set(["recordKey", "oldValues", "newValues", "changedColumns"]);
 
@@ -295,7 +295,7 @@ describe("who may export, and parameters the export refuses", () => {
     { name: "an untracked table", parameters: { tableName: "no_such_table" }, message: 'Table "no_such_table" is not tracked by the audit trail.' },
     { name: "a record key that is an array", parameters: { tableName: "clients", recordKey: "[1,2]" }, message: /^recordKey must be an object of the primary key's columns/ },
     { name: "a bare record key without a table", parameters: { recordKey: "abc" }, message: /^recordKey must be an object .* not "abc"\.$/ },
-    { name: "an unknown operation", parameters: { operation: "UPSERT" }, message: 'operation must be INSERT, UPDATE, DELETE or TRUNCATE, not "UPSERT".' },
+    { name: "an unknown operation", parameters: { operation: "UPSERT" }, message: 'operation must be one of INSERT, UPDATE, DELETE, TRUNCATE, SOFT_DELETE, RESTORE, HARD_DELETE, not "UPSERT".' },
     { name: "an unknown actor kind", parameters: { actorKind: "robot" }, message: 'actorKind must be user, worker, migration, system or unknown, not "robot".' },
     { name: "an empty time range", parameters: { occurredFrom: "2026-01-02T00:00:00Z", occurredBefore: "2026-01-01T00:00:00Z" }, message: /^The time range is empty: occurredFrom \(.+\) must be before occurredBefore \(.+\)\.$/ },
   ];

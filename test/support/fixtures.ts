@@ -71,6 +71,7 @@ export async function createCoach(client: Queryable, label = "coach"): Promise<C
 
 /** Removes a committed coach and everything under it (tests that commit clean up after themselves). */
 export async function deleteCoach(client: Queryable, coach: Coach): Promise<void> {
-  await client.query("delete from app_public.coach_profiles where id = $1", [coach.profileId]);
+  // A plain DELETE only soft-deletes: cleanup takes the governed hard delete.
+  await client.query("select governance.hard_delete('app_public.coach_profiles', $1, 'test cleanup')", [coach.profileId]);
   await client.query("delete from app_public.users where id = $1", [coach.user.id]);
 }

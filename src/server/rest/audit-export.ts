@@ -13,7 +13,7 @@ const columns = [
   ["actor_user_id", "actorUserId"], ["actor_role", "actorRole"], ["request_id", "requestId"],
   ["client_ip", "clientIp"], ["user_agent", "userAgent"], ["task", "task"], ["job_id", "jobId"],
   ["database_role", "databaseRole"], ["session_user_name", "sessionUserName"],
-  ["application_name", "applicationName"], ["client_addr", "clientAddr"],
+  ["application_name", "applicationName"], ["client_addr", "clientAddr"], ["details", "details"],
 ] as const;
 
 // occurred_at as JSON text: ISO 8601 to the microsecond, as GraphQL gives it

@@ -1,0 +1,40 @@
+import { sql } from "postgraphile/pg-sql2";
+
+/**
+ * Every list of a soft-delete table (a column `is_deleted`) leaves deleted
+ * rows out unless asked with `includeDeleted: true`. For coaches this changes
+ * nothing (row-level security already hides deleted rows from them); it is
+ * how admins and auditors see them, and how they do not by accident.
+ */
+export const IncludeDeletedPlugin: GraphileConfig.Plugin = {
+  name: "IncludeDeletedPlugin",
+  version: "1.0.0",
+  schema: {
+    hooks: {
+      GraphQLObjectType_fields_field_args(args, build, context) {
+        const { isPgFieldConnection, isPgFieldSimpleCollection, pgFieldResource, pgFieldCodec, fieldName } = context.scope;
+        const codec = pgFieldCodec ?? pgFieldResource?.codec;
+        // Lists of table rows only: a function returning rows decides for itself.
+        if (!(isPgFieldConnection || isPgFieldSimpleCollection) || pgFieldResource?.parameters) return args;
+        if (!codec?.attributes?.["is_deleted"]) return args;
+        const hideDeleted = (queryBuilder: { alias: unknown; where(condition: unknown): void }, include: unknown) => {
+          if (include !== true) queryBuilder.where(sql`not ${queryBuilder.alias as never}.is_deleted`);
+        };
+        return build.extend(
+          args,
+          {
+            includeDeleted: {
+              description: "Include soft-deleted rows (admins and auditors; coaches never see them).",
+              type: build.graphql.GraphQLBoolean,
+              defaultValue: false,
+              applyPlan: isPgFieldConnection
+                ? (_: unknown, $connection: any, fieldArg: any) => fieldArg.apply($connection.getSubplan(), hideDeleted)
+                : (_: unknown, $select: any, fieldArg: any) => fieldArg.apply($select, hideDeleted),
+            },
+          },
+          `Adding includeDeleted to ${fieldName}`,
+        );
+      },
+    },
+  },
+};
