@@ -1,5 +1,5 @@
 --! Previous: sha1:a861776ccfd452a1e5ffef464dfdf9deeca8e4f3
---! Hash: sha1:38ee5975fa4c02b8254cc25bf5c480ab73656e31
+--! Hash: sha1:fa3fe011a09c8c7708cddd073ecdb8e9543f92a4
 --! Message: soft delete
 
 -- Soft delete: any writer's DELETE on a governed table becomes a reversible,
@@ -256,29 +256,7 @@ $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function governance.enable_soft_delete(regclass, name, text) is
   E'Makes every DELETE on a table a soft delete: adds is_deleted, deleted_at, deleted_by and deletion_batch_id, hides deleted rows from coaches, refuses live rows under deleted parents, and cascades along the foreign keys that cascade on delete. owner_column names the coach profile that owns a row. Idempotent.';
 
-create function governance.install_soft_delete_triggers(target regclass) returns void as $$
-declare
-  trigger_function text := governance.trigger_function_name(target);
-begin
-  perform governance.generate_soft_delete(target);
-  execute pg_catalog.format('drop trigger if exists _040_soft_delete on %s', target);
-  execute pg_catalog.format('drop trigger if exists _040_soft_delete_state on %s', target);
-  execute pg_catalog.format('drop trigger if exists _900_soft_delete_cascade on %s', target);
-  execute pg_catalog.format(
-    'create trigger _040_soft_delete before delete on %s for each row execute function governance.%I()',
-    target, trigger_function);
-  execute pg_catalog.format(
-    'create trigger _040_soft_delete_state before insert or update on %s for each row execute function governance.%I()',
-    target, trigger_function);
-  if exists (select from governance.cascading_foreign_keys(target) f where f.parent = target) then
-    execute pg_catalog.format(
-      'create trigger _900_soft_delete_cascade after update on %s referencing old table as old_rows new table as new_rows'
-      ' for each statement execute function governance.%I()', target, trigger_function);
-  end if;
-end;
-$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
-comment on function governance.install_soft_delete_triggers(regclass) is
-  E'(Re)creates a soft-delete table''s trigger function and its three triggers.';
+
 
 create function governance.tg__refuse_truncate() returns trigger as $$
 begin
@@ -289,20 +267,20 @@ $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function governance.tg__refuse_truncate() is
   E'Refuses TRUNCATE on a soft-delete table: it removes rows without firing DELETE triggers.';
 
-create or replace function governance.install_soft_delete_triggers(target regclass) returns void as $$
+create function governance.install_soft_delete_triggers(target regclass) returns void as $$
 declare
   trigger_function text := governance.trigger_function_name(target);
 begin
   perform governance.generate_soft_delete(target);
   execute pg_catalog.format('drop trigger if exists _040_soft_delete on %s', target);
-  execute pg_catalog.format('drop trigger if exists _040_soft_delete_state on %s', target);
+  execute pg_catalog.format('drop trigger if exists _200_soft_delete_state on %s', target);
   execute pg_catalog.format('drop trigger if exists _040_soft_delete_no_truncate on %s', target);
   execute pg_catalog.format('drop trigger if exists _900_soft_delete_cascade on %s', target);
   execute pg_catalog.format(
     'create trigger _040_soft_delete before delete on %s for each row execute function governance.%I()',
     target, trigger_function);
   execute pg_catalog.format(
-    'create trigger _040_soft_delete_state before insert or update on %s for each row execute function governance.%I()',
+    'create trigger _200_soft_delete_state before insert or update on %s for each row execute function governance.%I()',
     target, trigger_function);
   execute pg_catalog.format(
     'create trigger _040_soft_delete_no_truncate before truncate on %s for each statement execute function governance.tg__refuse_truncate()',
@@ -314,6 +292,8 @@ begin
   end if;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function governance.install_soft_delete_triggers(regclass) is
+  E'(Re)creates a soft-delete table''s trigger function and its triggers: DELETE becomes a soft delete (_040), the deletion columns and live parents are kept (_200, after the columns other triggers derive), TRUNCATE is refused, and deletes and restores cascade (_900).';
 
 -- The governed paths --------------------------------------------------------------
 

@@ -1,0 +1,162 @@
+import { becomeRoot, becomeUser, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
+import { createTree, deletedRows, softDeleteTables } from "./tree.ts";
+
+afterAll(closeRootPool);
+
+/** The row of each table the tree's fixture coach owns. */
+const fixtureRow = {
+  coach_profiles: (t: Awaited<ReturnType<typeof createTree>>) => t.coach.profileId,
+  clients: (t: Awaited<ReturnType<typeof createTree>>) => t.coach.clientId,
+  coaching_sessions: (t: Awaited<ReturnType<typeof createTree>>) => t.coach.sessionId,
+  transcriptions: (t: Awaited<ReturnType<typeof createTree>>) => t.coach.transcriptionId,
+};
+
+/** How many rows of the tree a delete of the fixture's row in each table takes with it. */
+const cascadeSize = { coach_profiles: 1 + 2 + 4 + 8, clients: 1 + 2 + 4, coaching_sessions: 1 + 2, transcriptions: 1 };
+
+describe.each(softDeleteTables)("a plain DELETE on %s", (table) => {
+  test("by the superuser marks the row and its cascade deleted in one batch, and removes nothing", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const id = fixtureRow[table](tree);
+      const result = await client.query(`delete from app_public.${table} where id = $1`, [id]);
+      expect(result.rowCount).toBe(0);
+      const deleted = await deletedRows(client, tree.coach.profileId);
+      expect(deleted).toHaveLength(cascadeSize[table]);
+      const root = deleted.find((row) => row.id === id)!;
+      expect(new Set(deleted.map((row) => row.batch))).toEqual(new Set([root.batch]));
+      const { rows } = await client.query(
+        `select is_deleted, deleted_at = now() as now, deleted_by from app_public.${table} where id = $1`, [id]);
+      expect(rows[0]).toEqual({ is_deleted: true, now: true, deleted_by: null });
+    }));
+
+  test("by the owner role is soft as well", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      await client.query("set local role custodian_owner");
+      await client.query(`delete from app_public.${table} where id = $1`, [fixtureRow[table](tree)]);
+      await becomeRoot(client);
+      expect(await deletedRows(client, tree.coach.profileId)).toHaveLength(cascadeSize[table]);
+    }));
+
+  test("by the owning coach is soft, names the coach as deleter, and hides the rows from them", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const id = fixtureRow[table](tree);
+      await becomeUser(client, tree.coach.user);
+      await client.query(`delete from app_public.${table} where id = $1`, [id]);
+      const visible = await client.query(`select count(*)::int as n from app_public.${table} where id = $1`, [id]);
+      expect(visible.rows[0].n).toBe(0);
+      await becomeRoot(client);
+      const { rows } = await client.query(`select is_deleted, deleted_by from app_public.${table} where id = $1`, [id]);
+      expect(rows[0]).toEqual({ is_deleted: true, deleted_by: tree.coach.user.id });
+      expect(await deletedRows(client, tree.coach.profileId)).toHaveLength(cascadeSize[table]);
+    }));
+
+  test("on a row already deleted changes nothing", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const id = fixtureRow[table](tree);
+      await client.query(`delete from app_public.${table} where id = $1`, [id]);
+      const before = await client.query(`select deleted_at, deletion_batch_id, updated_at from app_public.${table} where id = $1`, [id]);
+      await client.query(`delete from app_public.${table} where id = $1`, [id]);
+      const after = await client.query(`select deleted_at, deletion_batch_id, updated_at from app_public.${table} where id = $1`, [id]);
+      expect(after.rows).toEqual(before.rows);
+    }));
+
+  test("is undone by restoring the row: exactly its batch comes back", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const id = fixtureRow[table](tree);
+      await client.query(`delete from app_public.${table} where id = $1`, [id]);
+      await client.query(`update app_public.${table} set is_deleted = false where id = $1`, [id]);
+      expect(await deletedRows(client, tree.coach.profileId)).toEqual([]);
+      const { rows } = await client.query(
+        `select deleted_at, deleted_by, deletion_batch_id from app_public.${table} where id = $1`, [id]);
+      expect(rows[0]).toEqual({ deleted_at: null, deleted_by: null, deletion_batch_id: null });
+    }));
+
+  test("TRUNCATE is refused: it would go around soft delete", () =>
+    withRootDb(async (client) => {
+      const error = await errorOf(client, `truncate app_public.${table} cascade`);
+      expect(error?.code).toBe("0A000");
+      expect(error?.message).toMatch(/would go around soft delete/);
+    }));
+});
+
+describe("cascade and restore are exact", () => {
+  test("restoring a coach profile leaves a session deleted before it deleted, with its own batch", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const earlier = tree.sessions[3]!;
+      await client.query("delete from app_public.coaching_sessions where id = $1", [earlier]);
+      const before = await deletedRows(client, tree.coach.profileId);
+      expect(before.map((row) => row.table).sort()).toEqual(["coaching_sessions", "transcriptions", "transcriptions"]);
+      const earlierBatch = before[0]!.batch;
+
+      await client.query("delete from app_public.coach_profiles where id = $1", [tree.coach.profileId]);
+      const all = await deletedRows(client, tree.coach.profileId);
+      expect(all).toHaveLength(15);
+      expect(new Set(all.map((row) => row.batch)).size).toBe(2);
+
+      await client.query("select governance.restore('app_public.coach_profiles', $1)", [tree.coach.profileId]);
+      expect(await deletedRows(client, tree.coach.profileId)).toEqual(before);
+      expect(before.every((row) => row.batch === earlierBatch)).toBe(true);
+    }));
+
+  test("restoring a client under a deleted profile is refused with the parent named, and changes nothing", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      await client.query("delete from app_public.coach_profiles where id = $1", [tree.coach.profileId]);
+      const error = await errorOf(client, "select governance.restore('app_public.clients', $1)", [tree.coach.clientId]);
+      expect(error).toMatchObject({ code: "23503", message: `The coach profile ${tree.coach.profileId} is deleted; restore it first.` });
+      const plain = await errorOf(client, "update app_public.clients set is_deleted = false where id = $1", [tree.coach.clientId]);
+      expect(plain?.code).toBe("23503");
+      expect(await deletedRows(client, tree.coach.profileId)).toHaveLength(15);
+    }));
+
+  test("a transcription under a deleted session names the session", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      await client.query("delete from app_public.coaching_sessions where id = $1", [tree.coach.sessionId]);
+      const error = await errorOf(client, "select governance.restore('app_public.transcriptions', $1)", [tree.coach.transcriptionId]);
+      expect(error).toMatchObject({ code: "23503", message: `The coaching session ${tree.coach.sessionId} is deleted; restore it first.` });
+    }));
+
+  test("restoring a live row, or deleting a deleted one through the governed functions, is refused and says why", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const live = await errorOf(client, "select governance.restore('app_public.clients', $1)", [tree.coach.clientId]);
+      expect(live).toMatchObject({ code: "55000", message: `The client ${tree.coach.clientId} is not deleted; nothing changed.` });
+      await client.query("select governance.soft_delete('app_public.clients', $1)", [tree.coach.clientId]);
+      const twice = await errorOf(client, "select governance.soft_delete('app_public.clients', $1)", [tree.coach.clientId]);
+      expect(twice?.code).toBe("55000");
+      expect(twice?.message).toMatch(new RegExp(`^The client ${tree.coach.clientId} is already deleted \\(at .*, batch [0-9a-f-]{36}\\); nothing changed\\.$`));
+    }));
+
+  test("a multi-row DELETE gives each row its own cascade, each restorable alone", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      await client.query("delete from app_public.clients where coach_profile_id = $1", [tree.coach.profileId]);
+      const all = await deletedRows(client, tree.coach.profileId);
+      expect(all).toHaveLength(14);
+      expect(new Set(all.map((row) => row.batch)).size).toBe(2);
+      await client.query("select governance.restore('app_public.clients', $1)", [tree.clients[1]]);
+      const left = await deletedRows(client, tree.coach.profileId);
+      expect(left).toHaveLength(7);
+      expect(left.find((row) => row.table === "clients")?.id).toBe(tree.coach.clientId);
+    }));
+
+  test("restoring a profile brings back its clients and transcriptions with the values they had", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const snapshot = () => client.query(
+        `select to_jsonb(c) - 'updated_at' as row from app_public.clients c where coach_profile_id = $1
+         union all select to_jsonb(t) - 'updated_at' from app_public.transcriptions t where coach_profile_id = $1 order by 1`,
+        [tree.coach.profileId]);
+      const before = (await snapshot()).rows;
+      await client.query("delete from app_public.coach_profiles where id = $1", [tree.coach.profileId]);
+      await client.query("select governance.restore('app_public.coach_profiles', $1)", [tree.coach.profileId]);
+      expect((await snapshot()).rows).toEqual(before);
+    }));
+});
