@@ -10,19 +10,12 @@
 // JSON line last.
 //
 // BENCH_SECONDS (default 5) per measurement, BENCH_ROUNDS (default 2).
-import crypto from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { sealPendingEvents } from "../src/audit/seal.ts";
-import { untilSignal } from "../src/cli/signals.ts";
-import { loadConfig } from "../src/config.ts";
-import { ownerUrl, withDatabase } from "../src/db/connection-strings.ts";
-import { createDatabaseIfMissing } from "../src/db/database.ts";
-import { startEmbeddedPostgres } from "../src/db/embedded.ts";
-import { migrate as migrateDatabase } from "../src/db/migrate.ts";
 import { UserError } from "../src/errors.ts";
+import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, type Teardown } from "./scratch-database.ts";
 
 const clientCount = 4;
 const variants = ["untracked", "tracked", "row_jsonb"] as const;
@@ -55,25 +48,6 @@ interface Workload extends BenchTable {
   statement(worker: Worker): pg.QueryConfig;
 }
 
-/** Cleanups run last-in first-out, once, on success, failure or Ctrl-C. */
-class Teardown {
-  #steps: Array<() => Promise<void>> = [];
-  #running: Promise<void> | null = null;
-
-  defer(step: () => Promise<void>): void {
-    this.#steps.push(step);
-  }
-
-  run(): Promise<void> {
-    this.#running ??= (async () => {
-      for (const step of this.#steps.reverse()) {
-        await step().catch((error: unknown) => progress(`cleanup failed: ${(error as Error).message}`));
-      }
-    })();
-    return this.#running;
-  }
-}
-
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const seconds = Number(env.BENCH_SECONDS || 5);
   const rounds = Number(env.BENCH_ROUNDS || 2);
@@ -84,52 +58,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   return { seconds, rounds };
 }
 
-function progress(message: string): void {
-  process.stderr.write(`[bench:audit] ${message}\n`);
-}
-
-// Database ---------------------------------------------------------------------
-
-/** A superuser URL: DATABASE_URL's server, else an embedded PostgreSQL in a temporary folder. */
-async function startServer(teardown: Teardown): Promise<string> {
-  const configured = loadConfig().databaseUrl;
-  if (configured) return configured;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-bench-"));
-  fs.chmodSync(dir, 0o755); // the postgres system user must reach the cluster inside
-  teardown.defer(async () => fs.rmSync(dir, { recursive: true, force: true }));
-  progress("starting an embedded PostgreSQL");
-  const server = await startEmbeddedPostgres(path.join(dir, "pg"), crypto.randomBytes(16).toString("hex"));
-  teardown.defer(() => server.stop());
-  return server.url;
-}
-
-/** A new database on the server with every migration, dropped at the end. */
-async function createScratchDatabase(serverUrl: string, teardown: Teardown): Promise<string> {
-  const name = `custodian_bench_${crypto.randomBytes(4).toString("hex")}`;
-  await createDatabaseIfMissing(serverUrl, name);
-  teardown.defer(async () => {
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    try {
-      await admin.query(`drop database if exists ${admin.escapeIdentifier(name)} with (force)`);
-    } finally {
-      await admin.end();
-    }
-  });
-  const databaseUrl = withDatabase(serverUrl, name);
-  progress(`migrating ${name}`);
-  // An empty authenticator password leaves that cluster-wide role as it is:
-  // DATABASE_URL may name a server that other databases share.
-  await migrateDatabase(databaseUrl, "");
-  return databaseUrl;
-}
-
-async function connectAsOwner(databaseUrl: string, teardown: Teardown): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: ownerUrl(databaseUrl) });
-  await client.connect();
-  teardown.defer(() => client.end());
-  return client;
-}
+const progress = progressOf("audit");
 
 // Fixtures and workloads -----------------------------------------------------------
 
@@ -232,11 +161,6 @@ async function measureTps(workers: Worker[], seconds: number, statement: (worker
   return counts.reduce((a, b) => a + b, 0) / ((performance.now() - started) / 1000);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const ratio = (value: number, baseline: number) => +(value / baseline).toFixed(3);
 
@@ -328,7 +252,7 @@ async function benchSealing(admin: pg.Client) {
 
 async function main(settings: Settings, teardown: Teardown) {
   const started = performance.now();
-  const databaseUrl = await createScratchDatabase(await startServer(teardown), teardown);
+  const databaseUrl = await createScratchDatabase(teardown, progress);
   const admin = await connectAsOwner(databaseUrl, teardown);
   const fixtures = await loadFixtures(admin);
   const workers: Worker[] = [];
@@ -349,16 +273,4 @@ async function main(settings: Settings, teardown: Teardown) {
 }
 
 const settings = readSettings(process.env);
-const teardown = new Teardown();
-void untilSignal().then(async () => {
-  progress("interrupted; cleaning up");
-  await teardown.run();
-  process.exit(130);
-});
-let report;
-try {
-  report = await main(settings, teardown);
-} finally {
-  await teardown.run();
-}
-console.log(JSON.stringify(report));
+await runBench(progress, (teardown) => main(settings, teardown));
