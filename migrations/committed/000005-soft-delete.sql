@@ -1,5 +1,5 @@
 --! Previous: sha1:a861776ccfd452a1e5ffef464dfdf9deeca8e4f3
---! Hash: sha1:fa3fe011a09c8c7708cddd073ecdb8e9543f92a4
+--! Hash: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
 --! Message: soft delete
 
 -- Soft delete: any writer's DELETE on a governed table becomes a reversible,
@@ -420,6 +420,7 @@ create function governance.expose_soft_delete(target regclass, api_name text) re
 declare
   config governance.soft_delete_tables;
   action text;
+  field_name text := pg_catalog.replace(pg_catalog.initcap(pg_catalog.replace(api_name, '_', ' ')), ' ', '');
 begin
   select * into strict config from governance.soft_delete_tables where table_oid = target;
   foreach action in array array['delete', 'restore'] loop
@@ -430,7 +431,9 @@ begin
       $body$ language sql volatile security definer set search_path = pg_catalog, public, pg_temp$fn$,
       action || '_' || api_name, target, case action when 'delete' then 'soft_delete' else 'restore' end,
       target, config.key_column);
+    -- The payload names the row as the generated mutations do (deleteClient { client }).
     execute pg_catalog.format('comment on function app_public.%I(uuid) is %L', action || '_' || api_name,
+      pg_catalog.format(E'@resultFieldName %s\n', pg_catalog.lower(pg_catalog.left(field_name, 1)) || pg_catalog.substr(field_name, 2)) ||
       case action
         when 'delete' then pg_catalog.format('Soft-deletes a %1$s and everything under it in one batch; admins, or the owning coach. Restore it with restore%2$s.',
           config.noun, pg_catalog.replace(pg_catalog.initcap(config.noun), ' ', ''))

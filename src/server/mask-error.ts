@@ -19,6 +19,8 @@ const userFacingCodes = new Set([
   "42501", // insufficient privilege, row-level security
   "42703", // undefined column
   "42P01", // undefined table (an audit filter naming an untracked table)
+  "55000", // object not in prerequisite state (deleting a deleted row, restoring a live one)
+  "P0002", // no data found
   "P0001", // raise exception
   "CREDS", // wrong email or password
   "WEAKP", // password too weak
