@@ -53,6 +53,32 @@ describe.each(softDeleteTables)("a plain DELETE on %s", (table) => {
       expect(await deletedRows(client, tree.coach.profileId)).toHaveLength(cascadeSize[table]);
     }));
 
+  test("leaves the coach's counts, joins and fetches in SQL without the deleted rows", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const seen = async () => {
+        await becomeUser(client, tree.coach.user);
+        const { rows } = await client.query(
+          `select (select count(*) from app_public.coach_profiles)::int as profiles,
+                  (select count(*) from app_public.clients)::int as clients,
+                  (select count(*) from app_public.clients c join app_public.coaching_sessions s on s.client_id = c.id)::int as client_sessions,
+                  (select count(*) from app_public.coaching_sessions s join app_public.transcriptions t on t.session_id = s.id)::int as session_transcriptions,
+                  (select count(*) from app_public.transcriptions)::int as transcriptions,
+                  exists (select from app_public.${table} where id = $1) as fetched`,
+          [fixtureRow[table](tree)]);
+        await becomeRoot(client);
+        return rows[0];
+      };
+      expect(await seen()).toEqual({ profiles: 1, clients: 2, client_sessions: 4, session_transcriptions: 8, transcriptions: 8, fetched: true });
+      await client.query(`delete from app_public.${table} where id = $1`, [fixtureRow[table](tree)]);
+      const after = await seen();
+      const gone = { coach_profiles: [1, 2, 4, 8], clients: [0, 1, 2, 4], coaching_sessions: [0, 0, 1, 2], transcriptions: [0, 0, 0, 1] }[table];
+      expect(after).toEqual({
+        profiles: 1 - gone[0]!, clients: 2 - gone[1]!, client_sessions: 4 - gone[2]!,
+        session_transcriptions: 8 - gone[3]!, transcriptions: 8 - gone[3]!, fetched: false,
+      });
+    }));
+
   test("on a row already deleted changes nothing", () =>
     withRootDb(async (client) => {
       const tree = await createTree(client);
