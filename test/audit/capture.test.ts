@@ -244,7 +244,7 @@ test("the application roles can neither write audit tables nor call the tracking
     }
   }));
 
-test("every table in app_public, app_private and governance is tracked, but the audit keys and the worker's heartbeats", () =>
+test("every table in app_public, app_private and governance is tracked, but the audit keys, heartbeats and the usage ledger and its rollups", () =>
   withRootDb(async (client) => {
     const { rows } = await client.query(
       `select n.nspname || '.' || c.relname as name,
@@ -254,8 +254,12 @@ test("every table in app_public, app_private and governance is tracked, but the 
        order by 1`,
     );
     const untracked = rows.filter((row) => !row.tracked).map((row) => row.name);
-    // Keys must never enter the trail; a heartbeat a minute is noise, not governed data.
-    expect(untracked).toEqual(["app_private.audit_subject_keys", "app_private.worker_heartbeats"]);
+    // Keys must never enter the trail; a heartbeat a minute is noise, not governed data; usage
+    // events are an append-only ledger of their own, and rollups, ledgers and dirty days derive from them.
+    expect(untracked).toEqual([
+      "app_private.audit_subject_keys", "app_private.usage_dirty_days", "app_private.usage_ledgers",
+      "app_private.worker_heartbeats", "app_public.usage_daily", "app_public.usage_events",
+    ]);
   }));
 
 test("renaming a tracked table keeps capture under the new name; renaming a column the trail names is refused clearly", () =>

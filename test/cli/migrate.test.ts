@@ -12,25 +12,33 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       databaseUrl,
       `select n.nspname || '.' || c.relname as name, c.relrowsecurity as rls, pg_get_userbyid(c.relowner) as owner
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where n.nspname in ('app_public', 'app_private', 'audit') and c.relkind in ('r', 'p') and not c.relispartition
+       where n.nspname in ('app_public', 'app_private', 'audit', 'governance') and c.relkind in ('r', 'p') and not c.relispartition
        order by 1`,
     );
     expect(tables.rows.map((row) => row.name)).toEqual([
       "app_private.audit_subject_keys",
+      "app_private.usage_dirty_days",
+      "app_private.usage_ledgers",
       "app_private.user_secrets",
       "app_private.worker_heartbeats",
+      "app_public.billing_months",
       "app_public.billing_plans",
       "app_public.clients",
       "app_public.coach_profiles",
       "app_public.coaching_sessions",
+      "app_public.invoices",
       "app_public.provider_rates",
       "app_public.transcriptions",
+      "app_public.usage_daily",
+      "app_public.usage_events",
       "app_public.users",
       "audit.column_policies",
       "audit.events",
       "audit.seals",
       "audit.tracked_tables",
       "audit.transactions",
+      "governance.hard_deletions",
+      "governance.soft_delete_tables",
     ]);
     for (const table of tables.rows) expect(table).toMatchObject({ rls: true, owner: "custodian_owner" });
 
