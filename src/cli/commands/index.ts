@@ -4,6 +4,7 @@ import { migrate } from "./migrate.ts";
 import { schema } from "./schema.ts";
 import { seed } from "./seed.ts";
 import { start } from "./start.ts";
+import { usage as usageCommand } from "./usage.ts";
 import { users } from "./users.ts";
 import { worker } from "./worker.ts";
 
@@ -16,6 +17,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   db,
   schema,
   audit,
+  usage: usageCommand,
 };
 
 export const usage = `Usage: custodian <command>
@@ -29,6 +31,8 @@ export const usage = `Usage: custodian <command>
   schema export             write schema.graphql from the live schema
   audit seal                seal pending audit events into the hash chain now
   audit verify              recompute the hash chain; exits 1 and names the first altered event
+  usage aggregate [--from D --to D]
+                            rebuild the daily usage rollups of a range of days (default: all)
 
 Settings come from the environment: see README.md.
 `;
