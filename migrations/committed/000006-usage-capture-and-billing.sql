@@ -1,5 +1,5 @@
 --! Previous: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
---! Hash: sha1:2f8d2bc75d43d6a07c646504ecaa8d0eca77170c
+--! Hash: sha1:1fc469fafdedbfc461b76b134b1d13ce58b00086
 --! Message: usage capture and billing
 
 -- Usage capture and billing: every transcription attempt that reaches a
@@ -468,6 +468,15 @@ $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.usage_reconcile(date, date) is
   E'Shows that rollups, raw usage events and transcription attempts agree for a range of days (to exclusive), listing every difference: a rollup that does not match its events, a terminal attempt without its event or with another outcome or duration, an event whose provider cost is unknown. Empty when all agree. Admins and auditors.';
 
+create function app_public.usage_in_range(from_day date, to_day date) returns setof app_public.usage_events as $$
+  select e.* from app_public.usage_events e
+  where (select app_private.check_range(from_day, to_day))
+    and e.occurred_at >= (from_day::timestamp at time zone 'UTC') and e.occurred_at < (to_day::timestamp at time zone 'UTC')
+  order by e.occurred_at, e.id;
+$$ language sql stable;
+comment on function app_public.usage_in_range(date, date) is
+  E'Usage events that occurred in a range of days (UTC, to exclusive), oldest first: a coach''s own, or every coach''s for admins and auditors.';
+
 -- Invoices and month close ----------------------------------------------------------
 
 create function app_private.month_invoices(month date) returns setof app_public.invoices as $$
@@ -848,6 +857,7 @@ select audit.enable_tracking('app_public.invoices', owner_column => 'coach_profi
 
 grant execute on function
   app_public.billing_rule_version(),
+  app_public.usage_in_range(date, date),
   app_public.explain_charge(bigint),
   app_public.invoice_preview(uuid, date),
   app_public.usage_over_time(date, date, text),

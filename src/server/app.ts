@@ -8,6 +8,7 @@ import { log } from "../log.ts";
 import { authenticateRequests } from "./auth.ts";
 import { makePreset } from "./preset.ts";
 import { auditExport } from "./rest/audit-export.ts";
+import { usageRoutes } from "./rest/usage.ts";
 import { requestContext } from "./request-context.ts";
 
 export interface ServerOptions {
@@ -46,6 +47,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   });
   app.use(authenticateRequests(options.jwtSecret));
   app.get("/api/v1/audit", auditExport(pool));
+  app.use(usageRoutes(pool));
 
   const server = http.createServer(app);
   await serv.addTo(app, server);
