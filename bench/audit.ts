@@ -16,6 +16,7 @@ import pg from "pg";
 import { sealPendingEvents } from "../src/audit/seal.ts";
 import { UserError } from "../src/errors.ts";
 import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, type Teardown } from "./scratch-database.ts";
+import { measureTps, type Worker } from "./throughput.ts";
 
 const clientCount = 4;
 const variants = ["untracked", "tracked", "row_jsonb"] as const;
@@ -24,13 +25,6 @@ type Variant = (typeof variants)[number];
 interface Settings {
   seconds: number;
   rounds: number;
-}
-
-/** One connection of the concurrent writers; `sent` counts its statements over the whole run and makes keys unique. */
-interface Worker {
-  client: pg.Client;
-  index: number;
-  sent: number;
 }
 
 /** A table the workloads write, with the audit configuration it gets when tracked (as its migration has it). */
@@ -144,24 +138,6 @@ async function useVariant(admin: pg.Client, { table, ownerColumn, subjectColumn 
 }
 
 /** Transactions per second of all workers together, each sending its next statement as soon as the last one committed. */
-async function measureTps(workers: Worker[], seconds: number, statement: (worker: Worker) => pg.QueryConfig) {
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  const counts = await Promise.all(
-    workers.map(async (worker) => {
-      let count = 0;
-      while (performance.now() < deadline) {
-        await worker.client.query(statement(worker));
-        worker.sent++;
-        count++;
-      }
-      return count;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0) / ((performance.now() - started) / 1000);
-}
-
-
 const ratio = (value: number, baseline: number) => +(value / baseline).toFixed(3);
 
 async function benchWorkload(admin: pg.Client, workers: Worker[], workload: Workload, settings: Settings) {

@@ -1,5 +1,5 @@
 --! Previous: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
---! Hash: sha1:1fc469fafdedbfc461b76b134b1d13ce58b00086
+--! Hash: sha1:bfe24d3b1ba8017aa0540db84a0fdc7d31812467
 --! Message: usage capture and billing
 
 -- Usage capture and billing: every transcription attempt that reaches a
@@ -17,6 +17,11 @@ comment on type app_public.billing_reason is
 
 -- Usage events ------------------------------------------------------------------
 
+-- No check constraints: PostgreSQL prepares every check expression again in
+-- each INSERT statement, and on this one-row-per-statement table they cost
+-- more than the insert itself (bench/usage.ts). Only three security definer
+-- functions write here (the capture, credits and voids); the tests hold
+-- their shapes.
 create table app_public.usage_events (
   id bigint generated always as identity primary key,
   kind app_public.usage_kind not null,
@@ -30,28 +35,22 @@ create table app_public.usage_events (
   provider text,
   model text,
   language text,
-  audio_seconds integer not null default 0 check (audio_seconds >= 0),
+  audio_seconds integer not null default 0,
   outcome app_public.attempt_outcome,
   billable boolean not null,
   billing_reason app_public.billing_reason not null,
-  included_seconds integer not null default 0 check (included_seconds >= 0),
-  charged_seconds integer not null default 0 check (charged_seconds >= 0),
-  unit_price_minor bigint check (unit_price_minor >= 0),
+  included_seconds integer not null default 0,
+  charged_seconds integer not null default 0,
+  unit_price_minor bigint,
   amount_minor bigint not null,
-  provider_cost_minor numeric(18, 6) check (provider_cost_minor >= 0),
+  provider_cost_minor numeric(18, 6),
   plan_id uuid,
-  usage_month date not null check (usage_month = date_trunc('month', usage_month)),
-  billing_month date not null check (billing_month >= usage_month and billing_month = date_trunc('month', billing_month)),
+  usage_month date not null,
+  billing_month date not null,
   rule_version text not null,
   corrects_event_id bigint references app_public.usage_events on delete restrict,
-  note text check (length(btrim(note)) between 3 and 2000),
-  created_by uuid,
-  constraint usage_events_attempt_shape check (
-    kind <> 'attempt' or (transcription_id is not null and session_id is not null and outcome is not null
-                          and included_seconds + charged_seconds <= audio_seconds)),
-  constraint usage_events_compensation_shape check (
-    kind = 'attempt' or (note is not null and amount_minor <= 0 and not billable
-                         and (kind = 'credit') = (corrects_event_id is null)))
+  note text,
+  created_by uuid
 );
 -- Exactly once per attempt, whoever races: a unique key, not a check.
 create unique index usage_events_one_per_attempt on app_public.usage_events (transcription_id) where kind = 'attempt';
@@ -124,10 +123,14 @@ create table app_private.usage_ledgers (
   charged_seconds bigint not null default 0,
   exact_charge_minor numeric not null default 0,
   charged_minor bigint not null default 0,
+  last_billing_reason app_public.billing_reason,
+  last_included_seconds integer,
+  last_charged_seconds integer,
+  last_amount_minor bigint,
   primary key (coach_profile_id, billing_month)
 );
 comment on table app_private.usage_ledgers is
-  E'Running totals per coach and billing month: the included minutes used so far and the unrounded charge, so that each event''s amount is the growth of the rounded total. Locked by each capture: a coach''s completions are priced one at a time.';
+  E'Running totals per coach and billing month: the included minutes used so far and the unrounded charge, so that each event''s amount is the growth of the rounded total. Each capture updates its row in the statement that writes the event (the row lock prices a coach''s completions one at a time) and reads its own share back from the last_ columns.';
 
 create table app_public.invoices (
   coach_profile_id uuid not null,
@@ -211,74 +214,80 @@ create function app_private.first_open_month(month date) returns date as $$
 $$ language sql stable;
 comment on function app_private.first_open_month(date) is E'The month an event of a month is billed in: that month, or the first after it not closed.';
 
+create function app_private.is_staff() returns boolean as $$
+  select governance.caller_is_staff() or pg_catalog.pg_has_role(
+    case pg_catalog.current_setting('role') when 'none' then session_user else pg_catalog.current_setting('role') end::name,
+    'custodian_auditor', 'member');
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.is_staff() is E'Whether the caller is an admin, an auditor or the owner (the session''s role, also inside security definer functions).';
+
 create function app_private.tg_transcriptions__capture_usage() returns trigger as $$
 declare
   used_in date := date_trunc('month', new.finished_at at time zone 'UTC')::date;
-  billed_in date;
-  plan app_public.billing_plans;
-  seconds integer;
-  rate numeric;
-  had_success boolean;
-  ledger app_private.usage_ledgers;
-  charge record;
 begin
-  select p.*, null into plan
-  from app_public.coach_profiles cp join app_public.billing_plans p on p.id = cp.plan_id
-  where cp.id = new.coach_profile_id;
-  if not found then
+  if used_in < date_trunc('month', pg_catalog.now() at time zone 'UTC') then
+    -- A late event may meet a month close: wait for one in progress, so that
+    -- the statement below sees it and bills the next open month.
+    lock table app_private.usage_ledgers in row exclusive mode;
+  end if;
+
+  -- One statement: what the price depends on, the coach's ledger for the
+  -- billing month moved on (its row lock prices a coach's completions one at a
+  -- time, and ON CONFLICT reads the latest totals), and the event itself.
+  with facts as (
+    select new.coach_profile_id as coach_profile_id, p.id as plan_id, p.included_minutes * 60 as included_cap,
+      p.price_per_extra_minute_minor as price, new.status::text::app_public.attempt_outcome as outcome,
+      case when new.status = 'completed' then new.billed_duration_seconds
+           else coalesce(new.billed_duration_seconds, s.audio_duration_seconds, 0) end as seconds,
+      (select r.cost_per_minute_minor from app_public.provider_rates r
+       where r.provider = new.provider and r.model = new.model and r.effective_from <= new.finished_at
+       order by r.effective_from desc limit 1) as rate,
+      exists (select from app_public.usage_events e
+              where e.session_id = new.session_id and e.outcome = 'completed' and e.kind = 'attempt') as had_success,
+      case when exists (select from app_public.billing_months b where b.month = used_in)
+        then app_private.first_open_month(used_in) else used_in end as billed_in
+    from app_public.coach_profiles cp
+    join app_public.billing_plans p on p.id = cp.plan_id
+    left join app_public.coaching_sessions s on s.id = new.session_id
+    where cp.id = new.coach_profile_id
+      -- The first terminal status is the one billed (the unique key enforces it).
+      and not exists (select from app_public.usage_events e where e.transcription_id = new.id and e.kind = 'attempt')),
+  ledger as (
+    insert into app_private.usage_ledgers as l (coach_profile_id, billing_month, included_seconds_used, charged_seconds,
+      exact_charge_minor, charged_minor, last_billing_reason, last_included_seconds, last_charged_seconds, last_amount_minor)
+    select f.coach_profile_id, f.billed_in, c.included_seconds, c.charged_seconds, c.exact_charge_after, c.amount_minor,
+      c.billing_reason, c.included_seconds, c.charged_seconds, c.amount_minor
+    from facts f, app_private.decide_charge(f.outcome, f.seconds, f.had_success, f.included_cap, f.price, 0) c
+    on conflict (coach_profile_id, billing_month) do update set
+      (included_seconds_used, charged_seconds, exact_charge_minor, charged_minor,
+       last_billing_reason, last_included_seconds, last_charged_seconds, last_amount_minor) = (
+        select l.included_seconds_used + c.included_seconds, l.charged_seconds + c.charged_seconds, c.exact_charge_after,
+          l.charged_minor + c.amount_minor, c.billing_reason, c.included_seconds, c.charged_seconds, c.amount_minor
+        from facts f, app_private.decide_charge(f.outcome, f.seconds, f.had_success,
+          f.included_cap - l.included_seconds_used, f.price, l.exact_charge_minor) c)
+    returning l.billing_month, l.last_billing_reason, l.last_included_seconds, l.last_charged_seconds, l.last_amount_minor)
+  insert into app_public.usage_events (
+    kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription, provider, model,
+    language, audio_seconds, outcome, billable, billing_reason, included_seconds, charged_seconds, unit_price_minor,
+    amount_minor, provider_cost_minor, plan_id, usage_month, billing_month, rule_version)
+  select 'attempt', new.finished_at, new.coach_profile_id, new.session_id, new.id, new.retry_of is not null,
+    f.outcome = 'completed' and f.had_success, new.provider, new.model, new.language, f.seconds, f.outcome,
+    f.outcome = 'completed', l.last_billing_reason, l.last_included_seconds, l.last_charged_seconds, f.price,
+    l.last_amount_minor, pg_catalog.round(f.seconds * f.rate / 60.0, 6), f.plan_id, used_in, l.billing_month,
+    app_public.billing_rule_version()
+  from facts f, ledger l;
+
+  if not found and not exists (
+    select from app_public.usage_events e where e.transcription_id = new.id and e.kind = 'attempt'
+  ) then
     raise exception 'Coach profile % has no billing plan; the attempt cannot be billed.', new.coach_profile_id
       using errcode = '23503';
-  end if;
-  select case when new.status = 'completed' then new.billed_duration_seconds
-              else coalesce(new.billed_duration_seconds, s.audio_duration_seconds, 0) end,
-         (select r.cost_per_minute_minor from app_public.provider_rates r
-          where r.provider = new.provider and r.model = new.model and r.effective_from <= new.finished_at
-          order by r.effective_from desc limit 1),
-         exists (select from app_public.usage_events e
-                 where e.session_id = new.session_id and e.outcome = 'completed' and e.kind = 'attempt'),
-         app_private.first_open_month(used_in)
-    into seconds, rate, had_success, billed_in
-  from app_public.coaching_sessions s where s.id = new.session_id;
-
-  -- The ledger row, locked: a coach's completions are priced one at a time.
-  -- A month closed while we waited sends the event to the next open month.
-  loop
-    insert into app_private.usage_ledgers (coach_profile_id, billing_month)
-    values (new.coach_profile_id, billed_in)
-    on conflict (coach_profile_id, billing_month) do update set billing_month = excluded.billing_month
-    returning * into ledger;
-    exit when not exists (select from app_public.billing_months b where b.month = billed_in);
-    billed_in := app_private.first_open_month(billed_in);
-  end loop;
-
-  select * into charge from app_private.decide_charge(
-    new.status::text::app_public.attempt_outcome, seconds, had_success,
-    plan.included_minutes * 60 - ledger.included_seconds_used, plan.price_per_extra_minute_minor, ledger.exact_charge_minor);
-
-  insert into app_public.usage_events (
-    kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription, provider, model, language,
-    audio_seconds, outcome, billable, billing_reason, included_seconds, charged_seconds, unit_price_minor,
-    amount_minor, provider_cost_minor, plan_id, usage_month, billing_month, rule_version)
-  values (
-    'attempt', new.finished_at, new.coach_profile_id, new.session_id, new.id, new.retry_of is not null,
-    new.status = 'completed' and had_success, new.provider, new.model, new.language, seconds, new.status::text::app_public.attempt_outcome,
-    charge.billable, charge.billing_reason, charge.included_seconds, charge.charged_seconds,
-    plan.price_per_extra_minute_minor, charge.amount_minor, pg_catalog.round(seconds * rate / 60.0, 6), plan.id,
-    used_in, billed_in, app_public.billing_rule_version())
-  on conflict (transcription_id) where kind = 'attempt' do nothing;
-  if found then
-    update app_private.usage_ledgers set
-      included_seconds_used = included_seconds_used + charge.included_seconds,
-      charged_seconds = charged_seconds + charge.charged_seconds,
-      exact_charge_minor = charge.exact_charge_after,
-      charged_minor = charged_minor + charge.amount_minor
-    where coach_profile_id = new.coach_profile_id and usage_ledgers.billing_month = billed_in;
   end if;
   return null;
 end;
 $$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.tg_transcriptions__capture_usage() is
-  E'Writes the usage event of an attempt that reached completed or failed, in the same transaction, priced by app_private.decide_charge. Exactly once per attempt: the unique key on transcription_id keeps the first terminal status, whatever happens to the status later.';
+  E'Writes the usage event of an attempt that reached completed or failed, in the same transaction and one statement, priced by app_private.decide_charge. Exactly once per attempt: the first terminal status is billed, and the unique key on transcription_id makes a second event for an attempt an error, never a row.';
 
 create trigger _600_capture_usage after insert on app_public.transcriptions
   for each row when (new.status in ('completed', 'failed'))
@@ -292,19 +301,78 @@ create trigger _600_capture_usage_on_finish after update of status on app_public
 create table app_private.usage_dirty_days (
   day date primary key
 );
-comment on table app_private.usage_dirty_days is E'Days with usage events not yet rolled up into usage_daily.';
+comment on table app_private.usage_dirty_days is E'Days waiting to be rolled up into usage_daily: those of events past the watermark, and ranges marked by hand.';
 
-create function app_private.tg_usage_events__mark_dirty() returns trigger as $$
+create table app_private.usage_rollup_watermark (
+  singleton boolean primary key default true check (singleton),
+  last_event_id bigint not null default 0
+);
+comment on table app_private.usage_rollup_watermark is
+  E'The last usage event id whose day has been marked dirty: new and late events lie above it, so capture pays nothing for dirty-day tracking.';
+insert into app_private.usage_rollup_watermark default values;
+
+create function app_private.committed_id_horizon(target regclass, id_sequence regclass, max_wait interval default '10 seconds')
+returns bigint as $$
+declare
+  horizon bigint;
+  writers text[];
+  give_up_at timestamptz := pg_catalog.clock_timestamp() + max_wait;
 begin
-  insert into app_private.usage_dirty_days (day)
-  select distinct (n.occurred_at at time zone 'UTC')::date from new_rows n
-  on conflict (day) do nothing;
-  return null;
+  if pg_catalog.pg_current_xact_id_if_assigned() is not null then
+    raise exception 'committed_id_horizon must run before any write in its transaction.' using errcode = '25000';
+  end if;
+  -- Ids are drawn before commit, so a transaction still running may hold an
+  -- id below ones already committed. A writer locks the table before it draws
+  -- an id, so every id up to the horizon belongs to a transaction that has
+  -- ended or holds that lock now; once those have ended, no row at or below
+  -- the horizon can still appear. Readers and other databases do not matter.
+  execute pg_catalog.format('select case when is_called then last_value else last_value - 1 end from %s', id_sequence)
+    into horizon;
+  select pg_catalog.array_agg(l.virtualtransaction) into writers
+  from pg_catalog.pg_locks l
+  where l.locktype = 'relation' and l.relation = target and l.mode = 'RowExclusiveLock'
+    and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
+    and l.pid is distinct from pg_catalog.pg_backend_pid();
+  while exists (
+    select from pg_catalog.pg_locks l
+    where l.locktype = 'relation' and l.relation = target and l.virtualtransaction = any (writers)
+  ) loop
+    if pg_catalog.clock_timestamp() > give_up_at then
+      return null;
+    end if;
+    perform pg_catalog.pg_sleep(0.01);
+  end loop;
+  return horizon;
 end;
-$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.tg_usage_events__mark_dirty() is E'Marks the days of new usage events for the next rollup.';
-create trigger _900_mark_dirty after insert on app_public.usage_events
-  referencing new table as new_rows for each statement execute function app_private.tg_usage_events__mark_dirty();
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.committed_id_horizon(regclass, regclass, interval) is
+  E'The highest id of an append-only table below which no row can still appear (waiting up to max_wait for writers still running; null if they do not finish). Sealing the audit trail and rolling up usage read in id order up to it.';
+
+-- The audit trail's sealing uses the same horizon.
+create or replace function audit.seal_horizon(max_wait interval default '10 seconds') returns bigint as $$
+  select app_private.committed_id_horizon('audit.events', 'audit.events_id_seq', max_wait);
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+
+create function app_private.mark_new_usage_days_dirty() returns integer as $$
+declare
+  horizon bigint := app_private.committed_id_horizon('app_public.usage_events', 'app_public.usage_events_id_seq');
+  marked integer;
+begin
+  if horizon is null then
+    return null;
+  end if;
+  insert into app_private.usage_dirty_days (day)
+  select distinct (e.occurred_at at time zone 'UTC')::date
+  from app_public.usage_events e, app_private.usage_rollup_watermark w
+  where e.id > w.last_event_id and e.id <= horizon
+  on conflict (day) do nothing;
+  get diagnostics marked = row_count;
+  update app_private.usage_rollup_watermark set last_event_id = horizon where last_event_id < horizon;
+  return marked;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.mark_new_usage_days_dirty() is
+  E'Marks the days of every usage event written since the last call (late ones included) for rolling up, and moves the watermark. Run first in its own transaction; null when writers did not finish in 10 s (the next run catches up).';
 
 create table app_public.usage_daily (
   day date not null,
@@ -322,6 +390,7 @@ create table app_public.usage_daily (
   billable_seconds bigint not null,
   charged_seconds bigint not null,
   revenue_minor bigint not null,
+  retranscription_revenue_minor bigint not null,
   provider_cost_minor numeric(18, 6) not null,
   failed_cost_minor numeric(18, 6) not null,
   unknown_cost_attempts integer not null
@@ -330,6 +399,28 @@ create unique index usage_daily_key on app_public.usage_daily (day, coach_profil
 create index usage_daily_coach_day_idx on app_public.usage_daily (coach_profile_id, day);
 comment on table app_public.usage_daily is
   E'@behavior -*\nUsage rolled up per day (UTC), coach, plan, provider, model and billing month, by the usage_aggregate job; read it through the analytics functions.';
+
+-- The same rollups across coaches, for the analytics admins and auditors
+-- read: a day is a handful of rows here, however many coaches there are.
+create table app_private.usage_daily_totals (like app_public.usage_daily);
+alter table app_private.usage_daily_totals drop column coach_profile_id;
+create unique index usage_daily_totals_key on app_private.usage_daily_totals (day, plan_id, provider, model, billing_month) nulls not distinct;
+comment on table app_private.usage_daily_totals is E'usage_daily summed over coaches; rebuilt with it, day by day.';
+
+-- Every analytics function reads its rollups here: admins and auditors get
+-- the totals, anyone else their own rows of usage_daily (row-level security,
+-- as the view runs as its caller).
+create view app_private.usage_rollups with (security_invoker = true) as
+  select t.day, null::uuid as coach_profile_id, t.plan_id, t.provider, t.model, t.billing_month, t.attempts, t.completed,
+    t.failed, t.free_retries, t.retranscriptions, t.audio_seconds, t.billable_seconds, t.charged_seconds, t.revenue_minor,
+    t.retranscription_revenue_minor, t.provider_cost_minor, t.failed_cost_minor, t.unknown_cost_attempts
+  from app_private.usage_daily_totals t where (select app_private.is_staff())
+  union all
+  select d.day, d.coach_profile_id, d.plan_id, d.provider, d.model, d.billing_month, d.attempts, d.completed,
+    d.failed, d.free_retries, d.retranscriptions, d.audio_seconds, d.billable_seconds, d.charged_seconds, d.revenue_minor,
+    d.retranscription_revenue_minor, d.provider_cost_minor, d.failed_cost_minor, d.unknown_cost_attempts
+  from app_public.usage_daily d where not (select app_private.is_staff());
+comment on view app_private.usage_rollups is E'The daily rollups the caller may read, in the cheapest form: totals for admins and auditors, their own rows for a coach.';
 
 create function app_private.rebuild_usage_day(day date) returns integer as $$
 declare
@@ -347,6 +438,7 @@ begin
     coalesce(sum(e.included_seconds + e.charged_seconds) filter (where e.billable), 0),
     coalesce(sum(e.charged_seconds), 0),
     coalesce(sum(e.amount_minor), 0),
+    coalesce(sum(e.amount_minor) filter (where e.is_retranscription), 0),
     coalesce(sum(e.provider_cost_minor), 0),
     coalesce(sum(e.provider_cost_minor) filter (where e.outcome = 'failed'), 0),
     count(*) filter (where e.kind = 'attempt' and e.provider_cost_minor is null)
@@ -355,12 +447,20 @@ begin
     and e.occurred_at < ((rebuild_usage_day.day + 1)::timestamp at time zone 'UTC')
   group by 1, 2, 3, 4, 5, 6;
   get diagnostics written = row_count;
+  delete from app_private.usage_daily_totals t where t.day = rebuild_usage_day.day;
+  insert into app_private.usage_daily_totals
+  select d.day, d.plan_id, d.provider, d.model, d.billing_month, sum(d.attempts), sum(d.completed), sum(d.failed),
+    sum(d.free_retries), sum(d.retranscriptions), sum(d.audio_seconds), sum(d.billable_seconds), sum(d.charged_seconds),
+    sum(d.revenue_minor), sum(d.retranscription_revenue_minor), sum(d.provider_cost_minor), sum(d.failed_cost_minor),
+    sum(d.unknown_cost_attempts)
+  from app_public.usage_daily d where d.day = rebuild_usage_day.day
+  group by d.day, d.plan_id, d.provider, d.model, d.billing_month;
   delete from app_private.usage_dirty_days d where d.day = rebuild_usage_day.day;
   return written;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.rebuild_usage_day(date) is
-  E'Recomputes one day''s rollups from the raw events, replacing what was there, and clears its dirty mark. Idempotent; one transaction, so a day is never seen half built.';
+  E'Recomputes one day''s rollups (per coach, and the totals) from the raw events, replacing what was there, and clears its dirty mark. Idempotent; one transaction, so a day is never seen half built.';
 
 create function app_private.rebuild_dirty_usage_days(max_days integer default 31) returns integer as $$
 declare
@@ -469,17 +569,20 @@ comment on function app_public.usage_reconcile(date, date) is
   E'Shows that rollups, raw usage events and transcription attempts agree for a range of days (to exclusive), listing every difference: a rollup that does not match its events, a terminal attempt without its event or with another outcome or duration, an event whose provider cost is unknown. Empty when all agree. Admins and auditors.';
 
 create function app_public.usage_in_range(from_day date, to_day date) returns setof app_public.usage_events as $$
+begin
+  perform app_private.check_range(from_day, to_day);
+  return query
   select e.* from app_public.usage_events e
-  where (select app_private.check_range(from_day, to_day))
-    and e.occurred_at >= (from_day::timestamp at time zone 'UTC') and e.occurred_at < (to_day::timestamp at time zone 'UTC')
+  where e.occurred_at >= (from_day::timestamp at time zone 'UTC') and e.occurred_at < (to_day::timestamp at time zone 'UTC')
   order by e.occurred_at, e.id;
-$$ language sql stable;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.usage_in_range(date, date) is
   E'Usage events that occurred in a range of days (UTC, to exclusive), oldest first: a coach''s own, or every coach''s for admins and auditors.';
 
 -- Invoices and month close ----------------------------------------------------------
 
-create function app_private.month_invoices(month date) returns setof app_public.invoices as $$
+create function app_private.month_invoices(month date, only_coach uuid default null) returns setof app_public.invoices as $$
   with events as (
     select e.coach_profile_id,
       coalesce(sum(e.amount_minor) filter (where e.kind = 'attempt'), 0) as usage_minor,
@@ -491,12 +594,14 @@ create function app_private.month_invoices(month date) returns setof app_public.
       (array_agg(e.plan_id order by e.id desc) filter (where e.plan_id is not null))[1] as last_plan_id
     from app_public.usage_events e
     where e.billing_month = month_invoices.month
+      and (only_coach is null or e.coach_profile_id = only_coach)
     group by e.coach_profile_id),
   -- Coaches pay the fee of a month in which their profile was live at some point.
   coaches as (
     select cp.id as coach_profile_id, cp.plan_id from app_public.coach_profiles cp
     where cp.created_at < month_invoices.month + interval '1 month'
       and (not cp.is_deleted or cp.deleted_at >= month_invoices.month)
+      and (only_coach is null or cp.id = only_coach)
     union
     select e.coach_profile_id, coalesce(cp.plan_id, e.last_plan_id) from events e
     left join app_public.coach_profiles cp on cp.id = e.coach_profile_id)
@@ -510,15 +615,8 @@ create function app_private.month_invoices(month date) returns setof app_public.
   left join events e on e.coach_profile_id = c.coach_profile_id
   left join app_public.billing_plans p on p.id = c.plan_id;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.month_invoices(date) is
+comment on function app_private.month_invoices(date, uuid) is
   E'Every coach''s invoice for a billing month as it stands: plan fee, the month''s attempt amounts, credits and voids.';
-
-create function app_private.is_staff() returns boolean as $$
-  select governance.caller_is_staff() or pg_catalog.pg_has_role(
-    case pg_catalog.current_setting('role') when 'none' then session_user else pg_catalog.current_setting('role') end::name,
-    'custodian_auditor', 'member');
-$$ language sql stable set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.is_staff() is E'Whether the caller is an admin, an auditor or the owner (the session''s role, also inside security definer functions).';
 
 create function app_public.invoice_preview(coach_profile_id uuid default null, month date default null)
 returns setof app_public.invoices as $$
@@ -527,7 +625,9 @@ returns setof app_public.invoices as $$
   invoices as (
     select i.* from app_public.invoices i, wanted w where i.month = w.month
     union all
-    select i.* from wanted w, app_private.month_invoices(w.month) i
+    select i.* from wanted w,
+      app_private.month_invoices(w.month, coalesce(invoice_preview.coach_profile_id,
+        case when not app_private.is_staff() then app_private.current_coach_profile_id() end)) i
     where not exists (select from app_public.billing_months b where b.month = w.month))
   select i.* from invoices i
   where (invoice_preview.coach_profile_id is null or i.coach_profile_id = invoice_preview.coach_profile_id)
@@ -722,82 +822,111 @@ create type app_public.usage_period as (
 );
 comment on type app_public.usage_period is E'Usage of one day, week (starting Monday) or month.';
 
+-- These are PL/pgSQL, not SQL: an inlined SQL function with a null bound
+-- would be planned away before its range check ran.
+
 create function app_public.usage_over_time(from_day date, to_day date, granularity text default 'day')
 returns setof app_public.usage_period as $$
-  select pg_catalog.date_trunc(granularity, d.day)::date,
-    sum(d.attempts), sum(d.completed), sum(d.failed), sum(d.free_retries), sum(d.retranscriptions),
-    pg_catalog.round(sum(d.audio_seconds) / 60.0, 2), pg_catalog.round(sum(d.billable_seconds) / 60.0, 2),
-    sum(d.revenue_minor)::bigint, sum(d.provider_cost_minor), sum(d.revenue_minor) - sum(d.provider_cost_minor)
-  from app_public.usage_daily d
-  where (select app_private.check_range(from_day, to_day)) and (select app_private.check_granularity(granularity))
-    and d.day >= from_day and d.day < to_day
+begin
+  perform app_private.check_range(from_day, to_day), app_private.check_granularity(granularity);
+  return query
+  select pg_catalog.date_trunc(granularity, r.day)::date,
+    sum(r.attempts)::bigint, sum(r.completed)::bigint, sum(r.failed)::bigint, sum(r.free_retries)::bigint,
+    sum(r.retranscriptions)::bigint, pg_catalog.round(sum(r.audio_seconds) / 60.0, 2),
+    pg_catalog.round(sum(r.billable_seconds) / 60.0, 2), sum(r.revenue_minor)::bigint, sum(r.provider_cost_minor),
+    sum(r.revenue_minor) - sum(r.provider_cost_minor)
+  from app_private.usage_rollups r
+  where r.day >= from_day and r.day < to_day
   group by 1 order by 1;
-$$ language sql stable;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.usage_over_time(date, date, text) is
   E'Usage by day, week or month over a range of days (to exclusive): attempts, outcomes, free retries, re-transcriptions, minutes, revenue, provider cost and gross margin. Admins and auditors see every coach, a coach their own.';
 
 create function app_public.usage_by_provider(from_day date, to_day date)
 returns table (provider text, model text, attempts bigint, completed bigint, failed bigint, failure_rate numeric,
                audio_minutes numeric, revenue_minor bigint, provider_cost_minor numeric, unknown_cost_attempts bigint) as $$
-  select d.provider, d.model, sum(d.attempts), sum(d.completed), sum(d.failed),
-    pg_catalog.round(sum(d.failed)::numeric / nullif(sum(d.attempts), 0), 4),
-    pg_catalog.round(sum(d.audio_seconds) / 60.0, 2), sum(d.revenue_minor)::bigint, sum(d.provider_cost_minor),
-    sum(d.unknown_cost_attempts)
-  from app_public.usage_daily d
-  where (select app_private.check_range(from_day, to_day)) and d.day >= from_day and d.day < to_day and d.provider is not null
-  group by 1, 2 order by sum(d.attempts) desc, 1, 2;
-$$ language sql stable;
+begin
+  perform app_private.check_range(from_day, to_day);
+  return query
+  select r.provider, r.model, sum(r.attempts)::bigint, sum(r.completed)::bigint, sum(r.failed)::bigint,
+    pg_catalog.round(sum(r.failed)::numeric / nullif(sum(r.attempts), 0), 4),
+    pg_catalog.round(sum(r.audio_seconds) / 60.0, 2), sum(r.revenue_minor)::bigint, sum(r.provider_cost_minor),
+    sum(r.unknown_cost_attempts)::bigint
+  from app_private.usage_rollups r
+  where r.day >= from_day and r.day < to_day and r.provider is not null
+  group by 1, 2 order by sum(r.attempts) desc, 1, 2;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.usage_by_provider(date, date) is E'Usage per provider and model over a range of days: attempts, failure rate, minutes, revenue, provider cost, attempts without a known cost.';
 
 create function app_public.top_coaches(from_day date, to_day date, max_rows integer default 10)
 returns table (coach_profile_id uuid, attempts bigint, billable_minutes numeric, revenue_minor bigint,
                provider_cost_minor numeric, gross_margin_minor numeric) as $$
-  select d.coach_profile_id, sum(d.attempts), pg_catalog.round(sum(d.billable_seconds) / 60.0, 2),
+begin
+  perform app_private.check_range(from_day, to_day);
+  return query
+  select d.coach_profile_id, sum(d.attempts)::bigint, pg_catalog.round(sum(d.billable_seconds) / 60.0, 2),
     sum(d.revenue_minor)::bigint, sum(d.provider_cost_minor), sum(d.revenue_minor) - sum(d.provider_cost_minor)
   from app_public.usage_daily d
-  where (select app_private.check_range(from_day, to_day)) and d.day >= from_day and d.day < to_day
+  where d.day >= from_day and d.day < to_day
   group by 1 order by sum(d.revenue_minor) desc, sum(d.billable_seconds) desc, 1
   limit least(greatest(coalesce(max_rows, 10), 1), 1000);
-$$ language sql stable;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.top_coaches(date, date, integer) is E'The coaches who brought the most revenue over a range of days (up to max_rows, at most 1000).';
 
 create function app_public.revenue_summary(from_day date, to_day date)
 returns table (revenue_minor bigint, provider_cost_minor numeric, gross_margin_minor numeric, gross_margin_ratio numeric) as $$
-  select coalesce(sum(d.revenue_minor), 0)::bigint, coalesce(sum(d.provider_cost_minor), 0),
-    coalesce(sum(d.revenue_minor), 0) - coalesce(sum(d.provider_cost_minor), 0),
-    pg_catalog.round((sum(d.revenue_minor) - sum(d.provider_cost_minor)) / nullif(sum(d.revenue_minor), 0), 4)
-  from app_public.usage_daily d
-  where (select app_private.check_range(from_day, to_day)) and d.day >= from_day and d.day < to_day;
-$$ language sql stable;
+begin
+  perform app_private.check_range(from_day, to_day);
+  return query
+  select coalesce(sum(r.revenue_minor), 0)::bigint, coalesce(sum(r.provider_cost_minor), 0),
+    coalesce(sum(r.revenue_minor), 0) - coalesce(sum(r.provider_cost_minor), 0),
+    pg_catalog.round((sum(r.revenue_minor) - sum(r.provider_cost_minor)) / nullif(sum(r.revenue_minor), 0), 4)
+  from app_private.usage_rollups r
+  where r.day >= from_day and r.day < to_day;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.revenue_summary(date, date) is E'Usage revenue, provider cost and gross margin over a range of days.';
 
 create function app_public.retranscription_stats(from_day date, to_day date)
 returns table (completed bigint, retranscriptions bigint, retranscription_rate numeric, retranscription_revenue_minor bigint) as $$
-  select coalesce(sum(d.completed), 0)::bigint, coalesce(sum(d.retranscriptions), 0)::bigint,
-    pg_catalog.round(sum(d.retranscriptions)::numeric / nullif(sum(d.completed), 0), 4),
-    null::bigint
-  from app_public.usage_daily d
-  where (select app_private.check_range(from_day, to_day)) and d.day >= from_day and d.day < to_day;
-$$ language sql stable;
-comment on function app_public.retranscription_stats(date, date) is E'How many successful attempts were re-transcriptions over a range of days, and their share.';
+begin
+  perform app_private.check_range(from_day, to_day);
+  return query
+  select coalesce(sum(r.completed), 0)::bigint, coalesce(sum(r.retranscriptions), 0)::bigint,
+    pg_catalog.round(sum(r.retranscriptions)::numeric / nullif(sum(r.completed), 0), 4),
+    coalesce(sum(r.retranscription_revenue_minor), 0)::bigint
+  from app_private.usage_rollups r
+  where r.day >= from_day and r.day < to_day;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.retranscription_stats(date, date) is E'How many successful attempts were re-transcriptions over a range of days, their share, and what they were charged.';
 
 create function app_public.failure_stats(from_day date, to_day date)
 returns table (attempts bigint, failed bigint, failure_rate numeric, free_retries bigint, failed_attempts_cost_minor numeric) as $$
-  select coalesce(sum(d.attempts), 0)::bigint, coalesce(sum(d.failed), 0)::bigint,
-    pg_catalog.round(sum(d.failed)::numeric / nullif(sum(d.attempts), 0), 4),
-    coalesce(sum(d.free_retries), 0)::bigint, coalesce(sum(d.failed_cost_minor), 0)
-  from app_public.usage_daily d
-  where (select app_private.check_range(from_day, to_day)) and d.day >= from_day and d.day < to_day;
-$$ language sql stable;
+begin
+  perform app_private.check_range(from_day, to_day);
+  return query
+  select coalesce(sum(r.attempts), 0)::bigint, coalesce(sum(r.failed), 0)::bigint,
+    pg_catalog.round(sum(r.failed)::numeric / nullif(sum(r.attempts), 0), 4),
+    coalesce(sum(r.free_retries), 0)::bigint, coalesce(sum(r.failed_cost_minor), 0)
+  from app_private.usage_rollups r
+  where r.day >= from_day and r.day < to_day;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.failure_stats(date, date) is
   E'Failure rate over a range of days, the failed retries, and what the failed (free) attempts cost us at the providers.';
 
 create function app_public.monthly_revenue(from_month date, to_month date)
 returns table (month date, plan_fee_minor bigint, usage_revenue_minor bigint, total_minor bigint, paying_coaches bigint) as $$
+begin
+  perform app_private.check_range(from_month, to_month);
+  return query
   with months as (
     select m::date as month from pg_catalog.generate_series(
-      date_trunc('month', from_month), date_trunc('month', to_month) - interval '1 month', interval '1 month') m
-    where (select app_private.check_range(from_month, to_month))),
+      date_trunc('month', from_month), date_trunc('month', to_month) - interval '1 month', interval '1 month') m),
   fees as (
     select m.month, coalesce(sum(p.monthly_fee_minor), 0)::bigint as fees, count(cp.id) as coaches
     from months m
@@ -806,11 +935,14 @@ returns table (month date, plan_fee_minor bigint, usage_revenue_minor bigint, to
     left join app_public.billing_plans p on p.id = cp.plan_id
     group by m.month),
   usage as (
-    select d.billing_month as month, sum(d.revenue_minor)::bigint as revenue
-    from app_public.usage_daily d, months m where d.billing_month = m.month group by 1)
-  select f.month, f.fees, coalesce(u.revenue, 0), f.fees + coalesce(u.revenue, 0), f.coaches
+    select r.billing_month as month, sum(r.revenue_minor)::bigint as revenue
+    from app_private.usage_rollups r
+    where r.billing_month >= (select min(m.month) from months m) and r.billing_month <= (select max(m.month) from months m)
+    group by 1)
+  select f.month, f.fees, coalesce(u.revenue, 0)::bigint, (f.fees + coalesce(u.revenue, 0))::bigint, f.coaches
   from fees f left join usage u on u.month = f.month order by f.month;
-$$ language sql stable;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.monthly_revenue(date, date) is
   E'Monthly recurring revenue from plan fees (coaches live in the month) and usage revenue by billing month, for the months from from_month up to (not including) to_month.';
 
@@ -839,7 +971,12 @@ create policy read_all on app_public.billing_months for select to custodian_coac
 grant select on app_public.billing_months to custodian_coach, custodian_admin, custodian_auditor;
 
 alter table app_private.usage_ledgers enable row level security;
+alter table app_private.usage_daily_totals enable row level security;
+create policy staff_read on app_private.usage_daily_totals for select to custodian_admin, custodian_auditor using (true);
+grant select on app_private.usage_daily_totals, app_private.usage_rollups to custodian_coach, custodian_admin, custodian_auditor;
+grant execute on function app_private.is_staff(), governance.caller_is_staff() to custodian_coach, custodian_admin, custodian_auditor;
 alter table app_private.usage_dirty_days enable row level security;
+alter table app_private.usage_rollup_watermark enable row level security;
 
 revoke all on function app_public.close_month(date), app_public.issue_usage_credit(uuid, bigint, text),
   app_public.void_usage_event(bigint, text), app_public.usage_reconcile(date, date) from public;

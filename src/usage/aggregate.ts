@@ -15,8 +15,14 @@ async function inTransaction<T>(client: Client, work: () => Promise<T>): Promise
   }
 }
 
-/** Rolls up every day marked dirty by new or late usage events, a month of days per transaction; returns how many. */
+/**
+ * Rolls up every day touched by usage events written since the last run (late
+ * ones included) or marked by hand: first the days are marked and the
+ * watermark moved, in one transaction; then the days are rebuilt, a month of
+ * days per transaction. Returns how many days were rebuilt.
+ */
 export async function rollUpDirtyDays(client: Client): Promise<number> {
+  await inTransaction(client, () => client.query("select app_private.mark_new_usage_days_dirty()"));
   let total = 0;
   for (;;) {
     const rebuilt = await inTransaction(client, async () => {

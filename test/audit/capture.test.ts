@@ -257,8 +257,9 @@ test("every table in app_public, app_private and governance is tracked, but the 
     // Keys must never enter the trail; a heartbeat a minute is noise, not governed data; usage
     // events are an append-only ledger of their own, and rollups, ledgers and dirty days derive from them.
     expect(untracked).toEqual([
-      "app_private.audit_subject_keys", "app_private.usage_dirty_days", "app_private.usage_ledgers",
-      "app_private.worker_heartbeats", "app_public.usage_daily", "app_public.usage_events",
+      "app_private.audit_subject_keys", "app_private.usage_daily_totals", "app_private.usage_dirty_days",
+      "app_private.usage_ledgers", "app_private.usage_rollup_watermark", "app_private.worker_heartbeats",
+      "app_public.usage_daily", "app_public.usage_events",
     ]);
   }));
 

@@ -17,8 +17,10 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
     );
     expect(tables.rows.map((row) => row.name)).toEqual([
       "app_private.audit_subject_keys",
+      "app_private.usage_daily_totals",
       "app_private.usage_dirty_days",
       "app_private.usage_ledgers",
+      "app_private.usage_rollup_watermark",
       "app_private.user_secrets",
       "app_private.worker_heartbeats",
       "app_public.billing_months",

@@ -25,7 +25,7 @@ const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_, letter: str
 
 function jsonValue(text: string | null, field: FieldDef): unknown {
   if (text === null) return null;
-  if (field.dataTypeID === booleanType) return text === "t";
+  if (field.dataTypeID === booleanType) return text === "true";
   if (smallIntegerTypes.has(field.dataTypeID)) return Number(text);
   if (jsonTypes.has(field.dataTypeID)) return JSON.parse(text);
   return text;
@@ -35,8 +35,12 @@ function jsonValue(text: string | null, field: FieldDef): unknown {
 const timestampType = 1184;
 const isoTimestamp = (text: string) => text.replace(" ", "T").replace(/\+00$/, "+00:00");
 
+/** A value's text as the export shows it: times in ISO 8601, booleans as true and false. */
 function fieldText(text: string | null, field: FieldDef): string | null {
-  return text !== null && field.dataTypeID === timestampType ? isoTimestamp(text) : text;
+  if (text === null) return null;
+  if (field.dataTypeID === timestampType) return isoTimestamp(text);
+  if (field.dataTypeID === booleanType) return text === "t" ? "true" : "false";
+  return text;
 }
 
 function csvField(text: string | null): string {

@@ -1,0 +1,77 @@
+-- Setup for bench/usage.ts, run once as custodian_owner on a scratch database
+-- that has every migration: plans and provider rates, the coaches the
+-- synthetic usage history belongs to, and a function that writes that
+-- history in bulk. Nothing here is part of the schema.
+
+create schema bench;
+comment on schema bench is E'Benchmark helpers; only ever in a scratch database.';
+
+insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor)
+values ('Starter', 1900, 120, 15), ('Professional', 4900, 600, 12), ('Practice', 14900, 2400, 9);
+insert into app_public.provider_rates (provider, model, cost_per_minute_minor)
+values ('deepgram', 'nova-2', 0.43), ('openai', 'whisper-1', 0.60), ('assemblyai', 'best', 0.65);
+
+create function bench.create_coaches(how_many integer) returns void as $$
+  with users as (
+    insert into app_public.users (email, display_name, role)
+    select pg_catalog.format('bench-coach-%s@example.com', n), pg_catalog.format('Bench Coach %s', n), 'coach'
+    from pg_catalog.generate_series(1, how_many) n
+    returning id, display_name)
+  insert into app_public.coach_profiles (user_id, display_name, plan_id, created_at)
+  select u.id, u.display_name,
+    (select id from app_public.billing_plans order by monthly_fee_minor offset (abs(hashtext(u.id::text)) % 3) limit 1),
+    pg_catalog.now() - interval '3 years'
+  from users u;
+$$ language sql;
+
+-- Usage history: `how_many` attempts over the `days` days before today, by
+-- random coaches, priced the way app_private.decide_charge prices a month's
+-- overage (without the running ledger: this is history, not a workload).
+create function bench.write_history(how_many integer, days integer, late_share numeric default 0) returns void as $$
+  with coaches as (
+    select pg_catalog.array_agg(cp.id order by cp.id) as ids, pg_catalog.array_agg(cp.plan_id order by cp.id) as plans
+    from app_public.coach_profiles cp where cp.display_name like 'Bench Coach %'),
+  models (n, provider, model, rate) as (values (0, 'deepgram', 'nova-2', 0.43), (1, 'openai', 'whisper-1', 0.60), (2, 'assemblyai', 'best', 0.65)),
+  attempts as (
+    select g, c.ids[1 + (random() * (cardinality(c.ids) - 1))::integer] as coach,
+      (pg_catalog.date_trunc('day', pg_catalog.now()) - make_interval(days => 1 + (random() * (days - 1))::integer)
+        + make_interval(secs => random() * 86399)) as at,
+      (random() * 2.999)::integer as model_number, random() < 0.86 as completed, random() < 0.12 as retry,
+      random() < 0.08 as retranscription, 120 + (random() * 3480)::integer as seconds
+    from pg_catalog.generate_series(1, how_many) g, coaches c)
+  insert into app_public.usage_events (kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription,
+    provider, model, language, audio_seconds, outcome, billable, billing_reason, included_seconds, charged_seconds,
+    unit_price_minor, amount_minor, provider_cost_minor, plan_id, usage_month, billing_month, rule_version)
+  select 'attempt', a.at, a.coach, gen_random_uuid(), gen_random_uuid(), a.retry, a.completed and a.retranscription,
+    m.provider, m.model, 'en', a.seconds, case when a.completed then 'completed' else 'failed' end::app_public.attempt_outcome,
+    a.completed,
+    case when not a.completed then 'failed_free' when a.retranscription then 'retranscription' else 'first_success' end::app_public.billing_reason,
+    0, case when a.completed then a.seconds else 0 end, p.price_per_extra_minute_minor,
+    case when a.completed then pg_catalog.round(a.seconds * p.price_per_extra_minute_minor / 60.0)::bigint else 0 end,
+    pg_catalog.round(a.seconds * m.rate / 60.0, 6), p.id,
+    pg_catalog.date_trunc('month', a.at at time zone 'UTC')::date,
+    pg_catalog.date_trunc('month', a.at at time zone 'UTC')::date
+      + case when random() < late_share then interval '1 month' else interval '0' end,
+    app_public.billing_rule_version()
+  from attempts a
+  join models m on m.n = a.model_number
+  join app_public.coach_profiles cp on cp.id = a.coach
+  join app_public.billing_plans p on p.id = cp.plan_id;
+$$ language sql;
+
+-- The completion workload: one coach per writer (a coach's completions are
+-- priced one at a time), each with a session and queued attempts to complete.
+create function bench.queue_attempts(writers integer, per_writer integer) returns void as $$
+begin
+  insert into app_public.clients (coach_profile_id, full_name)
+  select cp.id, 'Workload client' from app_public.coach_profiles cp
+  where cp.display_name in (select pg_catalog.format('Bench Coach %s', n) from pg_catalog.generate_series(1, writers) n);
+  insert into app_public.coaching_sessions (client_id, coach_profile_id, title, recorded_at, audio_object_key, audio_duration_seconds)
+  select c.id, c.coach_profile_id, 'Workload session', pg_catalog.now(), 'recordings/bench.m4a', 600
+  from app_public.clients c where c.full_name = 'Workload client';
+  insert into app_public.transcriptions (session_id, coach_profile_id, provider, model, status)
+  select s.id, s.coach_profile_id, 'deepgram', 'nova-2', 'processing'
+  from app_public.coaching_sessions s cross join pg_catalog.generate_series(1, per_writer)
+  where s.title = 'Workload session';
+end;
+$$ language plpgsql;

@@ -1,0 +1,205 @@
+// Billing at volume. On a scratch database (DATABASE_URL's server, else a
+// throwaway embedded PostgreSQL): a usage history of BENCH_EVENTS events
+// (default 10 million) over two years for BENCH_COACHES coaches, written in
+// bulk and timed; a full rebuild of the daily rollups (events/s); the p95 of
+// each analytics query and of the invoice preview, as an admin and as a
+// coach; an incremental rollup after 100,000 new events; and attempt
+// completions per second with usage capture against without it (the
+// capture triggers disabled), interleaved round by round, 4 writers, the
+// audit trail on in both. Prints one JSON line last.
+//
+// BENCH_EVENTS, BENCH_COACHES (1000), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_QUERY_RUNS (30).
+import fs from "node:fs";
+import path from "node:path";
+import type pg from "pg";
+import { UserError } from "../src/errors.ts";
+import { rebuildDays, rollUpDirtyDays, usageEventDays } from "../src/usage/aggregate.ts";
+import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, type Teardown } from "./scratch-database.ts";
+import { measureTps, type Worker } from "./throughput.ts";
+
+const progress = progressOf("usage");
+const writerCount = 4;
+const historyDays = 730;
+const batchSize = 500_000;
+
+interface Settings {
+  events: number;
+  coaches: number;
+  seconds: number;
+  rounds: number;
+  queryRuns: number;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const number = (name: string, fallback: number) => {
+    const value = Number(env[name] || fallback);
+    if (!(value > 0)) throw new UserError(`${name} must be a positive number (got "${env[name]}").`);
+    return value;
+  };
+  return {
+    events: Math.round(number("BENCH_EVENTS", 10_000_000)),
+    coaches: Math.round(number("BENCH_COACHES", 1000)),
+    seconds: number("BENCH_SECONDS", 5),
+    rounds: Math.round(number("BENCH_ROUNDS", 3)),
+    queryRuns: Math.round(number("BENCH_QUERY_RUNS", 30)),
+  };
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+function p95(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(sorted.length * 0.95) - 1)]!;
+}
+
+async function writeHistory(admin: pg.Client, events: number): Promise<number> {
+  let written = 0;
+  const ms = await timed(async () => {
+    while (written < events) {
+      const batch = Math.min(batchSize, events - written);
+      await admin.query("select bench.write_history($1, $2, 0.002)", [batch, historyDays]);
+      written += batch;
+      progress(`history: ${written} of ${events} events`);
+    }
+  });
+  return ms;
+}
+
+/** Acts as a user of a role, as the API does, for the rest of the session. */
+async function actAs(client: pg.Client, role: "admin" | "coach", userId: string): Promise<void> {
+  await client.query(
+    "select set_config('role', $1, false), set_config('jwt.claims.user_id', $2, false), set_config('jwt.claims.role', $3, false)",
+    [`custodian_${role}`, userId, role],
+  );
+}
+
+/** The p95 (ms) of each analytics query, run `runs` times each, interleaved. */
+async function benchQueries(client: pg.Client, runs: number, profileId: string): Promise<Record<string, number>> {
+  const queries: Record<string, pg.QueryConfig> = {
+    usage_by_day_30d: { text: "select * from app_public.usage_over_time(current_date - 30, current_date, 'day')" },
+    usage_by_week_90d: { text: "select * from app_public.usage_over_time(current_date - 90, current_date, 'week')" },
+    usage_by_month_12m: { text: "select * from app_public.usage_over_time(current_date - 365, current_date, 'month')" },
+    by_provider_90d: { text: "select * from app_public.usage_by_provider(current_date - 90, current_date)" },
+    top_coaches_30d: { text: "select * from app_public.top_coaches(current_date - 30, current_date, 10)" },
+    revenue_12m: { text: "select * from app_public.revenue_summary(current_date - 365, current_date)" },
+    retranscriptions_12m: { text: "select * from app_public.retranscription_stats(current_date - 365, current_date)" },
+    failures_12m: { text: "select * from app_public.failure_stats(current_date - 365, current_date)" },
+    monthly_revenue_12m: {
+      text: "select * from app_public.monthly_revenue((date_trunc('month', current_date) - interval '12 months')::date, date_trunc('month', current_date)::date)",
+    },
+    invoice_preview_last_month: {
+      text: "select * from app_public.invoice_preview($1, (date_trunc('month', current_date) - interval '1 month')::date)",
+      values: [profileId],
+    },
+  };
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(queries).map((name) => [name, []]));
+  for (let run = 0; run < runs + 2; run++) {
+    for (const [name, query] of Object.entries(queries)) {
+      const ms = await timed(() => client.query(query));
+      if (run >= 2) times[name]!.push(ms); // two warm-up runs
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([name, values]) => [name, Number(p95(values).toFixed(2))]));
+}
+
+async function benchCompletions(admin: pg.Client, workers: Worker[], settings: Settings) {
+  const perWriter = Math.ceil(3000 * settings.seconds * settings.rounds);
+  progress(`queueing ${perWriter * writerCount} attempts to complete`);
+  await admin.query("select bench.queue_attempts($1, $2)", [writerCount, perWriter]);
+  await admin.query("vacuum analyze app_public.transcriptions");
+  for (const worker of workers) {
+    const { rows } = await admin.query(
+      `select t.id from app_public.transcriptions t join app_public.coach_profiles cp on cp.id = t.coach_profile_id
+       where cp.display_name = $1 and t.status = 'processing' order by t.id`,
+      [`Bench Coach ${worker.index + 1}`],
+    );
+    (worker as Worker & { queue: string[] }).queue = rows.map((row) => row.id);
+  }
+  const complete = (worker: Worker) => ({
+    name: "complete",
+    text: "update app_public.transcriptions set status = 'completed', billed_duration_seconds = 600 where id = $1",
+    values: [(worker as Worker & { queue: string[] }).queue.pop()],
+  });
+  const variants = { with_capture: "enable", without_capture: "disable" } as const;
+  const tps: Record<keyof typeof variants, number[]> = { with_capture: [], without_capture: [] };
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const [variant, action] of Object.entries(variants) as Array<[keyof typeof variants, string]>) {
+      await admin.query(`alter table app_public.transcriptions ${action} trigger _600_capture_usage_on_finish`);
+      const measured = await measureTps(workers, settings.seconds, complete);
+      tps[variant].push(measured);
+      progress(`completions round ${round} ${variant}: ${Math.round(measured)}/s`);
+    }
+  }
+  await admin.query("alter table app_public.transcriptions enable trigger _600_capture_usage_on_finish");
+  const withCapture = median(tps.with_capture);
+  const withoutCapture = median(tps.without_capture);
+  return {
+    with_capture_per_second: Math.round(withCapture),
+    without_capture_per_second: Math.round(withoutCapture),
+    ratio: Number((withCapture / withoutCapture).toFixed(3)),
+  };
+}
+
+async function main(settings: Settings, teardown: Teardown) {
+  const started = performance.now();
+  const databaseUrl = await createScratchDatabase(teardown, progress);
+  const admin = await connectAsOwner(databaseUrl, teardown);
+  await admin.query(fs.readFileSync(path.join(import.meta.dirname, "usage-setup.sql"), "utf8"));
+  await admin.query("select bench.create_coaches($1)", [settings.coaches]);
+
+  progress(`writing ${settings.events} usage events over ${historyDays} days`);
+  const generationMs = await writeHistory(admin, settings.events);
+  await admin.query("vacuum analyze app_public.usage_events");
+
+  const days = (await usageEventDays(admin))!;
+  progress(`full rebuild of the rollups, ${days.from} to ${days.to}`);
+  const rebuildMs = await timed(() => rebuildDays(admin, days.from, days.to, () => undefined));
+  await admin.query("vacuum analyze app_public.usage_daily");
+
+  progress("analytics queries");
+  const { rows: [someone] } = await admin.query(
+    "select u.id as user_id, u.id as admin_id, cp.id as profile_id from app_public.coach_profiles cp join app_public.users u on u.id = cp.user_id where cp.display_name = 'Bench Coach 7'",
+  );
+  const adminUser = (await admin.query("select id from app_private.create_user('bench-admin@example.com', 'password123', 'admin')")).rows[0].id;
+  const asAdmin = await connectAsOwner(databaseUrl, teardown);
+  await actAs(asAdmin, "admin", adminUser);
+  const adminP95 = await benchQueries(asAdmin, settings.queryRuns, someone.profile_id);
+  const asCoach = await connectAsOwner(databaseUrl, teardown);
+  await actAs(asCoach, "coach", someone.user_id);
+  const coachP95 = await benchQueries(asCoach, settings.queryRuns, someone.profile_id);
+
+  progress("incremental rollup after 100,000 new events");
+  await rollUpDirtyDays(admin);
+  await admin.query("select bench.write_history(100000, 10, 0.01)");
+  const dirtyDays = (await admin.query("select count(*)::int as n from app_private.usage_dirty_days")).rows[0].n;
+  const incrementalMs = await timed(() => rollUpDirtyDays(admin));
+  const reconcile = (await admin.query("select count(*)::int as n from app_public.usage_reconcile(current_date - 12, current_date + 1)")).rows[0].n;
+
+  const workers: Worker[] = [];
+  for (let index = 0; index < writerCount; index++) {
+    workers.push({ client: await connectAsOwner(databaseUrl, teardown), index, sent: 0 });
+  }
+  const completions = await benchCompletions(admin, workers, settings);
+
+  const slowest = (p95s: Record<string, number>) => Math.max(...Object.values(p95s));
+  return {
+    bench: "usage",
+    events: settings.events,
+    coaches: settings.coaches,
+    history_generation_seconds: Number((generationMs / 1000).toFixed(1)),
+    full_rebuild: { seconds: Number((rebuildMs / 1000).toFixed(1)), events_per_second: Math.round(settings.events / (rebuildMs / 1000)) },
+    analytics_p95_ms_admin: adminP95,
+    analytics_p95_ms_coach: coachP95,
+    slowest_p95_ms: Math.max(slowest(adminP95), slowest(coachP95)),
+    incremental_rollup: { new_events: 100_000, dirty_days: dirtyDays, seconds: Number((incrementalMs / 1000).toFixed(2)), reconcile_differences: reconcile },
+    completions,
+    total_seconds: Math.round((performance.now() - started) / 1000),
+  };
+}
+
+const settings = readSettings(process.env);
+await runBench(progress, (teardown) => main(settings, teardown));
