@@ -1,5 +1,5 @@
 --! Previous: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
---! Hash: sha1:bfe24d3b1ba8017aa0540db84a0fdc7d31812467
+--! Hash: sha1:3feb025e09d314b52f9950d742e093d793bbdda4
 --! Message: usage capture and billing
 
 -- Usage capture and billing: every transcription attempt that reaches a
@@ -121,7 +121,7 @@ create table app_private.usage_ledgers (
   billing_month date not null,
   included_seconds_used bigint not null default 0,
   charged_seconds bigint not null default 0,
-  exact_charge_minor numeric not null default 0,
+  charge_sixtieths bigint not null default 0,
   charged_minor bigint not null default 0,
   last_billing_reason app_public.billing_reason,
   last_included_seconds integer,
@@ -130,7 +130,7 @@ create table app_private.usage_ledgers (
   primary key (coach_profile_id, billing_month)
 );
 comment on table app_private.usage_ledgers is
-  E'Running totals per coach and billing month: the included minutes used so far and the unrounded charge, so that each event''s amount is the growth of the rounded total. Each capture updates its row in the statement that writes the event (the row lock prices a coach''s completions one at a time) and reads its own share back from the last_ columns.';
+  E'Running totals per coach and billing month: the included minutes used so far and the exact charge in sixtieths of a minor unit, so that each event''s amount is the growth of the rounded total. Each capture updates its row in the statement that writes the event (the row lock prices a coach''s completions one at a time) and reads its own share back from the last_ columns.';
 
 create table app_public.invoices (
   coach_profile_id uuid not null,
@@ -182,10 +182,10 @@ create function app_private.decide_charge(
   session_had_success boolean,
   included_seconds_left bigint,
   price_per_minute_minor bigint,
-  exact_charge_before numeric
+  charge_sixtieths_before bigint
 ) returns table (
   billable boolean, billing_reason app_public.billing_reason, included_seconds integer, charged_seconds integer,
-  exact_charge_after numeric, amount_minor bigint
+  charge_sixtieths_after bigint, amount_minor bigint
 ) as $$
   select outcome = 'completed',
     case
@@ -196,14 +196,14 @@ create function app_private.decide_charge(
     end::app_public.billing_reason,
     covered.seconds,
     charged.seconds,
-    exact_charge_before + charged.seconds * price_per_minute_minor / 60.0,
-    (pg_catalog.round(exact_charge_before + charged.seconds * price_per_minute_minor / 60.0)
-      - pg_catalog.round(exact_charge_before))::bigint
+    charge_sixtieths_before + charged.seconds * price_per_minute_minor,
+    (pg_catalog.round((charge_sixtieths_before + charged.seconds * price_per_minute_minor) / 60.0)
+      - pg_catalog.round(charge_sixtieths_before / 60.0))::bigint
   from (select case when outcome = 'completed' then least(audio_seconds, greatest(included_seconds_left, 0))::integer else 0 end as seconds) covered,
   lateral (select case when outcome = 'completed' then audio_seconds - covered.seconds else 0 end as seconds) charged;
 $$ language sql immutable;
-comment on function app_private.decide_charge(app_public.attempt_outcome, integer, boolean, bigint, bigint, numeric) is
-  E'THE billing rule (version app_public.billing_rule_version()). A failed attempt is free (failed_free). A completed attempt is billable: the first on its session is first_success (failed retries before it stay free), a later one a retranscription. Its seconds use the billing month''s included minutes first (wholly covered: included_minutes, charge 0), the rest is charged at the plan''s price per minute, pro rata per second. Rounding: the month''s unrounded charge is kept, and each event''s amount is the growth of its rounded total (half away from zero), so the amounts of a month add up to round(total charge) exactly.';
+comment on function app_private.decide_charge(app_public.attempt_outcome, integer, boolean, bigint, bigint, bigint) is
+  E'THE billing rule (version app_public.billing_rule_version()). A failed attempt is free (failed_free). A completed attempt is billable: the first on its session is first_success (failed retries before it stay free), a later one a retranscription. Its seconds use the billing month''s included minutes first (wholly covered: included_minutes, charge 0), the rest is charged at the plan''s price per minute, pro rata per second. Rounding: the month''s charge is kept exactly, as an integer number of sixtieths of a minor unit (seconds × price per minute), and each event''s amount is the growth of its rounded total (half away from zero), so the amounts of a month add up to round(total charge) exactly.';
 
 -- Capture ------------------------------------------------------------------------
 
@@ -230,6 +230,9 @@ begin
     -- the statement below sees it and bills the next open month.
     lock table app_private.usage_ledgers in row exclusive mode;
   end if;
+  -- Attempts of one session are priced one at a time, and the statement
+  -- below starts after the wait: it sees a success committed meanwhile.
+  perform from app_public.coaching_sessions s where s.id = new.session_id for no key update;
 
   -- One statement: what the price depends on, the coach's ledger for the
   -- billing month moved on (its row lock prices a coach's completions one at a
@@ -254,17 +257,17 @@ begin
       and not exists (select from app_public.usage_events e where e.transcription_id = new.id and e.kind = 'attempt')),
   ledger as (
     insert into app_private.usage_ledgers as l (coach_profile_id, billing_month, included_seconds_used, charged_seconds,
-      exact_charge_minor, charged_minor, last_billing_reason, last_included_seconds, last_charged_seconds, last_amount_minor)
-    select f.coach_profile_id, f.billed_in, c.included_seconds, c.charged_seconds, c.exact_charge_after, c.amount_minor,
+      charge_sixtieths, charged_minor, last_billing_reason, last_included_seconds, last_charged_seconds, last_amount_minor)
+    select f.coach_profile_id, f.billed_in, c.included_seconds, c.charged_seconds, c.charge_sixtieths_after, c.amount_minor,
       c.billing_reason, c.included_seconds, c.charged_seconds, c.amount_minor
     from facts f, app_private.decide_charge(f.outcome, f.seconds, f.had_success, f.included_cap, f.price, 0) c
     on conflict (coach_profile_id, billing_month) do update set
-      (included_seconds_used, charged_seconds, exact_charge_minor, charged_minor,
+      (included_seconds_used, charged_seconds, charge_sixtieths, charged_minor,
        last_billing_reason, last_included_seconds, last_charged_seconds, last_amount_minor) = (
-        select l.included_seconds_used + c.included_seconds, l.charged_seconds + c.charged_seconds, c.exact_charge_after,
+        select l.included_seconds_used + c.included_seconds, l.charged_seconds + c.charged_seconds, c.charge_sixtieths_after,
           l.charged_minor + c.amount_minor, c.billing_reason, c.included_seconds, c.charged_seconds, c.amount_minor
         from facts f, app_private.decide_charge(f.outcome, f.seconds, f.had_success,
-          f.included_cap - l.included_seconds_used, f.price, l.exact_charge_minor) c)
+          f.included_cap - l.included_seconds_used, f.price, l.charge_sixtieths) c)
     returning l.billing_month, l.last_billing_reason, l.last_included_seconds, l.last_charged_seconds, l.last_amount_minor)
   insert into app_public.usage_events (
     kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription, provider, model,

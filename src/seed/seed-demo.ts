@@ -3,6 +3,7 @@ import path from "node:path";
 import { progressBar } from "../cli/progress.ts";
 import { requireSchema, withOwnerClient } from "../db/owner-client.ts";
 import { projectRoot } from "../paths.ts";
+import { rollUpDirtyDays } from "../usage/aggregate.ts";
 
 /** The logins the demo data creates; `start` prints them. */
 export const demoLogins = {
@@ -17,7 +18,8 @@ const COACHES_PER_BATCH = 50;
 
 /**
  * Seeds demo data: plans, provider rates, an admin, an auditor and
- * 3 × scale coaches with their clients, sessions and attempts. Idempotent:
+ * 3 × scale coaches with their clients, sessions and attempts (and so their
+ * usage events, rolled up by day). Idempotent:
  * existing demo accounts are left as they are.
  */
 export async function seedDemo(databaseUrl: string, scale: number, showProgress: boolean): Promise<void> {
@@ -38,6 +40,9 @@ export async function seedDemo(databaseUrl: string, scale: number, showProgress:
       bar?.tick(last - first + 1);
     }
     bar?.finish();
+    // The attempts' usage events are written as they are seeded; roll them up
+    // now, so that the analytics have figures before the job's first run.
+    await rollUpDirtyDays(client);
   });
 }
 
