@@ -60,7 +60,8 @@ create function bench.write_history(how_many integer, days integer, late_share n
 $$ language sql;
 
 -- The completion workload: one coach per writer (a coach's completions are
--- priced one at a time), each with a session and queued attempts to complete.
+-- priced one at a time), each with sessions of 10 attempts waiting to be
+-- completed (one session with thousands of attempts is not a real shape).
 create function bench.queue_attempts(writers integer, per_writer integer) returns void as $$
 begin
   insert into app_public.clients (coach_profile_id, full_name)
@@ -68,10 +69,11 @@ begin
   where cp.display_name in (select pg_catalog.format('Bench Coach %s', n) from pg_catalog.generate_series(1, writers) n);
   insert into app_public.coaching_sessions (client_id, coach_profile_id, title, recorded_at, audio_object_key, audio_duration_seconds)
   select c.id, c.coach_profile_id, 'Workload session', pg_catalog.now(), 'recordings/bench.m4a', 600
-  from app_public.clients c where c.full_name = 'Workload client';
+  from app_public.clients c cross join pg_catalog.generate_series(1, greatest(per_writer / 10, 1))
+  where c.full_name = 'Workload client';
   insert into app_public.transcriptions (session_id, coach_profile_id, provider, model, status)
   select s.id, s.coach_profile_id, 'deepgram', 'nova-2', 'processing'
-  from app_public.coaching_sessions s cross join pg_catalog.generate_series(1, per_writer)
+  from app_public.coaching_sessions s cross join pg_catalog.generate_series(1, 10)
   where s.title = 'Workload session';
 end;
 $$ language plpgsql;

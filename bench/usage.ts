@@ -107,7 +107,7 @@ async function benchQueries(client: pg.Client, runs: number, profileId: string):
 }
 
 async function benchCompletions(admin: pg.Client, workers: Worker[], settings: Settings) {
-  const perWriter = Math.ceil(3000 * settings.seconds * settings.rounds);
+  const perWriter = Math.ceil(1500 * settings.seconds * settings.rounds);
   progress(`queueing ${perWriter * writerCount} attempts to complete`);
   await admin.query("select bench.queue_attempts($1, $2)", [writerCount, perWriter]);
   await admin.query("vacuum analyze app_public.transcriptions");
