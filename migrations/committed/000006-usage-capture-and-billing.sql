@@ -1,5 +1,5 @@
 --! Previous: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
---! Hash: sha1:3feb025e09d314b52f9950d742e093d793bbdda4
+--! Hash: sha1:a10bbbb45a484ce4240566febf564de1d2453340
 --! Message: usage capture and billing
 
 -- Usage capture and billing: every transcription attempt that reaches a
@@ -586,6 +586,10 @@ comment on function app_public.usage_in_range(date, date) is
 -- Invoices and month close ----------------------------------------------------------
 
 create function app_private.month_invoices(month date, only_coach uuid default null) returns setof app_public.invoices as $$
+begin
+  -- Planned for this call, so that one coach's invoice reads that coach's
+  -- events through their index rather than the whole month's.
+  return query execute pg_catalog.format($q$
   with events as (
     select e.coach_profile_id,
       coalesce(sum(e.amount_minor) filter (where e.kind = 'attempt'), 0) as usage_minor,
@@ -594,30 +598,31 @@ create function app_private.month_invoices(month date, only_coach uuid default n
       coalesce(sum(e.included_seconds), 0) as included_seconds,
       coalesce(sum(e.charged_seconds), 0) as charged_seconds,
       count(*) filter (where e.usage_month < e.billing_month) as late_events,
-      (array_agg(e.plan_id order by e.id desc) filter (where e.plan_id is not null))[1] as last_plan_id
+      (pg_catalog.array_agg(e.plan_id order by e.id desc) filter (where e.plan_id is not null))[1] as last_plan_id
     from app_public.usage_events e
-    where e.billing_month = month_invoices.month
-      and (only_coach is null or e.coach_profile_id = only_coach)
+    where e.billing_month = $1 and %1$s
     group by e.coach_profile_id),
   -- Coaches pay the fee of a month in which their profile was live at some point.
   coaches as (
     select cp.id as coach_profile_id, cp.plan_id from app_public.coach_profiles cp
-    where cp.created_at < month_invoices.month + interval '1 month'
-      and (not cp.is_deleted or cp.deleted_at >= month_invoices.month)
-      and (only_coach is null or cp.id = only_coach)
+    where cp.created_at < $1 + interval '1 month' and (not cp.is_deleted or cp.deleted_at >= $1) and %2$s
     union
     select e.coach_profile_id, coalesce(cp.plan_id, e.last_plan_id) from events e
     left join app_public.coach_profiles cp on cp.id = e.coach_profile_id)
-  select c.coach_profile_id, month_invoices.month, p.id, p.name, coalesce(p.currency, 'EUR'),
-    coalesce(p.monthly_fee_minor, 0), coalesce(p.included_minutes, 0),
-    coalesce(e.audio_seconds, 0), coalesce(e.included_seconds, 0), coalesce(e.charged_seconds, 0),
-    coalesce(e.usage_minor, 0), coalesce(e.credits_minor, 0),
-    coalesce(p.monthly_fee_minor, 0) + coalesce(e.usage_minor, 0) + coalesce(e.credits_minor, 0),
+  select c.coach_profile_id, $1, p.id, p.name, coalesce(p.currency, 'EUR'),
+    coalesce(p.monthly_fee_minor, 0)::bigint, coalesce(p.included_minutes, 0),
+    coalesce(e.audio_seconds, 0)::bigint, coalesce(e.included_seconds, 0)::bigint, coalesce(e.charged_seconds, 0)::bigint,
+    coalesce(e.usage_minor, 0)::bigint, coalesce(e.credits_minor, 0)::bigint,
+    (coalesce(p.monthly_fee_minor, 0) + coalesce(e.usage_minor, 0) + coalesce(e.credits_minor, 0))::bigint,
     coalesce(e.late_events, 0)::integer, pg_catalog.now()
   from coaches c
   left join events e on e.coach_profile_id = c.coach_profile_id
-  left join app_public.billing_plans p on p.id = c.plan_id;
-$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+  left join app_public.billing_plans p on p.id = c.plan_id$q$,
+    case when only_coach is null then 'true' else 'e.coach_profile_id = $2' end,
+    case when only_coach is null then 'true' else 'cp.id = $2' end)
+  using month, only_coach;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.month_invoices(date, uuid) is
   E'Every coach''s invoice for a billing month as it stands: plan fee, the month''s attempt amounts, credits and voids.';
 
