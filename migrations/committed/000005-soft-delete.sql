@@ -1,5 +1,5 @@
 --! Previous: sha1:a861776ccfd452a1e5ffef464dfdf9deeca8e4f3
---! Hash: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
+--! Hash: sha1:08d7bce93ae526eaf80becd6975fbd35fdae6841
 --! Message: soft delete
 
 -- Soft delete: any writer's DELETE on a governed table becomes a reversible,
@@ -104,9 +104,11 @@ begin
   -- A live row needs live parents: checked on insert, on restore and when it
   -- moves to another parent.
   select pg_catalog.string_agg(pg_catalog.format($check$
-      if (TG_OP = 'INSERT' or old.is_deleted or (%1$s)) and exists (
-        select from %2$s p where (%3$s) and p.is_deleted
-      ) then
+      -- FOR SHARE: a cascade deleting the parent meanwhile waits for this
+      -- row, then takes it along; it never leaves it live under a deleted parent.
+      if (TG_OP = 'INSERT' or old.is_deleted or (%1$s)) and coalesce((
+        select p.is_deleted from %2$s p where (%3$s) for share of p
+      ), false) then
         raise exception 'The %% %% is deleted; restore it first.', %4$L, new.%5$I
           using errcode = '23503', table = %6$L,
                 detail = pg_catalog.format('%%s %%s cannot reference it while it is deleted.', %7$L, new.%8$I);
@@ -378,7 +380,12 @@ begin
     raise exception 'The % % was deleted at %, more than % ago; only an admin can restore it now.',
       state.noun, row_id, state.deleted_at, governance.coach_restore_window() using errcode = '42501';
   end if;
-  execute pg_catalog.format('update %s set is_deleted = false where %s', target, governance.key_condition(target)) using row_id;
+  begin
+    execute pg_catalog.format('update %s set is_deleted = false where %s', target, governance.key_condition(target)) using row_id;
+  exception when unique_violation then
+    raise exception 'The % % cannot be restored: a live row already holds one of its unique values.', state.noun, row_id
+      using errcode = '23505', detail = sqlerrm;
+  end;
   return state.deletion_batch_id;
 end;
 $$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;

@@ -1,5 +1,5 @@
---! Previous: sha1:f5636805aa46a97b336c4e7a9ee1133637e31278
---! Hash: sha1:a10bbbb45a484ce4240566febf564de1d2453340
+--! Previous: sha1:08d7bce93ae526eaf80becd6975fbd35fdae6841
+--! Hash: sha1:68ee8fffb527b2bd5a15f91ab347830e15b34d03
 --! Message: usage capture and billing
 
 -- Usage capture and billing: every transcription attempt that reaches a
@@ -115,6 +115,8 @@ comment on column app_public.billing_months.closed_at is E'When it was closed.';
 comment on column app_public.billing_months.closed_by is E'The admin who closed it.';
 create trigger _010_append_only before update or delete on app_public.billing_months
   for each row execute function app_private.tg__append_only();
+create trigger _011_no_truncate before truncate on app_public.billing_months
+  for each statement execute function app_private.tg__append_only();
 
 create table app_private.usage_ledgers (
   coach_profile_id uuid not null,
@@ -168,6 +170,8 @@ comment on column app_public.invoices.late_events is E'Events that belonged to a
 comment on column app_public.invoices.closed_at is E'When the month was closed.';
 create trigger _010_append_only before update or delete on app_public.invoices
   for each row execute function app_private.tg__append_only();
+create trigger _011_no_truncate before truncate on app_public.invoices
+  for each statement execute function app_private.tg__append_only();
 
 -- The billing rule ---------------------------------------------------------------
 
@@ -238,7 +242,7 @@ begin
   -- billing month moved on (its row lock prices a coach's completions one at a
   -- time, and ON CONFLICT reads the latest totals), and the event itself.
   with facts as (
-    select new.coach_profile_id as coach_profile_id, p.id as plan_id, p.included_minutes * 60 as included_cap,
+    select new.coach_profile_id as coach_profile_id, p.id as plan_id, p.included_minutes::bigint * 60 as included_cap,
       p.price_per_extra_minute_minor as price, new.status::text::app_public.attempt_outcome as outcome,
       case when new.status = 'completed' then new.billed_duration_seconds
            else coalesce(new.billed_duration_seconds, s.audio_duration_seconds, 0) end as seconds,
@@ -429,6 +433,8 @@ create function app_private.rebuild_usage_day(day date) returns integer as $$
 declare
   written integer;
 begin
+  -- The mark goes first: a day marked again while this runs keeps its new mark.
+  delete from app_private.usage_dirty_days d where d.day = rebuild_usage_day.day;
   delete from app_public.usage_daily d where d.day = rebuild_usage_day.day;
   insert into app_public.usage_daily
   select (e.occurred_at at time zone 'UTC')::date, e.coach_profile_id, e.plan_id, e.provider, e.model, e.billing_month,
@@ -458,7 +464,6 @@ begin
     sum(d.unknown_cost_attempts)
   from app_public.usage_daily d where d.day = rebuild_usage_day.day
   group by d.day, d.plan_id, d.provider, d.model, d.billing_month;
-  delete from app_private.usage_dirty_days d where d.day = rebuild_usage_day.day;
   return written;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
@@ -598,22 +603,31 @@ begin
       coalesce(sum(e.included_seconds), 0) as included_seconds,
       coalesce(sum(e.charged_seconds), 0) as charged_seconds,
       count(*) filter (where e.usage_month < e.billing_month) as late_events,
+      count(*) filter (where e.kind = 'attempt') as attempts,
       (pg_catalog.array_agg(e.plan_id order by e.id desc) filter (where e.plan_id is not null))[1] as last_plan_id
     from app_public.usage_events e
     where e.billing_month = $1 and %1$s
     group by e.coach_profile_id),
   -- Coaches pay the fee of a month in which their profile was live at some point.
-  coaches as (
+  live as (
     select cp.id as coach_profile_id, cp.plan_id from app_public.coach_profiles cp
-    where cp.created_at < $1 + interval '1 month' and (not cp.is_deleted or cp.deleted_at >= $1) and %2$s
-    union
-    select e.coach_profile_id, coalesce(cp.plan_id, e.last_plan_id) from events e
-    left join app_public.coach_profiles cp on cp.id = e.coach_profile_id)
+    where cp.created_at < $1 + interval '1 month' and (not cp.is_deleted or cp.deleted_at >= $1) and %2$s),
+  -- Every coach with a fee or billed events. The fee is due for a month in
+  -- which the profile was live, or had attempts billed and was not deleted
+  -- before it; credits and voids alone never make one due.
+  coaches as (
+    select l.coach_profile_id, l.plan_id, true as live from live l
+    union all
+    select e.coach_profile_id, coalesce(cp.plan_id, e.last_plan_id),
+      e.attempts > 0 and coalesce(not cp.is_deleted or cp.deleted_at >= $1, false)
+    from events e
+    left join app_public.coach_profiles cp on cp.id = e.coach_profile_id
+    where not exists (select from live l where l.coach_profile_id = e.coach_profile_id))
   select c.coach_profile_id, $1, p.id, p.name, coalesce(p.currency, 'EUR'),
-    coalesce(p.monthly_fee_minor, 0)::bigint, coalesce(p.included_minutes, 0),
+    case when c.live then coalesce(p.monthly_fee_minor, 0) else 0 end::bigint, coalesce(p.included_minutes, 0),
     coalesce(e.audio_seconds, 0)::bigint, coalesce(e.included_seconds, 0)::bigint, coalesce(e.charged_seconds, 0)::bigint,
     coalesce(e.usage_minor, 0)::bigint, coalesce(e.credits_minor, 0)::bigint,
-    (coalesce(p.monthly_fee_minor, 0) + coalesce(e.usage_minor, 0) + coalesce(e.credits_minor, 0))::bigint,
+    (case when c.live then coalesce(p.monthly_fee_minor, 0) else 0 end + coalesce(e.usage_minor, 0) + coalesce(e.credits_minor, 0))::bigint,
     coalesce(e.late_events, 0)::integer, pg_catalog.now()
   from coaches c
   left join events e on e.coach_profile_id = c.coach_profile_id
@@ -689,9 +703,12 @@ create function app_public.issue_usage_credit(coach_profile_id uuid, amount_mino
 returns app_public.usage_events as $$
 declare
   event app_public.usage_events;
-  month date := app_private.first_open_month(date_trunc('month', pg_catalog.now() at time zone 'UTC')::date);
+  month date;
 begin
   perform app_private.require_admin('issue credits');
+  -- As a late capture does: wait for a month close in progress, then choose the month.
+  lock table app_private.usage_ledgers in row exclusive mode;
+  month := app_private.first_open_month(date_trunc('month', pg_catalog.now() at time zone 'UTC')::date);
   if amount_minor is null or amount_minor <= 0 then
     raise exception 'A credit is a positive amount in minor units (got %).', amount_minor using errcode = '22023';
   end if;
@@ -716,9 +733,11 @@ create function app_public.void_usage_event(usage_event_id bigint, reason text) 
 declare
   original app_public.usage_events;
   event app_public.usage_events;
-  month date := app_private.first_open_month(date_trunc('month', pg_catalog.now() at time zone 'UTC')::date);
+  month date;
 begin
   perform app_private.require_admin('void usage events');
+  lock table app_private.usage_ledgers in row exclusive mode;
+  month := app_private.first_open_month(date_trunc('month', pg_catalog.now() at time zone 'UTC')::date);
   if reason is null or length(btrim(reason)) < 3 then
     raise exception 'A void needs a reason (at least 3 characters).' using errcode = '22023';
   end if;

@@ -1,0 +1,97 @@
+import { closeRootPool, errorOf, rootPool, withRootDb } from "../support/db.ts";
+import { createUser } from "../support/fixtures.ts";
+import { createBillingCoach, createPlan, createRates, createSession, eventOf, insertAttempt, waitUntilBlocked } from "./helpers.ts";
+
+afterAll(closeRootPool);
+
+const thisMonth = () => new Date().toISOString().slice(0, 7) + "-01";
+
+test("a coach no longer live in the month pays no plan fee: a credit stays a credit", () =>
+  withRootDb(async (client) => {
+    const plan = await createPlan(client, { feeMinor: 1000 });
+    const gone = await createBillingCoach(client, plan.id, "gone");
+    await client.query("delete from app_public.coach_profiles where id = $1", [gone.profileId]);
+    await client.query("update app_public.coach_profiles set deleted_at = deleted_at - interval '3 months' where id = $1", [gone.profileId]);
+    await client.query("select app_public.issue_usage_credit($1, 100, 'goodwill')", [gone.profileId]);
+    const live = await createBillingCoach(client, plan.id, "live");
+    const { rows } = await client.query(
+      `select coach_profile_id, plan_fee_minor::int as fee, credits_minor::int as credits, total_minor::int as total
+       from app_public.invoice_preview(null, $1) where coach_profile_id = any ($2) order by total_minor`,
+      [thisMonth(), [gone.profileId, live.profileId]],
+    );
+    expect(rows).toEqual([
+      { coach_profile_id: gone.profileId, fee: 0, credits: -100, total: -100 },
+      { coach_profile_id: live.profileId, fee: 1000, credits: 0, total: 1000 },
+    ]);
+  }));
+
+test("a plan with a huge number of included minutes still prices attempts", () =>
+  withRootDb(async (client) => {
+    const plan = await createPlan(client, { includedMinutes: 2147483647, pricePerMinuteMinor: 0 });
+    const coach = await createBillingCoach(client, plan.id, "unlimited");
+    const rate = await createRates(client, [{ costPerMinuteMinor: "0.5000" }]);
+    const sessionId = await createSession(client, coach);
+    const attempt = await insertAttempt(client, sessionId, { status: "completed", seconds: 600, rate });
+    expect(await eventOf(client, attempt)).toMatchObject({ reason: "included_minutes", included_seconds: 600, amount: 0 });
+  }));
+
+test("invoices and closed months refuse TRUNCATE, to the owner too", () =>
+  withRootDb(async (client) => {
+    await client.query("set local lock_timeout = '10s'");
+    for (const table of ["app_public.invoices", "app_public.billing_months"]) {
+      const error = await errorOf(client, `truncate ${table} cascade`);
+      expect(error?.code).toBe("42501");
+      expect(error?.message).toMatch(/append-only/);
+    }
+  }));
+
+test("restoring a client whose email a live client now holds is refused with a clear error", () =>
+  withRootDb(async (client) => {
+    const plan = await createPlan(client);
+    const coach = await createBillingCoach(client, plan.id, "restorer");
+    const { rows: [old] } = await client.query(
+      "insert into app_public.clients (coach_profile_id, full_name, email) values ($1, 'Ann', 'ann@restore.example') returning id",
+      [coach.profileId]);
+    await client.query("delete from app_public.clients where id = $1", [old.id]);
+    await client.query("insert into app_public.clients (coach_profile_id, full_name, email) values ($1, 'Ann again', 'ann@restore.example')", [coach.profileId]);
+    const error = await errorOf(client, "select governance.restore('app_public.clients', $1)", [old.id]);
+    expect(error).toMatchObject({ code: "23505", message: `The client ${old.id} cannot be restored: a live row already holds one of its unique values.` });
+  }));
+
+test("a session inserted while its coach profile is being deleted is deleted with it, never left live", async () => {
+  const pool = rootPool();
+  const plan = await createPlan(pool);
+  const coach = await createBillingCoach(pool, plan.id, "racer");
+  const inserter = await pool.connect();
+  const deleter = await pool.connect();
+  try {
+    await inserter.query("begin");
+    await inserter.query(
+      `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
+       values ($1, 'Race', now(), 'k', 60)`, [coach.clientId]);
+    const { rows: [{ pid }] } = await deleter.query("select pg_backend_pid() as pid");
+    const deleting = deleter.query("delete from app_public.coach_profiles where id = $1", [coach.profileId]);
+    await waitUntilBlocked(pool, pid);
+    await inserter.query("commit");
+    await deleting;
+    const { rows } = await pool.query(
+      "select title, is_deleted from app_public.coaching_sessions where coach_profile_id = $1", [coach.profileId]);
+    expect(rows).toEqual([{ title: "Race", is_deleted: true }]);
+  } finally {
+    inserter.release();
+    deleter.release();
+    await pool.query("select governance.hard_delete('app_public.coach_profiles', $1, 'test cleanup')", [coach.profileId]);
+    await pool.query("delete from app_public.users where id = $1", [coach.user.id]);
+    await pool.query("delete from app_public.billing_plans where id = $1", [plan.id]);
+  }
+});
+
+test("only admins issue credits", () =>
+  withRootDb(async (client) => {
+    const plan = await createPlan(client);
+    const coach = await createBillingCoach(client, plan.id, "creditee");
+    const auditor = await createUser(client, "auditor");
+    await client.query("select set_config('role', 'custodian_auditor', true), set_config('jwt.claims.user_id', $1, true)", [auditor.id]);
+    const error = await errorOf(client, "select app_public.issue_usage_credit($1, 100, 'nice try')", [coach.profileId]);
+    expect(error?.code).toBe("42501");
+  }));
