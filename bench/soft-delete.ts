@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type pg from "pg";
 import { UserError } from "../src/errors.ts";
-import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, type Teardown } from "./scratch-database.ts";
+import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, timed, type Teardown } from "./scratch-database.ts";
 
 const progress = progressOf("soft-delete");
 const expectedRows = 1 + 10_000 + 10_000 + 100_000;
@@ -19,12 +19,6 @@ function readRounds(env: NodeJS.ProcessEnv): number {
   const rounds = Number(env.BENCH_ROUNDS || 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new UserError(`BENCH_ROUNDS must be a positive integer (got "${env.BENCH_ROUNDS}").`);
   return rounds;
-}
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return performance.now() - started;
 }
 
 /** The rows of the profile's tree that are deleted, and in how many batches. */

@@ -14,7 +14,7 @@ import path from "node:path";
 import type pg from "pg";
 import { UserError } from "../src/errors.ts";
 import { rebuildDays, rollUpDirtyDays, usageEventDays } from "../src/usage/aggregate.ts";
-import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, type Teardown } from "./scratch-database.ts";
+import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, timed, type Teardown } from "./scratch-database.ts";
 import { measureTps, type Worker } from "./throughput.ts";
 
 const progress = progressOf("usage");
@@ -43,12 +43,6 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     rounds: Math.round(number("BENCH_ROUNDS", 3)),
     queryRuns: Math.round(number("BENCH_QUERY_RUNS", 30)),
   };
-}
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return performance.now() - started;
 }
 
 function p95(values: number[]): number {

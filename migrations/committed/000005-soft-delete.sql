@@ -1,5 +1,5 @@
 --! Previous: sha1:a861776ccfd452a1e5ffef464dfdf9deeca8e4f3
---! Hash: sha1:08d7bce93ae526eaf80becd6975fbd35fdae6841
+--! Hash: sha1:b930c22c730e13968c2e82f2592438e86d3dc0d1
 --! Message: soft delete
 
 -- Soft delete: any writer's DELETE on a governed table becomes a reversible,
@@ -299,14 +299,20 @@ comment on function governance.install_soft_delete_triggers(regclass) is
 
 -- The governed paths --------------------------------------------------------------
 
-create function governance.caller_is_staff() returns boolean as $$
+create function governance.caller_role() returns name as $$
   -- The role the session set (unchanged inside security definer functions),
   -- else the login role.
-  select pg_catalog.pg_has_role(r, 'custodian_admin', 'member') or pg_catalog.pg_has_role(r, 'custodian_owner', 'member')
-  from (select case pg_catalog.current_setting('role') when 'none' then session_user else pg_catalog.current_setting('role') end::name as r) caller;
+  select case pg_catalog.current_setting('role') when 'none' then session_user else pg_catalog.current_setting('role') end::name;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.caller_role() is
+  E'The caller''s role: the one the session set, not the one a security definer function runs as.';
+
+create function governance.caller_is_staff() returns boolean as $$
+  select pg_catalog.pg_has_role(governance.caller_role(), 'custodian_admin', 'member')
+      or pg_catalog.pg_has_role(governance.caller_role(), 'custodian_owner', 'member');
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function governance.caller_is_staff() is
-  E'Whether the caller is an admin or the owner: the role the session set, not the role a security definer function runs as.';
+  E'Whether the caller (governance.caller_role()) is an admin or the owner.';
 
 create function governance.coach_restore_window() returns interval as $$
   select interval '30 days';

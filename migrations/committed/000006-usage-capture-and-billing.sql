@@ -1,5 +1,5 @@
---! Previous: sha1:08d7bce93ae526eaf80becd6975fbd35fdae6841
---! Hash: sha1:68ee8fffb527b2bd5a15f91ab347830e15b34d03
+--! Previous: sha1:b930c22c730e13968c2e82f2592438e86d3dc0d1
+--! Hash: sha1:41dea607d36bd613edbc063154c3616a0e2a66da
 --! Message: usage capture and billing
 
 -- Usage capture and billing: every transcription attempt that reaches a
@@ -219,11 +219,9 @@ $$ language sql stable;
 comment on function app_private.first_open_month(date) is E'The month an event of a month is billed in: that month, or the first after it not closed.';
 
 create function app_private.is_staff() returns boolean as $$
-  select governance.caller_is_staff() or pg_catalog.pg_has_role(
-    case pg_catalog.current_setting('role') when 'none' then session_user else pg_catalog.current_setting('role') end::name,
-    'custodian_auditor', 'member');
+  select governance.caller_is_staff() or pg_catalog.pg_has_role(governance.caller_role(), 'custodian_auditor', 'member');
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.is_staff() is E'Whether the caller is an admin, an auditor or the owner (the session''s role, also inside security definer functions).';
+comment on function app_private.is_staff() is E'Whether the caller (governance.caller_role()) is an admin, an auditor or the owner.';
 
 create function app_private.tg_transcriptions__capture_usage() returns trigger as $$
 declare
@@ -1001,7 +999,7 @@ alter table app_private.usage_ledgers enable row level security;
 alter table app_private.usage_daily_totals enable row level security;
 create policy staff_read on app_private.usage_daily_totals for select to custodian_admin, custodian_auditor using (true);
 grant select on app_private.usage_daily_totals, app_private.usage_rollups to custodian_coach, custodian_admin, custodian_auditor;
-grant execute on function app_private.is_staff(), governance.caller_is_staff() to custodian_coach, custodian_admin, custodian_auditor;
+grant execute on function app_private.is_staff(), governance.caller_is_staff(), governance.caller_role() to custodian_coach, custodian_admin, custodian_auditor;
 alter table app_private.usage_dirty_days enable row level security;
 alter table app_private.usage_rollup_watermark enable row level security;
 

@@ -1,16 +1,16 @@
 import { requireSchema, withOwnerClient } from "../../db/owner-client.ts";
 import { UserError } from "../../errors.ts";
 import { rebuildDays, usageEventDays } from "../../usage/aggregate.ts";
+import { isIsoDate } from "../../usage/dates.ts";
 import { parseFlags } from "../args.ts";
 import { progressBar } from "../progress.ts";
 import { withSession } from "../session.ts";
 
 const usageLine = "Usage: custodian usage aggregate [--from YYYY-MM-DD --to YYYY-MM-DD]";
-const datePattern = /^\d{4}-\d{2}-\d{2}$/;
 
 function day(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
-  if (!datePattern.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+  if (!isIsoDate(value)) {
     throw new UserError(`${flag} takes a date like 2026-11-01 (got "${value}").`);
   }
   return value;

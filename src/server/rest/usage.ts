@@ -1,9 +1,8 @@
 import express, { type Request, type Response } from "express";
 import type { Pool } from "pg";
 import { UserError } from "../../errors.ts";
+import { isIsoDate } from "../../usage/dates.ts";
 import { streamRows, type RowFormat } from "./stream-rows.ts";
-
-const datePattern = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Reads a route's query string: only the named parameters, each once; dates as YYYY-MM-DD; format json or csv. */
 function readQuery(req: Request, allowed: string[]): { values: Record<string, string | null>; format: RowFormat } {
@@ -20,7 +19,7 @@ function readQuery(req: Request, allowed: string[]): { values: Record<string, st
   for (const name of ["from", "to"].filter((name) => allowed.includes(name))) {
     const value = values[name];
     if (value === null) throw new UserError(`"${name}" is required: a date like 2026-11-01 (the range is from inclusive, to exclusive).`);
-    if (!datePattern.test(value!) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    if (!isIsoDate(value!)) {
       throw new UserError(`"${name}" must be a date like 2026-11-01, not "${value}".`);
     }
   }
