@@ -181,3 +181,15 @@ test("a row moved to another person keeps its old values under the old person's 
     // The first client was erased: their old title with them; the new one stays readable.
     expect(rows).toEqual([{ old_title: { $erased: true }, new_title: "Moved" }]);
   }));
+
+test("each pii value is sealed afresh: the same notes written twice are stored differently and both read back", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client);
+    await client.query("update app_public.clients set notes = 'same words' where id = $1", [coach.clientId]);
+    const first = await storedEvent(client, "clients", coach.clientId);
+    await client.query("update app_public.clients set notes = 'other words' where id = $1", [coach.clientId]);
+    await client.query("update app_public.clients set notes = 'same words' where id = $1", [coach.clientId]);
+    const second = await storedEvent(client, "clients", coach.clientId);
+    expect(second.new_values.notes.$pii).not.toBe(first.new_values.notes.$pii);
+    expect([first.revealed.notes, second.revealed.notes]).toEqual(["same words", "same words"]);
+  }));

@@ -193,3 +193,22 @@ test("TRUNCATE, which fires no DELETE trigger, is refused on every soft-delete t
     const error = await errorOf(client, "truncate app_public.transcriptions");
     expect(error).toMatchObject({ code: "0A000", message: "TRUNCATE of app_public.transcriptions would go around soft delete; delete rows, or use governance.hard_delete." });
   }));
+
+test("an update that neither deletes nor restores runs no cascade statement on the children", () =>
+  withRootDb(async (client) => {
+    const tree = await createTree(client);
+    // Counts the UPDATE statements the children see, for this transaction only.
+    await client.query("create temporary table child_updates (n integer)");
+    await client.query("grant insert on child_updates to public"); // the cascade runs as the owner
+    await client.query(`create function pg_temp.count_child_update() returns trigger as $$
+      begin insert into child_updates values (1); return null; end $$ language plpgsql`);
+    await client.query(`create trigger count_child_update after update on app_public.coaching_sessions
+      for each statement execute function pg_temp.count_child_update()`);
+    const childUpdates = async () => (await client.query("select count(*)::int as n from child_updates")).rows[0].n;
+
+    await client.query("update app_public.clients set notes = 'an ordinary edit' where id = $1", [tree.coach.clientId]);
+    expect(await childUpdates()).toBe(0);
+    await client.query("delete from app_public.clients where id = $1", [tree.coach.clientId]);
+    expect(await childUpdates()).toBeGreaterThan(0);
+    expect(await deletedRows(client, tree.coach.profileId)).toHaveLength(cascadeSize.clients);
+  }));
