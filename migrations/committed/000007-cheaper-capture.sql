@@ -1,12 +1,12 @@
 --! Previous: sha1:41dea607d36bd613edbc063154c3616a0e2a66da
---! Hash: sha1:b049a505745ea7de11f1e2a18ee61bf86a936781
+--! Hash: sha1:91762e8f6ea32d49c2e646a29d48d873e22ffc57
 --! Message: cheaper capture
 
--- A cheaper audit capture: one statement per written statement, with the
--- attribution row written by the same statement, pii sealed inline, and no
--- per-call settings (bench/audit.ts measures the difference).
---
--- Idempotent: graphile-migrate runs this file again on every change.
+-- Leaner capture. The audit capture becomes one statement per written
+-- statement (the events, and their attribution through a data-modifying WITH),
+-- with pii sealed inline in SQL and no per-call settings. Soft-delete cascades
+-- run only for statements that delete or restore. The usage capture locks the
+-- session with an advisory lock, leaving it one statement.
 
 -- Personal data, sealed in SQL -----------------------------------------------------
 
