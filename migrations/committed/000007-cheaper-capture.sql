@@ -1,5 +1,5 @@
 --! Previous: sha1:41dea607d36bd613edbc063154c3616a0e2a66da
---! Hash: sha1:91762e8f6ea32d49c2e646a29d48d873e22ffc57
+--! Hash: sha1:e23674e834cf79118517e1f3725fe1ea1c5de14b
 --! Message: cheaper capture
 
 -- Leaner capture. The audit capture becomes one statement per written
@@ -126,10 +126,11 @@ create or replace function audit.attribution_sql() returns text as $$
     nullif(pg_catalog.current_setting('application_name'), ''),
     pg_catalog.inet_client_addr()
   where exists (select from written)
-  on conflict do nothing$insert$;
+  on conflict do nothing
+  returning 1$insert$;
 $$ language sql immutable;
 comment on function audit.attribution_sql() is
-  E'The statement that ends every capture: it records who is writing (the API''s, the worker''s or a migration''s settings, else the session user, application_name and client address) once per transaction, and only if the capture wrote an event. It runs in the capture''s own statement, after a data-modifying WITH named written.';
+  E'The insert that ends every capture: it records who is writing (the API''s, the worker''s or a migration''s settings, else the session user, application_name and client address) once per transaction, and only if the capture wrote an event. It runs in the capture''s own statement, as a data-modifying WITH after the one named written.';
 
 create or replace function audit.generate_capture(target regclass) returns void as $$
 declare
@@ -205,20 +206,26 @@ begin
       audit.pii_changed_sql(target), audit.subject_key_sql('s.id'), audit.subject_key_sql('s.old_id')) else '' end;
 
   -- One statement per branch: the events, then who wrote them (attribution_sql
-  -- reads the WITH). UPDATE pairs old and new rows with a FULL JOIN, which
+  -- reads the first WITH). Both are WITHs of a SELECT, so that parsing and a
+  -- cached plan alike lock audit.events before audit.transactions, in the
+  -- order audit.maintain_partitions locks them: the other order deadlocks
+  -- with it. UPDATE pairs old and new rows with a FULL JOIN, which
   -- only a hash or merge join can run: a session keeps the plan of its first
   -- statement, and a nested loop planned for one row would make a later
   -- 100k-row update quadratic. (The row filter is "is not false" so that the
   -- planner cannot turn the FULL JOIN back into an inner one.)
   body := pg_catalog.format($body$
+declare
+  attributions integer;
 begin
   if TG_OP = 'INSERT' then
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, new_values, owner_id, subject_id)
       select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'INSERT'::audit.operation, %4$s, %5$s, s.id
       from new_rows r %6$s
-      returning 1)
-%12$s;
+      returning 1),
+    attributed as (%12$s)
+    select count(*) into attributions from attributed;
   elsif TG_OP = 'UPDATE' then
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, new_values, changed_columns, owner_id, subject_id, old_subject_id, details)
@@ -226,22 +233,25 @@ begin
         case when s.old_id is distinct from s.id then s.old_id end, %15$s
       from old_rows o full join new_rows r on (%10$s) %13$s
       where (o operator(pg_catalog.*<>) r) is not false
-      returning 1)
-%12$s;
+      returning 1),
+    attributed as (%12$s)
+    select count(*) into attributions from attributed;
   elsif TG_OP = 'DELETE' then
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id, details)
       select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, %16$s, %4$s, %5$s, s.id, %17$s
       from old_rows r %6$s
-      returning 1)
-%12$s;
+      returning 1),
+    attributed as (%12$s)
+    select count(*) into attributions from attributed;
   else
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id)
       select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'TRUNCATE'::audit.operation, %4$s, %5$s, s.id
       from %11$s r %6$s
-      returning 1)
-%12$s;
+      returning 1),
+    attributed as (%12$s)
+    select count(*) into attributions from attributed;
   end if;
   return null;
 end;

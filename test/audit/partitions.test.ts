@@ -1,4 +1,5 @@
-import { closeRootPool, errorOf, rootPool, withRootDb } from "../support/db.ts";
+import { closeRootPool, errorOf, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
+import { createUser } from "../support/fixtures.ts";
 
 afterAll(closeRootPool);
 
@@ -61,5 +62,37 @@ test("partition maintenance gives up rather than queue writers behind a long rea
     await reader.query("rollback");
     maintainer.release();
     reader.release();
+  }
+});
+
+test("a writer takes audit.events before audit.transactions, as maintenance does, so the two cannot deadlock", async () => {
+  const writer = await rootPool().connect();
+  const maintenance = await rootPool().connect();
+  try {
+    // A first capture in the session parses its statement; later ones run the cached plan. Both must keep the order.
+    await writer.query("begin");
+    await createUser(writer, "coach", "lock-order");
+    await writer.query("rollback");
+
+    await maintenance.query("begin");
+    await maintenance.query("set local lock_timeout = '10s'");
+    await maintenance.query("lock table audit.events in access exclusive mode");
+    const writerPid = (await writer.query("select pg_backend_pid() as pid")).rows[0].pid;
+    await writer.query("begin");
+    const blockedWrite = createUser(writer, "coach", "lock-order");
+    await waitUntilBlocked(maintenance, writerPid);
+    const { rows } = await maintenance.query(
+      `select l.relation::regclass::text as relation from pg_locks l
+       where l.pid = $1 and l.granted and l.relation in ('audit.events'::regclass, 'audit.transactions'::regclass)`,
+      [writerPid],
+    );
+    expect(rows).toEqual([]);
+    await maintenance.query("rollback");
+    await blockedWrite;
+  } finally {
+    await maintenance.query("rollback");
+    await writer.query("rollback");
+    maintenance.release();
+    writer.release();
   }
 });

@@ -57,3 +57,14 @@ export async function errorOf(client: pg.ClientBase, sql: string, values: unknow
     return error as { code: string; message: string };
   }
 }
+
+/** Waits until `pid` is blocked on a lock, so that a test knows the second of two racers is really waiting. */
+export async function waitUntilBlocked(client: pg.Pool | pg.ClientBase, pid: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const { rows } = await client.query("select wait_event_type from pg_stat_activity where pid = $1", [pid]);
+    if (rows[0]?.wait_event_type === "Lock") return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`backend ${pid} never waited for a lock`);
+}

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { becomeRoot, becomeUser, closeRootPool, errorOf, rootPool, withRootDb } from "../support/db.ts";
+import { becomeRoot, becomeUser, closeRootPool, errorOf, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createUser, testPlanId } from "../support/fixtures.ts";
 import {
   createBillingCoach,
@@ -14,7 +14,6 @@ import {
   ledgerOf,
   setStatus,
   shapeProblems,
-  waitUntilBlocked,
   type BillingCoach,
   type Rate,
 } from "./helpers.ts";

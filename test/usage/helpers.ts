@@ -199,17 +199,6 @@ export async function dailyRowsOf(client: Queryable, profileIds: string[]) {
   return rows;
 }
 
-/** Waits until `pid` is blocked on a lock, so that a test knows the second of two racers is really waiting. */
-export async function waitUntilBlocked(client: Queryable, pid: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const { rows } = await client.query("select wait_event_type from pg_stat_activity where pid = $1", [pid]);
-    if (rows[0]?.wait_event_type === "Lock") return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`backend ${pid} never waited for a lock`);
-}
-
 /** A small seeded random number generator (mulberry32), so that a failing random workload can be replayed. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;

@@ -1,6 +1,6 @@
-import { closeRootPool, errorOf, rootPool, withRootDb } from "../support/db.ts";
+import { closeRootPool, errorOf, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createUser } from "../support/fixtures.ts";
-import { createBillingCoach, createPlan, createRates, createSession, eventOf, insertAttempt, waitUntilBlocked } from "./helpers.ts";
+import { createBillingCoach, createPlan, createRates, createSession, eventOf, insertAttempt } from "./helpers.ts";
 
 afterAll(closeRootPool);
 
