@@ -1,5 +1,5 @@
 --! Previous: sha1:41dea607d36bd613edbc063154c3616a0e2a66da
---! Hash: sha1:e23674e834cf79118517e1f3725fe1ea1c5de14b
+--! Hash: sha1:382c63103aec8490e406e4a61bf6cef85a693295
 --! Message: cheaper capture
 
 -- Leaner capture. The audit capture becomes one statement per written
@@ -147,11 +147,17 @@ declare
   -- with pii, its key (k.new_key, k.old_key).
   row_subject text;
   update_subject text;
+  -- The body runs under the writer's search_path: every table it names is qualified.
+  qualified_target text;
+  qualified_subject_via text;
   body text;
 begin
   select * into strict config from audit.tracked_tables where table_oid = target;
   select n.nspname, c.relname into schema_name, table_name
   from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target;
+  qualified_target := pg_catalog.format('%I.%I', schema_name, table_name);
+  select pg_catalog.format('%I.%I', n.nspname, c.relname) into qualified_subject_via
+  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = config.subject_via;
   -- A schema change must not leave the capture naming a column that is gone:
   -- refuse it here, so that the ALTER TABLE fails with this message.
   config.key_columns := audit.primary_key_columns(target);
@@ -183,7 +189,7 @@ begin
   if config.subject_via is not null then
     subject_expression := pg_catalog.format(
       'coalesce((select v.%I from %s v where v.%I operator(pg_catalog.=) r.%I), audit.last_subject_id(%L, %L, %s))',
-      config.subject_via_column, config.subject_via, (audit.primary_key_columns(config.subject_via))[1],
+      config.subject_via_column, qualified_subject_via, (audit.primary_key_columns(config.subject_via))[1],
       config.subject_column, schema_name, table_name, record_key);
   elsif config.subject_column is not null then
     subject_expression := pg_catalog.format('r.%I', config.subject_column);
@@ -224,8 +230,7 @@ begin
       select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'INSERT'::audit.operation, %4$s, %5$s, s.id
       from new_rows r %6$s
       returning 1),
-    attributed as (%12$s)
-    select count(*) into attributions from attributed;
+%12$s
   elsif TG_OP = 'UPDATE' then
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, new_values, changed_columns, owner_id, subject_id, old_subject_id, details)
@@ -234,24 +239,21 @@ begin
       from old_rows o full join new_rows r on (%10$s) %13$s
       where (o operator(pg_catalog.*<>) r) is not false
       returning 1),
-    attributed as (%12$s)
-    select count(*) into attributions from attributed;
+%12$s
   elsif TG_OP = 'DELETE' then
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id, details)
       select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, %16$s, %4$s, %5$s, s.id, %17$s
       from old_rows r %6$s
       returning 1),
-    attributed as (%12$s)
-    select count(*) into attributions from attributed;
+%12$s
   else
     with written as (
       insert into audit.events (occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, owner_id, subject_id)
       select pg_catalog.now(), pg_catalog.pg_current_xact_id(), %1$L, %2$L, %3$s, 'TRUNCATE'::audit.operation, %4$s, %5$s, s.id
       from %11$s r %6$s
       returning 1),
-    attributed as (%12$s)
-    select count(*) into attributions from attributed;
+%12$s
   end if;
   return null;
 end;
@@ -264,8 +266,9 @@ $body$,
     audit.changes_sql(target, 'r', 'k.new_key'),
     audit.changed_names_sql(target),
     key_join,
-    target,
-    audit.attribution_sql(),
+    qualified_target,
+    pg_catalog.format('    attributed as (%s)
+    select count(*) into attributions from attributed;', audit.attribution_sql()),
     update_subject,
     -- On a soft-delete table an UPDATE of is_deleted is a soft delete or a
     -- restore, with its batch; a DELETE can only be governance.hard_delete.

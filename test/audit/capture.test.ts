@@ -122,6 +122,18 @@ test("TRUNCATE records every row it removed", () =>
     ]);
   }));
 
+test("capture names its table in full: a TRUNCATE from a session whose search_path lacks the table's schema is recorded", () =>
+  withRootDb(async (client) => {
+    await createLedger(client);
+    await client.query("insert into public.ledger values ('a', 1, 10, 'first')");
+    const since = await lastEventId(client);
+    await client.query("set local search_path = pg_catalog");
+    await client.query("truncate public.ledger");
+    await client.query("reset search_path");
+    const events = await eventsOf(client, "public.ledger", since);
+    expect(events.map((e) => [e.operation, e.record_key])).toEqual([["TRUNCATE", { account: "a", entry: 1 }]]);
+  }));
+
 test("an event is in the writer's transaction: a rolled-back write leaves no event", () =>
   withRootDb(async (client) => {
     await createLedger(client);
