@@ -73,7 +73,7 @@ describe("integrity enforced by the database, whoever writes", () => {
       expect(processing.rows[0].started).toBe(true);
       const incomplete = await errorOf(client, "update app_public.transcriptions set status = 'completed' where id = $1", [id]);
       expect(incomplete?.code).toBe("23514");
-      expect(incomplete?.message).toMatch(/transcriptions_completed_has_billed_duration/);
+      expect(incomplete).toMatchObject({ constraint: "transcriptions_completed_has_billed_duration", message: expect.stringMatching(/needs its billed duration/) });
       const done = await client.query(
         `update app_public.transcriptions set status = 'completed', billed_duration_seconds = 1795 where id = $1
          returning finished_at >= started_at as ordered`,

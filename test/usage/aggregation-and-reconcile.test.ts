@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { runCli } from "../support/cli.ts";
-import { closeRootPool, rootPool, withRootDb } from "../support/db.ts";
+import { closeRootPool, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { testPlanId } from "../support/fixtures.ts";
 import {
@@ -115,29 +115,60 @@ describe("reconciliation", () => {
       );
       expect(totals.rows[0].rolled).toBe(totals.rows[0].raw);
 
-      // Tampering with one rollup row shows up as exactly one difference.
+      // Tampering with any measure of one rollup row shows up twice: the row
+      // against its events, and the admins' totals against the rows they sum.
       const [row] = await dailyRowsOf(client, profileIds);
-      await client.query(
-        `update app_public.usage_daily set revenue_minor = revenue_minor + 1
-         where day = $1 and coach_profile_id = $2 and provider = $3 and billing_month = $4`,
-        [row.day, row.coach_profile_id, row.provider, row.billing_month],
-      );
-      const line = (revenue: number) =>
-        `attempts ${row.attempts}, revenue ${revenue}, audio ${row.audio_seconds} s, cost ${row.provider_cost_minor}`;
-      expect(await reconcile(client, "2019-03-27", "2019-04-05")).toEqual([{
-        check_name: "rollup_vs_events", day: row.day, subject: `${row.coach_profile_id} ${row.provider} ${row.model}`,
-        expected: line(row.revenue_minor), actual: line(row.revenue_minor + 1),
-      }]);
+      const rowKey = [row.day, row.coach_profile_id, row.provider, row.billing_month];
+      const whereRow = "day = $1 and coach_profile_id = $2 and provider = $3 and billing_month = $4";
+      for (const measure of ["revenue_minor", "failed", "free_retries", "billable_seconds", "unknown_cost_attempts"]) {
+        await client.query("savepoint tampering");
+        await client.query(`update app_public.usage_daily set ${measure} = ${measure} + 1 where ${whereRow}`, rowKey);
+        const value = Number(row[measure]);
+        expect({ measure, differences: await reconcile(client, "2019-03-27", "2019-04-05") }).toEqual({ measure, differences: [
+          { check_name: "rollup_vs_events", day: row.day, subject: `${row.coach_profile_id} ${row.provider} ${row.model}`,
+            expected: `${measure} ${value}`, actual: `${measure} ${value + 1}` },
+          { check_name: "totals_vs_rollups", day: row.day, subject: `${row.provider} ${row.model}`,
+            expected: expect.stringMatching(new RegExp(`^${measure} \\d+$`)), actual: expect.stringMatching(new RegExp(`^${measure} \\d+$`)) },
+        ] });
+        await client.query("rollback to savepoint tampering");
+      }
 
-      // So does a completed attempt whose status the pipeline later turned to failed: its event stays completed.
-      const flipped = events.find((event) => event.outcome === "completed")!;
-      await setStatus(client, flipped.transcription_id!, "processing");
-      await setStatus(client, flipped.transcription_id!, "failed");
+      // A totals row on its own, and a rollup row without events, are listed too.
+      await client.query("savepoint tampering");
+      await client.query(
+        "update app_private.usage_daily_totals set completed = completed + 2 where day = $1 and provider = $2 and billing_month = $3",
+        [row.day, row.provider, row.billing_month],
+      );
+      await client.query(`insert into app_public.usage_daily select '2019-04-05', coach_profile_id, plan_id, provider, model, billing_month,
+        attempts, completed, failed, free_retries, retranscriptions, audio_seconds, billable_seconds, charged_seconds, revenue_minor,
+        retranscription_revenue_minor, provider_cost_minor, failed_cost_minor, unknown_cost_attempts
+        from app_public.usage_daily where ${whereRow}`, rowKey);
+      const extra = await reconcile(client, "2019-03-27", "2019-04-05");
+      expect(extra).toContainEqual(expect.objectContaining({
+        check_name: "totals_vs_rollups", day: row.day, expected: expect.stringMatching(/^completed \d+$/), actual: expect.stringMatching(/^completed \d+$/) }));
+      const phantom = await reconcile(client, "2019-03-27", "2019-04-06");
+      expect(phantom).toContainEqual(expect.objectContaining({ check_name: "rollup_vs_events", day: "2019-04-05", expected: "no events" }));
+      await client.query("rollback to savepoint tampering");
+      expect(await reconcile(client, "2019-03-27", "2019-04-05")).toEqual([]);
+
+      // So does a completed attempt whose status the pipeline later turned to
+      // failed (its event stays completed), and one whose model was changed.
+      const [flipped, renamed] = events.filter((event) => event.outcome === "completed");
+      await setStatus(client, flipped!.transcription_id!, "processing");
+      await setStatus(client, flipped!.transcription_id!, "failed");
+      await client.query("update app_public.transcriptions set model = 'm2' where id = $1", [renamed!.transcription_id]);
       const differences = await reconcile(client, "2019-03-27", "2019-04-05");
-      expect(differences.filter((difference) => difference.check_name === "attempt_vs_event")).toEqual([{
-        check_name: "attempt_vs_event", day: expect.any(String), subject: flipped.transcription_id,
-        expected: "failed,  s", actual: `completed, ${flipped.audio_seconds} s`,
-      }]);
+      const providers = new Map((await client.query(
+        "select id::text, provider from app_public.transcriptions where id = any($1::uuid[])",
+        [[flipped!.transcription_id, renamed!.transcription_id]],
+      )).rows.map((attempt) => [attempt.id as string, attempt.provider as string]));
+      const rateOf = (event: { transcription_id: string | null }) => `${providers.get(event.transcription_id!)} m1`;
+      expect(differences.filter((difference) => difference.check_name === "attempt_vs_event")).toEqual(expect.arrayContaining([
+        { check_name: "attempt_vs_event", day: expect.any(String), subject: flipped!.transcription_id,
+          expected: `failed, ${flipped!.audio_seconds} s, ${rateOf(flipped!)}`, actual: `completed, ${flipped!.audio_seconds} s, ${rateOf(flipped!)}` },
+        { check_name: "attempt_vs_event", day: expect.any(String), subject: renamed!.transcription_id,
+          expected: `completed, ${renamed!.audio_seconds} s, ${providers.get(renamed!.transcription_id!)} m2`, actual: `completed, ${renamed!.audio_seconds} s, ${rateOf(renamed!)}` },
+      ]));
       expect(differences).toHaveLength(2);
     }));
 });
@@ -270,6 +301,60 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
     expect(await revenue()).toEqual([["2019-07-01", 1, 10], ["2019-07-02", 2, 50]]);
   });
 
+  test("a rebuild killed midway leaves its day as it was and still dirty; the next run puts it right", async () => {
+    const days: [string, string] = ["2019-05-21", "2019-05-22"];
+    const { coach, expected } = await twoDaysOfUsage("killed", days);
+    await rootPool().query("select app_private.rebuild_usage_day($1)", [days[0]]);
+    await rootPool().query("update app_public.usage_daily set revenue_minor = 999 where coach_profile_id = $1", [coach.profileId]);
+    await rootPool().query("select app_private.mark_usage_days_dirty($1, $1)", [days[0]]);
+    const before = await dailyRowsOf(rootPool(), [coach.profileId]);
+
+    // A lock on the day's totals stops the rebuild after it has replaced the
+    // per-coach rows and before it replaces the totals; then it is killed.
+    const holder = await rootPool().connect();
+    const victim = await rootPool().connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select * from app_private.usage_daily_totals where day = $1 for update", [days[0]]);
+      const pid = (await victim.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      victim.on("error", () => undefined); // the terminated connection reports its end
+      const rebuilding = victim.query("select app_private.rebuild_usage_day($1)", [days[0]]).then(() => "finished", (error: Error) => error.message);
+      await waitUntilBlocked(rootPool(), pid);
+      await rootPool().query("select pg_terminate_backend($1)", [pid]);
+      expect(await rebuilding).toMatch(/terminat/i);
+      await holder.query("commit");
+    } finally {
+      holder.release();
+      victim.release(true);
+    }
+
+    expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(before);
+    expect(await dirtyDays(rootPool(), [days[0]])).toEqual([days[0]]);
+    await rootPool().query("select app_private.rebuild_usage_day($1)", [days[0]]);
+    expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected.filter((row) => row.day === days[0]));
+    expect(await dirtyDays(rootPool(), [days[0]])).toEqual([]);
+  });
+
+  test("two rebuilds of one day (the worker's and the CLI's) wait for each other instead of colliding", async () => {
+    const days: [string, string] = ["2019-05-24", "2019-05-25"];
+    const { coach, expected } = await twoDaysOfUsage("concurrent", days);
+    const first = await rootPool().connect();
+    const second = await rootPool().connect();
+    try {
+      await first.query("begin");
+      await first.query("select app_private.rebuild_usage_day($1)", [days[0]]);
+      const pid = (await second.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      const waiting = second.query("select app_private.rebuild_usage_day($1) as written", [days[0]]);
+      await waitUntilBlocked(rootPool(), pid);
+      await first.query("commit");
+      expect((await waiting).rows[0].written).toBe(1);
+    } finally {
+      first.release();
+      second.release();
+    }
+    expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected.filter((row) => row.day === days[0]));
+  });
+
   test("the usage_aggregate job rolls the days of new events up in `custodian worker --once`", async () => {
     const days: [string, string] = ["2019-05-03", "2019-05-04"];
     const { coach, expected } = await twoDaysOfUsage("worker", days);
@@ -295,6 +380,8 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
 
     const first = await runCli(["usage", "aggregate", "--from", days[0], "--to", days[1]], testEnvironment());
     expect(first).toMatchObject({ code: 0, stdout: "Rebuilt the usage rollups of 2 days (2019-05-13 to 2019-05-14).\n" });
+    // Its progress goes to stderr (plain lines when stderr is not a terminal).
+    expect(first.stderr).toContain("Rebuilding usage days: 100% (2/2)");
     expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected);
     expect(await dirtyDays(rootPool(), days)).toEqual([]);
 

@@ -527,6 +527,15 @@ describe("usage events under row-level security", () => {
     expect(await inRange(tokens.b)).toEqual(all().filter((each) => each.coachProfileId === b.profileId));
   });
 
+  test("usageInRange with coachProfileId gives an admin one coach's events; a coach naming another coach gets none", async () => {
+    const ofCoach = async (token: string, coachProfileId: string) => (await read(token,
+      `query ($fromDay: Date, $toDay: Date, $coach: UUID) { usageInRange(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coach) { nodes { ${eventFields} } } }`,
+      { ...range(), coach: coachProfileId })).usageInRange.nodes;
+    expect(await ofCoach(tokens.admin, b.profileId)).toEqual(all().filter((each) => each.coachProfileId === b.profileId));
+    expect(await ofCoach(tokens.auditor, a.profileId)).toEqual(all().filter((each) => each.coachProfileId === a.profileId));
+    expect(await ofCoach(tokens.a, b.profileId)).toEqual([]);
+  });
+
   test("a coach can neither list nor fetch another coach's usage events", async () => {
     const list = `query ($coach: UUID!) { usageEvents(condition: { coachProfileId: $coach }) { totalCount nodes { rowId } } }`;
     expect((await read(tokens.a, list, { coach: b.profileId })).usageEvents).toEqual({ totalCount: 0, nodes: [] });

@@ -83,6 +83,22 @@ describe("capture, exactly once per attempt", () => {
     }));
 });
 
+describe("the unique key behind exactly once", () => {
+  test("a second attempt event for one attempt is refused by the unique key, even to the owner writing it directly", () =>
+    withRootDb(async (client) => {
+      const coach = await createBillingCoach(client, (await createPlan(client)).id);
+      const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
+      const id = await insertAttempt(client, await createSession(client, coach), { status: "completed", seconds: 60, rate });
+      const duplicate = await errorOf(client, `insert into app_public.usage_events (kind, occurred_at, coach_profile_id, session_id,
+          transcription_id, billable, billing_reason, amount_minor, usage_month, billing_month, rule_version)
+        select kind, occurred_at, coach_profile_id, session_id, transcription_id, billable, billing_reason, amount_minor,
+          usage_month, billing_month, rule_version
+        from app_public.usage_events where transcription_id = $1`, [id]);
+      expect(duplicate).toMatchObject({ code: "23505", constraint: "usage_events_one_per_attempt" });
+      expect(await eventsOfAttempt(client, id)).toHaveLength(1);
+    }));
+});
+
 describe("capture under concurrency (committed, cleaned up)", () => {
   const coaches: BillingCoach[] = [];
   const rates: Rate[] = [];
@@ -257,9 +273,11 @@ describe("bad input from the pipeline", () => {
 
       await becomeUser(client, admin);
       const missing = await errorOf(client, "update app_public.transcriptions set status = 'completed' where id = $1", [id]);
-      expect(missing).toMatchObject({ code: "23514", constraint: "transcriptions_completed_has_billed_duration" });
+      expect(missing).toMatchObject({ code: "23514", constraint: "transcriptions_completed_has_billed_duration",
+        message: "A completed attempt needs its billed duration: set billed_duration_seconds (the audio seconds the provider billed)." });
       const negative = await errorOf(client, "update app_public.transcriptions set status = 'completed', billed_duration_seconds = -5 where id = $1", [id]);
-      expect(negative).toMatchObject({ code: "23514", constraint: "transcriptions_billed_duration_seconds_check" });
+      expect(negative).toMatchObject({ code: "23514", constraint: "transcriptions_billed_duration_seconds_check",
+        message: "A billed duration cannot be negative (got -5 seconds)." });
       const negativeFailure = await errorOf(client, "update app_public.transcriptions set status = 'failed', billed_duration_seconds = -1 where id = $1", [id]);
       expect(negativeFailure?.code).toBe("23514");
       const inserted = await errorOf(client,
@@ -274,5 +292,27 @@ describe("bad input from the pipeline", () => {
       expect(await eventsOfCoaches(client, [coach.profileId])).toEqual([]);
       const ledgers = await client.query("select count(*)::int as n from app_private.usage_ledgers where coach_profile_id = $1", [coach.profileId]);
       expect(ledgers.rows[0].n).toBe(0);
+    }));
+
+  test("an attempt whose coach has no known plan is refused in words, and left unchanged", () =>
+    withRootDb(async (client) => {
+      const coach = await createBillingCoach(client, (await createPlan(client)).id);
+      const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
+      const id = await insertAttempt(client, await createSession(client, coach), { status: "processing", rate });
+      const before = await attemptRow(client, id);
+
+      // The schema refuses an unknown plan: the foreign key.
+      const unknownPlan = "00000000-0000-4000-8000-000000000000";
+      const assigned = await errorOf(client, "update app_public.coach_profiles set plan_id = $2 where id = $1", [coach.profileId, unknownPlan]);
+      expect(assigned).toMatchObject({ code: "23503", constraint: "coach_profiles_plan_id_fkey" });
+      // Should one get there anyway (a superuser with triggers off), the capture refuses to bill it.
+      await client.query("set session_replication_role = replica");
+      await client.query("update app_public.coach_profiles set plan_id = $2 where id = $1", [coach.profileId, unknownPlan]);
+      await client.query("set session_replication_role = origin");
+      const refused = await errorOf(client, "update app_public.transcriptions set status = 'completed', billed_duration_seconds = 60 where id = $1", [id]);
+      expect(refused).toMatchObject({ code: "23503", message: `Coach profile ${coach.profileId} has no billing plan; the attempt cannot be billed.` });
+
+      expect(await attemptRow(client, id)).toEqual(before);
+      expect(await eventsOfAttempt(client, id)).toEqual([]);
     }));
 });

@@ -1,11 +1,12 @@
 import type pg from "pg";
-import { becomeRoot, becomeUser, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
+import { becomeRoot, becomeUser, closeRootPool, errorOf, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createUser } from "../support/fixtures.ts";
 import {
   createBillingCoach,
   createPlan,
   createRates,
   createSession,
+  deleteBillingCoach,
   eventColumns,
   eventOf,
   eventsOfCoaches,
@@ -24,7 +25,7 @@ const invoiceColumns = `coach_profile_id, month::text, plan_id, plan_name, curre
   audio_seconds::int, included_seconds::int, charged_seconds::int, usage_minor::int, credits_minor::int, total_minor::int,
   late_events, closed_at`;
 
-const frozenInvoice = async (client: pg.ClientBase, profileId: string, month: string) =>
+const frozenInvoice = async (client: pg.ClientBase | pg.Pool, profileId: string, month: string) =>
   (await client.query(`select ${invoiceColumns} from app_public.invoices where coach_profile_id = $1 and month = $2`, [profileId, month])).rows;
 
 const previewInvoice = async (client: pg.ClientBase, profileId: string | null, month: string | null = null) =>
@@ -132,6 +133,39 @@ describe("closing a month", () => {
       const closed = await client.query("select count(*)::int as n from app_public.billing_months where month in ('2026-09-01', $1)", [month]);
       expect(closed.rows[0].n).toBe(0);
     }));
+});
+
+describe("a late attempt meeting a month close (committed: closes a month of the 1970s for good)", () => {
+  test("waits for the close in progress, then is billed in the next open month, outside the frozen invoices", async () => {
+    const plan = await createPlan(rootPool(), { feeMinor: 0, includedMinutes: 0, pricePerMinuteMinor: 6 });
+    const coach = await createBillingCoach(rootPool(), plan.id, "late-close");
+    const rate = await createRates(rootPool(), [{ costPerMinuteMinor: "0.43" }]);
+    const sessionId = await createSession(rootPool(), coach);
+    // The first month of the 1970s not closed yet (each run closes one, for good).
+    const { rows: [{ month, next }] } = await rootPool().query(`select to_char(m, 'YYYY-MM-DD') as month, to_char(m + interval '1 month', 'YYYY-MM-DD') as next
+      from generate_series('1971-01-01'::date, '1979-12-01', interval '1 month') m
+      where not exists (select from app_public.billing_months b where b.month = m) order by m limit 1`);
+    const closer = await rootPool().connect();
+    const pipeline = await rootPool().connect();
+    try {
+      await closer.query("begin");
+      await closer.query("select app_public.close_month($1)", [month]);
+      const pid = (await pipeline.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      const capturing = insertAttempt(pipeline, sessionId, { status: "completed", seconds: 120, finishedAt: `${month.slice(0, 8)}20T10:00:00Z`, rate });
+      await waitUntilBlocked(rootPool(), pid);
+      await closer.query("commit");
+      const late = await capturing;
+      expect(await eventOf(rootPool(), late)).toMatchObject({ usage_month: month, billing_month: next, amount: 12 });
+      expect(await frozenInvoice(rootPool(), coach.profileId, month)).toEqual([]);
+    } finally {
+      await closer.query("rollback").catch(() => undefined);
+      closer.release();
+      pipeline.release();
+      await deleteBillingCoach(rootPool(), coach);
+      await rootPool().query("delete from app_public.billing_plans where id = $1", [plan.id]);
+      await rootPool().query("delete from app_public.provider_rates where provider = $1", [rate.provider]);
+    }
+  });
 });
 
 describe("credits and voids", () => {

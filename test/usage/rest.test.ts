@@ -236,6 +236,15 @@ describe("GET /api/v1/usage", () => {
     expect(await getJson("/api/v1/usage", march(), tokens.auditor)).toEqual(all);
   });
 
+  test("coach_profile_id narrows an admin's or auditor's events to one coach; a coach naming another coach gets nothing", async () => {
+    for (const token of [tokens.admin, tokens.auditor]) {
+      expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: b.profileId }, token)).toEqual(eventsOfB());
+      expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, token)).toEqual(eventsOfA());
+    }
+    expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, tokens.a)).toEqual(eventsOfA());
+    expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: b.profileId }, tokens.a)).toEqual([]);
+  });
+
   test("the range is by UTC day, from inclusive and to exclusive", async () => {
     const ids = async (from: string, to: string, token = tokens.admin) =>
       (await getJson("/api/v1/usage", { from: day(from), to: day(to) }, token)).map((row) => row.id);
@@ -292,7 +301,8 @@ describe("GET /api/v1/usage", () => {
     { name: "an empty to", parameters: "from=1910-03-01&to=", message: '"to" is required: a date like 2026-11-01 (the range is from inclusive, to exclusive).' },
     { name: "a malformed date", parameters: { from: "1910-3-1", to: "1910-04-01" }, message: '"from" must be a date like 2026-11-01, not "1910-3-1".' },
     { name: "a date that is no date", parameters: { from: "1910-03-01", to: "1910-13-01" }, message: '"to" must be a date like 2026-11-01, not "1910-13-01".' },
-    { name: "an unknown parameter", parameters: { from: "1910-03-01", to: "1910-04-01", coach: "x" }, message: 'Unknown parameter "coach"; use from, to, format.' },
+    { name: "an unknown parameter", parameters: { from: "1910-03-01", to: "1910-04-01", coach: "x" }, message: 'Unknown parameter "coach"; use from, to, coach_profile_id, format.' },
+    { name: "a coach_profile_id that is no id", parameters: { from: "1910-03-01", to: "1910-04-01", coach_profile_id: "coach-7" }, message: 'invalid input syntax for type uuid: "coach-7"' },
     { name: "a parameter given twice", parameters: "from=1910-03-01&from=1910-03-02&to=1910-04-01", message: 'Give "from" once, as a plain value.' },
     { name: "an unknown format", parameters: { from: "1910-03-01", to: "1910-04-01", format: "xml" }, message: 'format must be json or csv, not "xml".' },
     { name: "an inverted range", parameters: { from: "1910-04-01", to: "1910-03-01" }, message: "The range is empty or inverted: from (1910-04-01) must be before to (1910-03-01)." },

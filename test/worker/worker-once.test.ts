@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import path from "node:path";
+import { projectRoot } from "../../src/paths.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
@@ -16,4 +19,15 @@ test("a queued job runs end to end in `custodian worker --once` and records its 
   expect(heartbeat.rows).toEqual([{ last_job_id: String(jobId), last_seen_at: expect.any(Date) }]);
   const left = await rootPool().query("select count(*)::int as n from graphile_worker.jobs where id = $1", [jobId]);
   expect(left.rows[0].n).toBe(0);
+});
+
+test("the worker's crontab rolls usage up every 10 minutes, one run at a time", async () => {
+  const { parseCrontab } = await import("graphile-worker");
+  const crontab = parseCrontab(fs.readFileSync(path.join(projectRoot, "worker", "crontab"), "utf8"));
+  const aggregate = crontab.filter((item) => item.task === "usage_aggregate");
+  expect(aggregate).toHaveLength(1);
+  const { minutes, hours, dates, months, dows } = (aggregate[0]!.match as unknown as { parsedCronMatch: Record<string, number[]> }).parsedCronMatch;
+  expect(minutes).toEqual([0, 10, 20, 30, 40, 50]);
+  expect([hours!.length, dates!.length, months!.length, dows!.length]).toEqual([24, 31, 12, 7]);
+  expect(aggregate[0]!.options).toMatchObject({ maxAttempts: 1, jobKey: "usage_aggregate" });
 });

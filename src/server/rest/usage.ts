@@ -79,14 +79,19 @@ const analytics: Record<string, Endpoint> = {
 
 /**
  * Usage over REST, thin and under the same row-level security as GraphQL:
- * GET /api/v1/usage (a coach's own events, an admin's any) and
+ * GET /api/v1/usage (a coach's own events, an admin's any: all, or one
+ * coach's with coach_profile_id) and
  * GET /api/v1/admin/analytics/{usage,revenue,retranscriptions,top-coaches}.
  */
 export function usageRoutes(pool: Pool): express.Router {
   const router = express.Router();
   router.get(
     "/api/v1/usage",
-    route(pool, { parameters: ["from", "to"], sql: "select * from app_public.usage_in_range($1::date, $2::date)", filename: "usage-events" }, false),
+    route(pool, {
+      parameters: ["from", "to", "coach_profile_id"],
+      sql: "select * from app_public.usage_in_range($1::date, $2::date, $3::uuid)",
+      filename: "usage-events",
+    }, false),
   );
   for (const [name, endpoint] of Object.entries(analytics)) {
     router.get(`/api/v1/admin/analytics/${name}`, route(pool, endpoint, true));
