@@ -77,3 +77,25 @@ begin
   where s.title = 'Workload session';
 end;
 $$ language plpgsql;
+
+-- The floor of any usage capture, for comparison: a trigger that writes the
+-- attempt's event row with constant prices. No lookups, no locks, no ledger,
+-- not security definer: whatever a capture that really prices must add to
+-- this. Created disabled; bench/usage.ts switches between it and the real one.
+create function bench.capture_floor() returns trigger as $$
+begin
+  insert into app_public.usage_events (
+    kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription, provider, model,
+    language, audio_seconds, outcome, billable, billing_reason, included_seconds, charged_seconds, unit_price_minor,
+    amount_minor, provider_cost_minor, plan_id, usage_month, billing_month, rule_version)
+  values ('attempt', new.finished_at, new.coach_profile_id, new.session_id, new.id, false, false, new.provider, new.model,
+    new.language, 600, 'completed', true, 'first_success', 0, 600, 12, 120, 4.3, null,
+    date '2026-01-01', date '2026-01-01', 'bench-floor');
+  return null;
+end;
+$$ language plpgsql;
+
+create trigger _600_bench_capture_floor after update of status on app_public.transcriptions
+  for each row when (new.status in ('completed', 'failed') and old.status not in ('completed', 'failed'))
+  execute function bench.capture_floor();
+alter table app_public.transcriptions disable trigger _600_bench_capture_floor;
