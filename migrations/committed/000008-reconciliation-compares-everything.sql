@@ -1,5 +1,5 @@
 --! Previous: sha1:382c63103aec8490e406e4a61bf6cef85a693295
---! Hash: sha1:d86c1955cbfdea3cb11bda0f167807e5b504f34b
+--! Hash: sha1:ca86997f15117505f5f7b05fbc504f03df67f081
 --! Message: reconciliation compares everything
 
 -- Reconciliation that compares everything, and clearer refusals.
@@ -98,25 +98,22 @@ create or replace function app_public.usage_reconcile(from_day date, to_day date
     select pg_catalog.to_jsonb(d) as row from checked, app_public.usage_daily d where d.day >= from_day and d.day < to_day),
   expected_totals as (select pg_catalog.to_jsonb(t) as row from checked, app_private.usage_totals_rows(from_day, to_day) t),
   actual_totals as (
-    select pg_catalog.to_jsonb(t) as row from checked, app_private.usage_daily_totals t where t.day >= from_day and t.day < to_day)
-  -- Every rollup row against its raw events, in every measure.
-  select 'rollup_vs_events', (coalesce(x.row, a.row) ->> 'day')::date,
-    pg_catalog.concat_ws(' ', coalesce(x.row, a.row) ->> 'coach_profile_id', coalesce(x.row, a.row) ->> 'provider',
-                         coalesce(x.row, a.row) ->> 'model'),
-    coalesce(app_private.differing_measures(x.row, a.row), 'no events'),
-    coalesce(app_private.differing_measures(a.row, x.row), 'no rollup row')
-  from expected_rollups x
-  full join actual_rollups a on app_private.rollup_key(a.row) = app_private.rollup_key(x.row)
-  where app_private.differing_measures(x.row, a.row) is not null or x.row is null
-  union all
-  -- The totals admins read against the per-coach rollups they sum.
-  select 'totals_vs_rollups', (coalesce(x.row, a.row) ->> 'day')::date,
-    pg_catalog.concat_ws(' ', coalesce(x.row, a.row) ->> 'provider', coalesce(x.row, a.row) ->> 'model'),
-    coalesce(app_private.differing_measures(x.row, a.row), 'no rollup rows'),
-    coalesce(app_private.differing_measures(a.row, x.row), 'no totals row')
-  from expected_totals x
-  full join actual_totals a on app_private.rollup_key(a.row) = app_private.rollup_key(x.row)
-  where app_private.differing_measures(x.row, a.row) is not null or x.row is null
+    select pg_catalog.to_jsonb(t) as row from checked, app_private.usage_daily_totals t where t.day >= from_day and t.day < to_day),
+  -- Every rollup row against its raw events, and every totals row (what
+  -- admins read) against the per-coach rows it sums, in every measure.
+  comparisons (check_name, expected, actual) as (
+    select 'rollup_vs_events', x.row, a.row
+    from expected_rollups x full join actual_rollups a on app_private.rollup_key(a.row) = app_private.rollup_key(x.row)
+    union all
+    select 'totals_vs_rollups', x.row, a.row
+    from expected_totals x full join actual_totals a on app_private.rollup_key(a.row) = app_private.rollup_key(x.row))
+  select c.check_name, (coalesce(c.expected, c.actual) ->> 'day')::date,
+    pg_catalog.concat_ws(' ', coalesce(c.expected, c.actual) ->> 'coach_profile_id', coalesce(c.expected, c.actual) ->> 'provider',
+                         coalesce(c.expected, c.actual) ->> 'model'),
+    coalesce(app_private.differing_measures(c.expected, c.actual), 'no row'),
+    coalesce(app_private.differing_measures(c.actual, c.expected), 'no row')
+  from comparisons c
+  where c.expected is null or app_private.differing_measures(c.expected, c.actual) is not null
   union all
   -- Every terminal attempt has its event, with the same outcome, provider,
   -- model and billed seconds (a failed attempt without billed seconds counts
@@ -142,7 +139,7 @@ create or replace function app_public.usage_reconcile(from_day date, to_day date
   order by 1, 2, 3, 4;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.usage_reconcile(date, date) is
-  E'Shows that rollups, raw usage events and transcription attempts agree for a range of days (to exclusive), listing every difference: a rollup row that differs from its events in any measure (naming each measure, expected then actual) or has no events; a totals row that differs from the per-coach rollups it sums; a terminal attempt without its event, or whose event has another outcome, provider, model or billed duration; an event whose provider cost is unknown. Empty when all agree. Admins and auditors.';
+  E'Shows that rollups, raw usage events and transcription attempts agree for a range of days (to exclusive), listing every difference: a rollup row that differs from its events in any measure (naming each measure, expected then actual; "no row" where one side has none); a totals row that differs from the per-coach rollups it sums; a terminal attempt without its event, or whose event has another outcome, provider, model or billed duration; an event whose provider cost is unknown. Empty when all agree. Admins and auditors.';
 
 grant execute on function app_private.usage_rollup_rows(date, date), app_private.usage_totals_rows(date, date),
   app_private.rollup_key(jsonb), app_private.differing_measures(jsonb, jsonb), app_private.describe_attempt(text, integer, text, text)
