@@ -1,28 +1,12 @@
 -- Setup for bench/usage.ts, run once as custodian_owner on a scratch database
--- that has every migration: plans and provider rates, the coaches the
--- synthetic usage history belongs to, and a function that writes that
--- history in bulk. Nothing here is part of the schema.
+-- that has every migration and the demo data of `custodian seed --demo
+-- --scale N` (plans, provider rates, coaches and their attempts): a function
+-- that writes a synthetic usage history for those coaches in bulk, the
+-- workload of attempts to complete, and the floor capture. Nothing here is
+-- part of the schema.
 
 create schema bench;
 comment on schema bench is E'Benchmark helpers; only ever in a scratch database.';
-
-insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor)
-values ('Starter', 1900, 120, 15), ('Professional', 4900, 600, 12), ('Practice', 14900, 2400, 9);
-insert into app_public.provider_rates (provider, model, cost_per_minute_minor)
-values ('deepgram', 'nova-2', 0.43), ('openai', 'whisper-1', 0.60), ('assemblyai', 'best', 0.65);
-
-create function bench.create_coaches(how_many integer) returns void as $$
-  with users as (
-    insert into app_public.users (email, display_name, role)
-    select pg_catalog.format('bench-coach-%s@example.com', n), pg_catalog.format('Bench Coach %s', n), 'coach'
-    from pg_catalog.generate_series(1, how_many) n
-    returning id, display_name)
-  insert into app_public.coach_profiles (user_id, display_name, plan_id, created_at)
-  select u.id, u.display_name,
-    (select id from app_public.billing_plans order by monthly_fee_minor offset (abs(hashtext(u.id::text)) % 3) limit 1),
-    pg_catalog.now() - interval '3 years'
-  from users u;
-$$ language sql;
 
 -- Usage history: `how_many` attempts over the `days` days before today, by
 -- random coaches, priced the way app_private.decide_charge prices a month's
@@ -30,7 +14,7 @@ $$ language sql;
 create function bench.write_history(how_many integer, days integer, late_share numeric default 0) returns void as $$
   with coaches as (
     select pg_catalog.array_agg(cp.id order by cp.id) as ids, pg_catalog.array_agg(cp.plan_id order by cp.id) as plans
-    from app_public.coach_profiles cp where cp.display_name like 'Bench Coach %'),
+    from app_public.coach_profiles cp),
   models (n, provider, model, rate) as (values (0, 'deepgram', 'nova-2', 0.43), (1, 'openai', 'whisper-1', 0.60), (2, 'assemblyai', 'best', 0.65)),
   attempts as (
     select g, c.ids[1 + (random() * (cardinality(c.ids) - 1))::integer] as coach,
@@ -66,7 +50,8 @@ create function bench.queue_attempts(writers integer, per_writer integer) return
 begin
   insert into app_public.clients (coach_profile_id, full_name)
   select cp.id, 'Workload client' from app_public.coach_profiles cp
-  where cp.display_name in (select pg_catalog.format('Bench Coach %s', n) from pg_catalog.generate_series(1, writers) n);
+  join app_public.users u on u.id = cp.user_id
+  where u.email in (select pg_catalog.format('coach%s@example.com', n) from pg_catalog.generate_series(1, writers) n);
   insert into app_public.coaching_sessions (client_id, coach_profile_id, title, recorded_at, audio_object_key, audio_duration_seconds)
   select c.id, c.coach_profile_id, 'Workload session', pg_catalog.now(), 'recordings/bench.m4a', 600
   from app_public.clients c cross join pg_catalog.generate_series(1, greatest(per_writer / 10, 1))

@@ -1,5 +1,5 @@
 --! Previous: sha1:382c63103aec8490e406e4a61bf6cef85a693295
---! Hash: sha1:ca86997f15117505f5f7b05fbc504f03df67f081
+--! Hash: sha1:1c8e5d427fa58f95299b9bb7642002f8ae7d9b36
 --! Message: reconciliation compares everything
 
 -- Reconciliation that compares everything, and clearer refusals.
@@ -49,14 +49,29 @@ $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.usage_totals_rows(date, date) is
   E'The usage_daily_totals rows of a range of days (to exclusive), summed over coaches from usage_daily.';
 
+-- Rebuilds of one day (the job's and a CLI rebuild may meet) run one at a
+-- time. The job holds its dirty-day rows while it works through them and
+-- skips a day another rebuild holds (it stays dirty for the next run); a
+-- rebuild of one day waits. So neither waits for the other in turn.
+create or replace function app_private.lock_usage_day(day date, wait boolean) returns boolean as $$
+begin
+  if wait then
+    perform pg_catalog.pg_advisory_xact_lock('app_public.usage_daily'::pg_catalog.regclass::pg_catalog.oid::integer,
+                                             lock_usage_day.day - date '2000-01-01');
+    return true;
+  end if;
+  return pg_catalog.pg_try_advisory_xact_lock('app_public.usage_daily'::pg_catalog.regclass::pg_catalog.oid::integer,
+                                              lock_usage_day.day - date '2000-01-01');
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.lock_usage_day(date, boolean) is
+  E'Takes the transaction-scoped lock on rebuilding one day: waiting for it, or only if free (returns whether it was taken).';
+
 create or replace function app_private.rebuild_usage_day(day date) returns integer as $$
 declare
   written integer;
 begin
-  -- One rebuild of a day at a time (the worker's and a CLI rebuild may meet):
-  -- the second waits, then replaces what the first wrote.
-  perform pg_catalog.pg_advisory_xact_lock('app_public.usage_daily'::pg_catalog.regclass::pg_catalog.oid::integer,
-                                           rebuild_usage_day.day - date '2000-01-01');
+  perform app_private.lock_usage_day(rebuild_usage_day.day, true);
   -- The mark goes first: a day marked again while this runs keeps its new mark.
   delete from app_private.usage_dirty_days d where d.day = rebuild_usage_day.day;
   delete from app_public.usage_daily d where d.day = rebuild_usage_day.day;
@@ -68,21 +83,40 @@ begin
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 
+create or replace function app_private.rebuild_dirty_usage_days(max_days integer default 31) returns integer as $$
+declare
+  dirty date;
+  rebuilt integer := 0;
+begin
+  for dirty in
+    select d.day from app_private.usage_dirty_days d order by d.day limit max_days for update skip locked
+  loop
+    continue when not app_private.lock_usage_day(dirty, false);
+    perform app_private.rebuild_usage_day(dirty);
+    rebuilt := rebuilt + 1;
+  end loop;
+  return rebuilt;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.rebuild_dirty_usage_days(integer) is
+  E'Rebuilds up to max_days dirty days (oldest first) in the caller''s transaction; returns how many. Days another run holds, or another rebuild is rebuilding, are skipped and stay dirty.';
+
 -- Reconciliation ---------------------------------------------------------------------
 
-create or replace function app_private.rollup_key(rollup jsonb) returns jsonb as $$
-  select pg_catalog.jsonb_build_object('day', rollup -> 'day', 'coach_profile_id', rollup -> 'coach_profile_id',
-    'plan_id', rollup -> 'plan_id', 'provider', rollup -> 'provider', 'model', rollup -> 'model', 'billing_month', rollup -> 'billing_month');
-$$ language sql immutable set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.rollup_key(jsonb) is E'The key of a usage_daily or usage_daily_totals row (as jsonb): the columns that are not measures.';
+create or replace function app_private.rollup_key_columns() returns text[] as $$
+  select array['day', 'coach_profile_id', 'plan_id', 'provider', 'model', 'billing_month'];
+$$ language sql immutable;
+comment on function app_private.rollup_key_columns() is E'The columns of usage_daily (and usage_daily_totals) that are not measures: a rollup''s key.';
 
+-- Only for rows that differ: it reads the catalog for the column order.
 create or replace function app_private.differing_measures(mine jsonb, theirs jsonb) returns text as $$
-  select pg_catalog.string_agg(pg_catalog.format('%s %s', m.key, m.value #>> '{}'), ', ' order by m.number)
-  from pg_catalog.jsonb_each(mine) with ordinality m (key, value, number)
-  where not (app_private.rollup_key(mine) ? m.key) and m.value is distinct from theirs -> m.key;
-$$ language sql immutable set search_path = pg_catalog, public, pg_temp;
+  select pg_catalog.string_agg(pg_catalog.format('%s %s', m.key, m.value #>> '{}'), ', ' order by a.attnum)
+  from pg_catalog.jsonb_each(mine - app_private.rollup_key_columns()) m (key, value)
+  left join pg_catalog.pg_attribute a on a.attrelid = 'app_public.usage_daily'::pg_catalog.regclass and a.attname = m.key
+  where m.value is distinct from theirs -> m.key;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.differing_measures(jsonb, jsonb) is
-  E'"measure value, ..." for each measure of a rollup row (as jsonb) that another row does not have the same; null when mine is null.';
+  E'"measure value, ..." for each measure of a rollup row (as jsonb) that another row does not have the same, in column order; null when none differs or mine is null.';
 
 create or replace function app_private.describe_attempt(outcome text, seconds integer, provider text, model text) returns text as $$
   select pg_catalog.format('%s, %s, %s %s', outcome, coalesce(seconds || ' s', 'no billed duration'), provider, model);
@@ -93,27 +127,41 @@ create or replace function app_public.usage_reconcile(from_day date, to_day date
   with checked as (select app_private.check_range(from_day, to_day)),
   bounds as (
     select (from_day::timestamp at time zone 'UTC') as lo, (to_day::timestamp at time zone 'UTC') as hi from checked),
-  expected_rollups as (select pg_catalog.to_jsonb(r) as row from checked, app_private.usage_rollup_rows(from_day, to_day) r),
-  actual_rollups as (
-    select pg_catalog.to_jsonb(d) as row from checked, app_public.usage_daily d where d.day >= from_day and d.day < to_day),
-  expected_totals as (select pg_catalog.to_jsonb(t) as row from checked, app_private.usage_totals_rows(from_day, to_day) t),
-  actual_totals as (
-    select pg_catalog.to_jsonb(t) as row from checked, app_private.usage_daily_totals t where t.day >= from_day and t.day < to_day),
+  -- A row's key is the row without its measures (in jsonb, null keys are equal).
+  measures (names) as (
+    select pg_catalog.array_agg(a.attname::text) from pg_catalog.pg_attribute a
+    where a.attrelid = 'app_public.usage_daily'::pg_catalog.regclass and a.attnum > 0 and not a.attisdropped
+      and a.attname::text <> all (app_private.rollup_key_columns())),
+  -- What the rollups should be, and what they are.
+  rollups_of_events as materialized (select u.* from checked, app_private.usage_rollup_rows(from_day, to_day) u),
+  rollups as materialized (select d.* from checked, app_public.usage_daily d where d.day >= from_day and d.day < to_day),
+  totals_of_rollups as materialized (select t.* from checked, app_private.usage_totals_rows(from_day, to_day) t),
+  totals as materialized (
+    select t.* from checked, app_private.usage_daily_totals t where t.day >= from_day and t.day < to_day),
+  -- Rows on one side only (as sets: equal values, nulls included, match);
+  -- usually none, so pairing them up by key costs nothing.
+  expected_rollups as (select r.row - m.names as key, r.row from measures m,
+    (select * from rollups_of_events except all select * from rollups) x, lateral (select pg_catalog.to_jsonb(x) as row) r),
+  actual_rollups as (select r.row - m.names as key, r.row from measures m,
+    (select * from rollups except all select * from rollups_of_events) x, lateral (select pg_catalog.to_jsonb(x) as row) r),
+  expected_totals as (select r.row - m.names as key, r.row from measures m,
+    (select * from totals_of_rollups except all select * from totals) x, lateral (select pg_catalog.to_jsonb(x) as row) r),
+  actual_totals as (select r.row - m.names as key, r.row from measures m,
+    (select * from totals except all select * from totals_of_rollups) x, lateral (select pg_catalog.to_jsonb(x) as row) r),
   -- Every rollup row against its raw events, and every totals row (what
   -- admins read) against the per-coach rows it sums, in every measure.
-  comparisons (check_name, expected, actual) as (
-    select 'rollup_vs_events', x.row, a.row
-    from expected_rollups x full join actual_rollups a on app_private.rollup_key(a.row) = app_private.rollup_key(x.row)
+  comparisons (check_name, key, expected, actual) as (
+    select 'rollup_vs_events', coalesce(x.key, a.key), x.row, a.row
+    from expected_rollups x full join actual_rollups a on a.key = x.key
     union all
-    select 'totals_vs_rollups', x.row, a.row
-    from expected_totals x full join actual_totals a on app_private.rollup_key(a.row) = app_private.rollup_key(x.row))
-  select c.check_name, (coalesce(c.expected, c.actual) ->> 'day')::date,
-    pg_catalog.concat_ws(' ', coalesce(c.expected, c.actual) ->> 'coach_profile_id', coalesce(c.expected, c.actual) ->> 'provider',
-                         coalesce(c.expected, c.actual) ->> 'model'),
+    select 'totals_vs_rollups', coalesce(x.key, a.key), x.row, a.row
+    from expected_totals x full join actual_totals a on a.key = x.key)
+  select c.check_name, (c.key ->> 'day')::date,
+    pg_catalog.concat_ws(' ', c.key ->> 'coach_profile_id', c.key ->> 'provider', c.key ->> 'model',
+      'plan ' || coalesce(c.key ->> 'plan_id', 'none'), 'billed in ' || (c.key ->> 'billing_month')),
     coalesce(app_private.differing_measures(c.expected, c.actual), 'no row'),
     coalesce(app_private.differing_measures(c.actual, c.expected), 'no row')
   from comparisons c
-  where c.expected is null or app_private.differing_measures(c.expected, c.actual) is not null
   union all
   -- Every terminal attempt has its event, with the same outcome, provider,
   -- model and billed seconds (a failed attempt without billed seconds counts
@@ -139,10 +187,10 @@ create or replace function app_public.usage_reconcile(from_day date, to_day date
   order by 1, 2, 3, 4;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.usage_reconcile(date, date) is
-  E'Shows that rollups, raw usage events and transcription attempts agree for a range of days (to exclusive), listing every difference: a rollup row that differs from its events in any measure (naming each measure, expected then actual; "no row" where one side has none); a totals row that differs from the per-coach rollups it sums; a terminal attempt without its event, or whose event has another outcome, provider, model or billed duration; an event whose provider cost is unknown. Empty when all agree. Admins and auditors.';
+  E'Shows that rollups, raw usage events and transcription attempts agree for a range of days (to exclusive), listing every difference (a rollup''s subject names its coach, provider, model, plan and billing month): a rollup row that differs from its events in any measure (naming each measure, expected then actual; "no row" where one side has none); a totals row that differs from the per-coach rollups it sums; a terminal attempt without its event, or whose event has another outcome, provider, model or billed duration; an event whose provider cost is unknown. Empty when all agree. Admins and auditors.';
 
 grant execute on function app_private.usage_rollup_rows(date, date), app_private.usage_totals_rows(date, date),
-  app_private.rollup_key(jsonb), app_private.differing_measures(jsonb, jsonb), app_private.describe_attempt(text, integer, text, text)
+  app_private.rollup_key_columns(), app_private.differing_measures(jsonb, jsonb), app_private.describe_attempt(text, integer, text, text)
   to custodian_admin, custodian_auditor;
 
 -- Refusals in words ------------------------------------------------------------------

@@ -125,9 +125,10 @@ describe("reconciliation", () => {
         await client.query(`update app_public.usage_daily set ${measure} = ${measure} + 1 where ${whereRow}`, rowKey);
         const value = Number(row[measure]);
         expect({ measure, differences: await reconcile(client, "2019-03-27", "2019-04-05") }).toEqual({ measure, differences: [
-          { check_name: "rollup_vs_events", day: row.day, subject: `${row.coach_profile_id} ${row.provider} ${row.model}`,
+          { check_name: "rollup_vs_events", day: row.day,
+            subject: `${row.coach_profile_id} ${row.provider} ${row.model} plan ${row.plan_id} billed in ${row.billing_month}`,
             expected: `${measure} ${value}`, actual: `${measure} ${value + 1}` },
-          { check_name: "totals_vs_rollups", day: row.day, subject: `${row.provider} ${row.model}`,
+          { check_name: "totals_vs_rollups", day: row.day, subject: `${row.provider} ${row.model} plan ${row.plan_id} billed in ${row.billing_month}`,
             expected: expect.stringMatching(new RegExp(`^${measure} \\d+$`)), actual: expect.stringMatching(new RegExp(`^${measure} \\d+$`)) },
         ] });
         await client.query("rollback to savepoint tampering");
@@ -335,7 +336,7 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
     expect(await dirtyDays(rootPool(), [days[0]])).toEqual([]);
   });
 
-  test("two rebuilds of one day (the worker's and the CLI's) wait for each other instead of colliding", async () => {
+  test("two rebuilds of one day wait for each other instead of colliding", async () => {
     const days: [string, string] = ["2019-05-24", "2019-05-25"];
     const { coach, expected } = await twoDaysOfUsage("concurrent", days);
     const first = await rootPool().connect();
@@ -353,6 +354,42 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
       second.release();
     }
     expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected.filter((row) => row.day === days[0]));
+  });
+
+  test("the job's rebuild of dirty days and a CLI rebuild of one of them do not deadlock: the job leaves that day to the CLI", async () => {
+    // Days older than any other test's, so that the job takes their dirty marks first.
+    const days: [string, string] = ["1900-01-08", "1900-01-09"];
+    const { coach, expected } = await twoDaysOfUsage("job-and-cli", days);
+    await rootPool().query("select app_private.rebuild_usage_day(d::date) from unnest($1::date[]) d", [days]);
+    await rootPool().query("select app_private.mark_usage_days_dirty($1, $2)", days);
+    const holder = await rootPool().connect();
+    const job = await rootPool().connect();
+    const cli = await rootPool().connect();
+    try {
+      // The job locks the dirty marks, then waits on the first day (held here) ...
+      await holder.query("begin");
+      await holder.query("select * from app_private.usage_daily_totals where day = $1 for update", [days[0]]);
+      const jobPid = (await job.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      await job.query("begin");
+      const jobRun = job.query("select app_private.rebuild_dirty_usage_days(1000000) as n");
+      await waitUntilBlocked(rootPool(), jobPid);
+      // ... while the CLI starts on the second day and waits for the job's mark on it.
+      const cliPid = (await cli.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      const cliRun = cli.query("select app_private.rebuild_usage_day($1) as written", [days[1]]);
+      await waitUntilBlocked(rootPool(), cliPid);
+      await holder.query("commit");
+      await jobRun;
+      await job.query("commit");
+      expect((await cliRun).rows[0].written).toBe(1);
+    } finally {
+      await holder.query("rollback").catch(() => undefined);
+      await job.query("rollback").catch(() => undefined);
+      holder.release();
+      job.release();
+      cli.release();
+    }
+    expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected);
+    expect(await dirtyDays(rootPool(), days)).toEqual([]);
   });
 
   test("the usage_aggregate job rolls the days of new events up in `custodian worker --once`", async () => {

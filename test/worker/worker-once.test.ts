@@ -26,8 +26,11 @@ test("the worker's crontab rolls usage up every 10 minutes, one run at a time", 
   const crontab = parseCrontab(fs.readFileSync(path.join(projectRoot, "worker", "crontab"), "utf8"));
   const aggregate = crontab.filter((item) => item.task === "usage_aggregate");
   expect(aggregate).toHaveLength(1);
-  const { minutes, hours, dates, months, dows } = (aggregate[0]!.match as unknown as { parsedCronMatch: Record<string, number[]> }).parsedCronMatch;
-  expect(minutes).toEqual([0, 10, 20, 30, 40, 50]);
-  expect([hours!.length, dates!.length, months!.length, dows!.length]).toEqual([24, 31, 12, 7]);
+  // Which minutes of a few hours and days the schedule fires at.
+  const fires = (hour: number, date: number, dow: number) =>
+    Array.from({ length: 60 }, (_, min) => min).filter((min) => aggregate[0]!.match({ min, hour, date, month: 6, dow }));
+  for (const [hour, date, dow] of [[0, 1, 1], [13, 15, 3], [23, 28, 0]] as const) {
+    expect(fires(hour, date, dow)).toEqual([0, 10, 20, 30, 40, 50]);
+  }
   expect(aggregate[0]!.options).toMatchObject({ maxAttempts: 1, jobKey: "usage_aggregate" });
 });
