@@ -1,5 +1,5 @@
 --! Previous: sha1:382c63103aec8490e406e4a61bf6cef85a693295
---! Hash: sha1:1c8e5d427fa58f95299b9bb7642002f8ae7d9b36
+--! Hash: sha1:406958d43273c14aeb125f3121f6e535e08e0fa2
 --! Message: reconciliation compares everything
 
 -- Reconciliation that compares everything, and clearer refusals.
@@ -8,9 +8,9 @@
 -- measure, checks the admins' totals against the per-coach rollups, and an
 -- attempt's provider, model and billed seconds against its event. The
 -- rollup arithmetic lives in one function that rebuilding and reconciling
--- share. Rebuilds of one day (the worker's and the CLI's) wait for each
--- other instead of colliding. Completing an attempt without a billed
--- duration, or with a negative one, is refused in words.
+-- share. Rebuilds of one day (the job's and the CLI's) no longer collide.
+-- Completing an attempt without a billed duration, or with a negative one,
+-- is refused in words. usage_in_range takes an optional coach.
 
 -- The rollups, computed from raw data -----------------------------------------------
 
