@@ -13,7 +13,7 @@ comment on schema bench is E'Benchmark helpers; only ever in a scratch database.
 -- overage (without the running ledger: this is history, not a workload).
 create function bench.write_history(how_many integer, days integer, late_share numeric default 0) returns void as $$
   with coaches as (
-    select pg_catalog.array_agg(cp.id order by cp.id) as ids, pg_catalog.array_agg(cp.plan_id order by cp.id) as plans
+    select pg_catalog.array_agg(cp.id order by cp.id) as ids
     from app_public.coach_profiles cp),
   models (n, provider, model, rate) as (values (0, 'deepgram', 'nova-2', 0.43), (1, 'openai', 'whisper-1', 0.60), (2, 'assemblyai', 'best', 0.65)),
   attempts as (

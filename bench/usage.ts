@@ -135,20 +135,21 @@ async function benchCompletions(admin: pg.Client, workers: Worker[], settings: S
     without_capture: null,
     floor: "_600_bench_capture_floor",
   } as const;
-  const captures = ["_600_capture_usage_on_finish", "_600_bench_capture_floor"];
+  const useCapture = async (enabled: string | null) => {
+    for (const trigger of Object.values(variants).filter((name) => name !== null)) {
+      await admin.query(`alter table app_public.transcriptions ${trigger === enabled ? "enable" : "disable"} trigger ${trigger}`);
+    }
+  };
   const tps: Record<keyof typeof variants, number[]> = { with_capture: [], without_capture: [], floor: [] };
   for (let round = 1; round <= settings.rounds; round++) {
     for (const [variant, enabled] of Object.entries(variants) as Array<[keyof typeof variants, string | null]>) {
-      for (const trigger of captures) {
-        await admin.query(`alter table app_public.transcriptions ${trigger === enabled ? "enable" : "disable"} trigger ${trigger}`);
-      }
+      await useCapture(enabled);
       const measured = await measureTps(workers, settings.seconds, complete);
       tps[variant].push(measured);
       progress(`completions round ${round} ${variant}: ${Math.round(measured)}/s`);
     }
   }
-  await admin.query("alter table app_public.transcriptions enable trigger _600_capture_usage_on_finish");
-  await admin.query("alter table app_public.transcriptions disable trigger _600_bench_capture_floor");
+  await useCapture(variants.with_capture);
   const withCapture = median(tps.with_capture);
   const withoutCapture = median(tps.without_capture);
   return {
