@@ -5,8 +5,9 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
-import { authenticateRequests } from "./auth.ts";
+import { authenticateRequests, pgSettingsFor } from "./auth.ts";
 import { makePreset } from "./preset.ts";
+import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { auditExport } from "./rest/audit-export.ts";
 import { usageRoutes } from "./rest/usage.ts";
 import { requestContext } from "./request-context.ts";
@@ -29,7 +30,8 @@ export interface ApiServer {
 /** The HTTP API: GraphQL at /graphql (Ruru at /graphiql), /healthz, and the REST routes. */
 export async function createApiServer(options: ServerOptions): Promise<ApiServer> {
   const pool = makePool(options.authenticatorUrl, 10, "api");
-  const pgl = postgraphile(makePreset({ pool, ...options }));
+  const grants = await loadGrants(pool);
+  const pgl = postgraphile(makePreset({ pool, grants, ...options }));
   const serv = pgl.createServ(grafserv);
 
   const app = express();
@@ -45,7 +47,8 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
       res.status(503).json({ status: "unavailable", database: "unreachable" });
     }
   });
-  app.use(authenticateRequests(options.jwtSecret));
+  app.use(authenticateRequests(options.jwtSecret, pool));
+  app.use(rememberRole((req) => pgSettingsFor(req).role!));
   app.get("/api/v1/audit", auditExport(pool));
   app.use(usageRoutes(pool));
 

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import jwt from "jsonwebtoken";
+import type { Pool } from "pg";
 
 /** Application roles and the PostgreSQL roles requests run as. */
 export const pgRoleFor = {
@@ -11,6 +12,8 @@ export type AppRole = keyof typeof pgRoleFor;
 
 export interface Claims {
   userId: string;
+  sessionId: string;
+  /** The account's role now, from the database: not the token's, which may be stale. */
   role: AppRole;
 }
 
@@ -25,32 +28,51 @@ declare module "express-serve-static-core" {
 }
 
 /**
- * Verifies a Bearer token if one is sent; a bad or expired token is refused
- * with 401 rather than silently treated as anonymous.
+ * Verifies a Bearer token if one is sent, then asks the database who it
+ * speaks for now (one indexed lookup): the account's current role, or
+ * nothing when the session was signed out or the account disabled or
+ * removed. A bad, expired or ended token is refused with 401 rather than
+ * silently treated as anonymous.
  */
-export function authenticateRequests(secret: string) {
-  return (req: Request, res: Response, next: NextFunction) => {
+export function authenticateRequests(secret: string, pool: Pool) {
+  return async (req: Request, res: Response, next: NextFunction) => {
     req.claims = null;
     const header = req.get("authorization");
     if (!header) return next();
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return unauthorized(res, "The Authorization header must be 'Bearer <token>'.");
+    let payload: jwt.JwtPayload;
     try {
-      const payload = jwt.verify(match[1]!, secret, {
+      payload = jwt.verify(match[1]!, secret, {
         algorithms: ["HS256"],
         audience: JWT_AUDIENCE,
         issuer: JWT_ISSUER,
       }) as jwt.JwtPayload;
-      if (typeof payload.user_id !== "string" || !(payload.role in pgRoleFor)) {
-        return unauthorized(res, "The token's claims are not Custodian's.");
-      }
-      req.claims = { userId: payload.user_id, role: payload.role as AppRole };
-      next();
     } catch (error) {
       const expired = error instanceof jwt.TokenExpiredError;
-      unauthorized(res, expired ? "The token has expired; authenticate again." : "The token is invalid.");
+      return unauthorized(res, expired ? "The token has expired; authenticate again." : "The token is invalid.");
+    }
+    if (!isUuid(payload.user_id) || !isUuid(payload.session_id)) {
+      return unauthorized(res, "The token's claims are not Custodian's; authenticate again.");
+    }
+    try {
+      const { rows } = await pool.query<{ role: AppRole | null }>("select app_private.session_role($1, $2) as role", [
+        payload.session_id,
+        payload.user_id,
+      ]);
+      const role = rows[0]?.role;
+      if (!role) return unauthorized(res, "This session has ended (signed out, or the account was disabled or removed); authenticate again.");
+      req.claims = { userId: payload.user_id, sessionId: payload.session_id, role };
+      next();
+    } catch (error) {
+      next(error);
     }
   };
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function isUuid(value: unknown): value is string {
+  return typeof value === "string" && uuidPattern.test(value);
 }
 
 /** 401 in the shape the caller reads: GraphQL errors for /graphql, the REST error body elsewhere. */
@@ -75,6 +97,7 @@ export function pgSettingsFor(req: Request): Record<string, string> {
   };
   if (req.claims) {
     settings["jwt.claims.user_id"] = req.claims.userId;
+    settings["jwt.claims.session_id"] = req.claims.sessionId;
     settings["jwt.claims.role"] = req.claims.role;
   }
   return settings;

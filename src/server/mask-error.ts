@@ -1,5 +1,6 @@
 import { defaultMaskError } from "postgraphile/grafserv";
 import { GraphQLError } from "postgraphile/graphql";
+import { explainPermissionDenied, type Grants } from "./privilege-errors.ts";
 
 /**
  * PostgreSQL errors a caller can cause and fix are shown with their SQLSTATE;
@@ -22,6 +23,7 @@ const userFacingCodes = new Set([
   "55000", // object not in prerequisite state (deleting a deleted row, restoring a live one)
   "P0002", // no data found
   "P0001", // raise exception
+  "28000", // a disabled account signing in
   "CREDS", // wrong email or password
   "WEAKP", // password too weak
 ]);
@@ -32,17 +34,20 @@ export function isUserFacing(error: unknown): error is Error & { code: string } 
   return typeof code === "string" && userFacingCodes.has(code);
 }
 
-export function maskError(error: GraphQLError): GraphQLError {
-  if (isUserFacing(error.originalError)) {
-    const code = error.originalError.code;
-    return new GraphQLError(error.originalError!.message, {
+/** The errors GraphQL callers see; a privilege refusal is explained from the grants. */
+export function makeMaskError(grants: Grants) {
+  return function maskError(error: GraphQLError): GraphQLError {
+    const original = error.originalError;
+    if (!isUserFacing(original)) return defaultMaskError(error);
+    const field = typeof error.path?.[0] === "string" ? error.path[0] : undefined;
+    const explained = original.code === "42501" ? explainPermissionDenied(grants, original.message, field) : null;
+    return new GraphQLError(explained ?? original.message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
       path: error.path,
-      originalError: error.originalError,
-      extensions: { code },
+      originalError: original,
+      extensions: { code: original.code },
     });
-  }
-  return defaultMaskError(error);
+  };
 }

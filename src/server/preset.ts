@@ -5,7 +5,8 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor } from "./auth.ts";
 import { IncludeDeletedPlugin } from "./include-deleted-plugin.ts";
-import { maskError } from "./mask-error.ts";
+import { makeMaskError } from "./mask-error.ts";
+import type { Grants } from "./privilege-errors.ts";
 
 export interface PresetOptions {
   /** A pool logged in as custodian_authenticator, so PostGraphile's RBAC applies. */
@@ -13,6 +14,8 @@ export interface PresetOptions {
   jwtSecret: string;
   jwtTtlSeconds: number;
   graphiql: boolean;
+  /** The roles' column grants, to explain a privilege refusal in words. */
+  grants: Grants;
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
@@ -42,7 +45,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiql: options.graphiql,
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
-      maskError,
+      maskError: makeMaskError(options.grants),
     },
   };
 }

@@ -8,7 +8,7 @@ export async function schemaSdl(authenticatorUrl: string): Promise<string> {
   const pool = new pg.Pool({ connectionString: authenticatorUrl, max: 2 });
   try {
     const { schema } = await makeSchema(
-      makePreset({ pool, jwtSecret: "schema-export-only-not-a-secret", jwtTtlSeconds: 3600, graphiql: false }),
+      makePreset({ pool, jwtSecret: "schema-export-only-not-a-secret", jwtTtlSeconds: 3600, graphiql: false, grants: new Map() }),
     );
     return printSchema(lexicographicSortSchema(schema)) + "\n";
   } finally {

@@ -163,7 +163,7 @@ async function usageOverTime(token: string, granularity?: string) {
 }
 
 /** A period in the order of periodFields: start, attempts, completed, failed, free retries, re-transcriptions, minutes, billable minutes, revenue, cost, margin. */
-function period(...values: string[]) {
+function period(...values: (string | null)[]) {
   const [periodStart, attempts, completed, failed, freeRetries, retranscriptions, audioMinutes, billableMinutes, revenueMinor, providerCostMinor, grossMarginMinor] = values;
   return { periodStart: day(periodStart!), attempts, completed, failed, freeRetries, retranscriptions, audioMinutes, billableMinutes, revenueMinor, providerCostMinor, grossMarginMinor };
 }
@@ -204,24 +204,24 @@ describe("usage over time", () => {
     expect(data.usageOverTime.nodes).toEqual([{ periodStart: day("03-04"), attempts: "1" }]);
   });
 
-  test("a coach sees only their own usage, by day, week and month", async () => {
+  test("a coach sees only their own usage, by day, week and month, without the provider cost or margin", async () => {
     expect(await usageOverTime(tokens.a, "day")).toEqual([
-      period("03-02", "2", "0", "2", "1", "0", "4.00", "0.00", "0", "12.000000", "-12.000000"),
-      period("03-04", "1", "1", "0", "0", "0", "2.00", "2.00", "6", "6.000000", "0.000000"),
-      period("03-09", "1", "1", "0", "0", "1", "1.58", "1.58", "10", "4.750000", "5.250000"),
-      period("04-05", "1", "1", "0", "0", "0", "0.50", "0.50", "0", "1.500000", "-1.500000"),
+      period("03-02", "2", "0", "2", "1", "0", "4.00", "0.00", "0", null, null),
+      period("03-04", "1", "1", "0", "0", "0", "2.00", "2.00", "6", null, null),
+      period("03-09", "1", "1", "0", "0", "1", "1.58", "1.58", "10", null, null),
+      period("04-05", "1", "1", "0", "0", "0", "0.50", "0.50", "0", null, null),
     ]);
     expect(await usageOverTime(tokens.a, "week")).toEqual([
-      period("03-01", "3", "1", "2", "1", "0", "6.00", "2.00", "6", "18.000000", "-12.000000"),
-      period("03-08", "1", "1", "0", "0", "1", "1.58", "1.58", "10", "4.750000", "5.250000"),
-      period("04-05", "1", "1", "0", "0", "0", "0.50", "0.50", "0", "1.500000", "-1.500000"),
+      period("03-01", "3", "1", "2", "1", "0", "6.00", "2.00", "6", null, null),
+      period("03-08", "1", "1", "0", "0", "1", "1.58", "1.58", "10", null, null),
+      period("04-05", "1", "1", "0", "0", "0", "0.50", "0.50", "0", null, null),
     ]);
     expect(await usageOverTime(tokens.b, "month")).toEqual([
-      period("03-01", "2", "1", "1", "0", "0", "4.00", "3.33", "14", "2.000000", "12.000000"),
+      period("03-01", "2", "1", "1", "0", "0", "4.00", "3.33", "14", null, null),
     ]);
     expect(await usageOverTime(tokens.b, "day")).toEqual([
-      period("03-02", "1", "1", "0", "0", "0", "3.33", "3.33", "14", "0.000000", "14.000000"),
-      period("03-09", "1", "0", "1", "0", "0", "0.67", "0.00", "0", "2.000000", "-2.000000"),
+      period("03-02", "1", "1", "0", "0", "0", "3.33", "3.33", "14", null, null),
+      period("03-09", "1", "0", "1", "0", "0", "0.67", "0.00", "0", null, null),
     ]);
   });
 
@@ -250,16 +250,16 @@ describe("usage by provider", () => {
     expect(await usageByProvider(tokens.auditor)).toEqual(await usageByProvider(tokens.admin));
   });
 
-  test("a coach sees only their own attempts per provider and model", async () => {
+  test("a coach sees only their own attempts per provider and model, without the provider cost", async () => {
     expect(await usageByProvider(tokens.a)).toEqual([
       { provider, model: "rated", attempts: "5", completed: "3", failed: "2", failureRate: "0.4000", audioMinutes: "8.08",
-        revenueMinor: "16", providerCostMinor: "24.250000", unknownCostAttempts: "0" },
+        revenueMinor: "16", providerCostMinor: null, unknownCostAttempts: null },
     ]);
     expect(await usageByProvider(tokens.b)).toEqual([
       { provider, model: "rated", attempts: "1", completed: "0", failed: "1", failureRate: "1.0000", audioMinutes: "0.67",
-        revenueMinor: "0", providerCostMinor: "2.000000", unknownCostAttempts: "0" },
+        revenueMinor: "0", providerCostMinor: null, unknownCostAttempts: null },
       { provider, model: "unrated", attempts: "1", completed: "1", failed: "0", failureRate: "0.0000", audioMinutes: "3.33",
-        revenueMinor: "14", providerCostMinor: "0.000000", unknownCostAttempts: "1" },
+        revenueMinor: "14", providerCostMinor: null, unknownCostAttempts: null },
     ]);
   });
 });
@@ -282,9 +282,10 @@ describe("top coaches", () => {
     expect(await topCoaches(tokens.auditor)).toEqual([topA(), topB()]);
   });
 
-  test("a coach sees only themselves among the top coaches", async () => {
-    expect(await topCoaches(tokens.a)).toEqual([topA()]);
-    expect(await topCoaches(tokens.b)).toEqual([topB()]);
+  test("a coach sees only themselves among the top coaches, without the provider cost or margin", async () => {
+    const costless = { providerCostMinor: null, grossMarginMinor: null };
+    expect(await topCoaches(tokens.a)).toEqual([{ ...topA(), ...costless }]);
+    expect(await topCoaches(tokens.b)).toEqual([{ ...topB(), ...costless }]);
   });
 });
 
@@ -302,12 +303,12 @@ describe("revenue summary", () => {
     expect(await single(tokens.auditor, "revenueSummary", fields)).toEqual(all);
   });
 
-  test("a coach's revenue summary holds only their own usage", async () => {
+  test("a coach's revenue summary holds only their own revenue: the provider cost and margin are the platform's", async () => {
     expect(await single(tokens.a, "revenueSummary", fields)).toEqual([
-      { revenueMinor: "16", providerCostMinor: "24.250000", grossMarginMinor: "-8.250000", grossMarginRatio: "-0.5156" },
+      { revenueMinor: "16", providerCostMinor: null, grossMarginMinor: null, grossMarginRatio: null },
     ]);
     expect(await single(tokens.b, "revenueSummary", fields)).toEqual([
-      { revenueMinor: "14", providerCostMinor: "2.000000", grossMarginMinor: "12.000000", grossMarginRatio: "0.8571" },
+      { revenueMinor: "14", providerCostMinor: null, grossMarginMinor: null, grossMarginRatio: null },
     ]);
   });
 });
@@ -339,12 +340,12 @@ describe("failure statistics", () => {
     expect(await single(tokens.auditor, "failureStats", fields)).toEqual(all);
   });
 
-  test("a coach's failure statistics hold only their own attempts", async () => {
+  test("a coach's failure statistics hold only their own attempts, without what they cost the platform", async () => {
     expect(await single(tokens.a, "failureStats", fields)).toEqual([
-      { attempts: "5", failed: "2", failureRate: "0.4000", freeRetries: "1", failedAttemptsCostMinor: "12.000000" },
+      { attempts: "5", failed: "2", failureRate: "0.4000", freeRetries: "1", failedAttemptsCostMinor: null },
     ]);
     expect(await single(tokens.b, "failureStats", fields)).toEqual([
-      { attempts: "2", failed: "1", failureRate: "0.5000", freeRetries: "0", failedAttemptsCostMinor: "2.000000" },
+      { attempts: "2", failed: "1", failureRate: "0.5000", freeRetries: "0", failedAttemptsCostMinor: null },
     ]);
   });
 });
@@ -448,7 +449,7 @@ describe("explaining a charge", () => {
     expect(await explain(tokens.a, "a3")).toEqual(explanation("a3", {
       rule: "first_success", outcome: "completed", billable: true,
       explanation: "The session's first successful transcription (after 2 failed attempts, which were free) is charged. 60 of its 120 seconds used included minutes; 60 seconds at 6 minor units per minute came to 6 minor units.",
-      audio_seconds: 120, audio_minutes: 2, included_seconds: 60, charged_seconds: 60, amount_minor: 6, provider_cost_minor: 6,
+      audio_seconds: 120, audio_minutes: 2, included_seconds: 60, charged_seconds: 60, amount_minor: 6, provider_cost_minor: null,
       prior_attempts: [prior("a1", "03-02T10:00", "failed", "failed_free"), prior("a2", "03-02T11:00", "failed", "failed_free")],
     }));
   });
@@ -457,7 +458,7 @@ describe("explaining a charge", () => {
     expect(await explain(tokens.a, "a4")).toEqual(explanation("a4", {
       rule: "retranscription", outcome: "completed", billable: true,
       explanation: "A successful re-transcription: the session already had a successful transcription, so this attempt is charged. 0 of its 95 seconds used included minutes; 95 seconds at 6 minor units per minute came to 10 minor units.",
-      audio_seconds: 95, audio_minutes: 1.5833, included_seconds: 0, charged_seconds: 95, amount_minor: 10, provider_cost_minor: 4.75,
+      audio_seconds: 95, audio_minutes: 1.5833, included_seconds: 0, charged_seconds: 95, amount_minor: 10, provider_cost_minor: null,
       prior_attempts: [
         prior("a1", "03-02T10:00", "failed", "failed_free"), prior("a2", "03-02T11:00", "failed", "failed_free"),
         prior("a3", "03-04T09:00", "completed", "first_success", 6),
@@ -465,20 +466,23 @@ describe("explaining a charge", () => {
     }));
   });
 
-  test("a failed attempt is free but says what it cost at the provider; a failed retry without a duration counts the recording's length", async () => {
-    expect(await explain(tokens.a, "a2")).toEqual(explanation("a2", {
-      rule: "failed_free", outcome: "failed", billable: false,
-      explanation: "The attempt failed, and failed attempts are free. It still cost us 6.000000 minor units at the provider.",
-      audio_seconds: 120, audio_minutes: 2, included_seconds: 0, charged_seconds: 0, amount_minor: 0, provider_cost_minor: 6,
+  test("a failed attempt is free, and says what it cost at the provider to admins and auditors only; a failed retry without a duration counts the recording's length", async () => {
+    const failed = (words: string, cost: number | null) => explanation("a2", {
+      rule: "failed_free", outcome: "failed", billable: false, explanation: words,
+      audio_seconds: 120, audio_minutes: 2, included_seconds: 0, charged_seconds: 0, amount_minor: 0, provider_cost_minor: cost,
       prior_attempts: [prior("a1", "03-02T10:00", "failed", "failed_free")],
-    }));
+    });
+    const staffView = failed("The attempt failed, and failed attempts are free. It still cost us 6.000000 minor units at the provider.", 6);
+    expect(await explain(tokens.admin, "a2")).toEqual(staffView);
+    expect(await explain(tokens.auditor, "a2")).toEqual(staffView);
+    expect(await explain(tokens.a, "a2")).toEqual(failed("The attempt failed, and failed attempts are free.", null));
   });
 
   test("an attempt wholly within the month's included minutes costs nothing", async () => {
     expect(await explain(tokens.a, "a5")).toEqual(explanation("a5", {
       rule: "included_minutes", outcome: "completed", billable: true,
       explanation: `A successful attempt of 30 seconds, wholly within the plan's included minutes of ${year}-04: no charge.`,
-      audio_seconds: 30, audio_minutes: 0.5, included_seconds: 30, charged_seconds: 0, amount_minor: 0, provider_cost_minor: 1.5,
+      audio_seconds: 30, audio_minutes: 0.5, included_seconds: 30, charged_seconds: 0, amount_minor: 0, provider_cost_minor: null,
       usage_month: day("04-01"), billing_month: day("04-01"),
     }));
   });
@@ -523,8 +527,10 @@ describe("usage events under row-level security", () => {
   test("usageInRange gives an admin and an auditor every coach's events in time order, and a coach only their own", async () => {
     expect(await inRange(tokens.admin)).toEqual(all());
     expect(await inRange(tokens.auditor)).toEqual(all());
-    expect(await inRange(tokens.a)).toEqual(all().filter((each) => each.coachProfileId === a.profileId));
-    expect(await inRange(tokens.b)).toEqual(all().filter((each) => each.coachProfileId === b.profileId));
+    // A coach reads their own events without what the provider charged the platform.
+    const costless = (coach: Coach) => all().filter((each) => each.coachProfileId === coach.profileId).map((each) => ({ ...each, providerCostMinor: null }));
+    expect(await inRange(tokens.a)).toEqual(costless(a));
+    expect(await inRange(tokens.b)).toEqual(costless(b));
   });
 
   test("usageInRange with coachProfileId gives an admin one coach's events; a coach naming another coach gets none", async () => {

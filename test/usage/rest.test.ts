@@ -213,15 +213,18 @@ describe("GET /api/v1/usage", () => {
     }),
   ];
 
-  test("a coach gets their own events of the range as one JSON array, oldest first: camelCase keys, bigints and numerics as strings, integers as numbers", async () => {
+  /** What a coach reads: the provider's cost is the platform's, not theirs. */
+  const asCoachSees = (rows: Array<Record<string, unknown>>) => rows.map((row) => ({ ...row, providerCostMinor: null }));
+
+  test("a coach gets their own events of the range as one JSON array, oldest first: camelCase keys, bigints and numerics as strings, integers as numbers, no provider cost", async () => {
     const response = await get("/api/v1/usage", { ...march(), format: "json" }, tokens.a);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
     expect(response.headers.get("content-disposition")).toBe('attachment; filename="usage-events.json"');
     const rows = JSON.parse(await response.text());
     for (const row of rows) expect(Object.keys(row)).toEqual(columns);
-    expect(rows).toEqual(eventsOfA());
-    expect(await getJson("/api/v1/usage", march(), tokens.b)).toEqual(eventsOfB());
+    expect(rows).toEqual(asCoachSees(eventsOfA()));
+    expect(await getJson("/api/v1/usage", march(), tokens.b)).toEqual(asCoachSees(eventsOfB()));
   });
 
   test("JSON is the default format", async () => {
@@ -241,7 +244,7 @@ describe("GET /api/v1/usage", () => {
       expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: b.profileId }, token)).toEqual(eventsOfB());
       expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, token)).toEqual(eventsOfA());
     }
-    expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, tokens.a)).toEqual(eventsOfA());
+    expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, tokens.a)).toEqual(asCoachSees(eventsOfA()));
     expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: b.profileId }, tokens.a)).toEqual([]);
   });
 
@@ -254,7 +257,7 @@ describe("GET /api/v1/usage", () => {
     expect(await ids("03-03", "03-10", tokens.a)).toEqual([events.a3]);
   });
 
-  test("CSV has a header of the same camelCase names, then one row per event saying what the JSON says", async () => {
+  test("CSV has a header of the same camelCase names, then one row per event saying what the JSON says (a coach's provider cost empty)", async () => {
     const response = await get("/api/v1/usage", { ...march(), format: "csv" }, tokens.a);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
@@ -264,7 +267,7 @@ describe("GET /api/v1/usage", () => {
     expect(rows).toEqual((await getJson("/api/v1/usage", march(), tokens.a)).map(asCsv));
     expect(rows[1]).toEqual([
       events.a2, "attempt", `${day("03-02")}T09:00:00+00:00`, expect.any(String), a.profileId, sessionA, attempts.a2, "true", "false",
-      provider, "r1", "en", "90", "completed", "true", "first_success", "60", "30", "12", "6", "9.000000", planId, day("03-01"), day("03-01"),
+      provider, "r1", "en", "90", "completed", "true", "first_success", "60", "30", "12", "6", "", planId, day("03-01"), day("03-01"),
       "billing-rules-2026-11-v1", "", "", "",
     ]);
     const other = await getCsv("/api/v1/usage", march(), tokens.b);
