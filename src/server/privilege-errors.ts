@@ -59,13 +59,14 @@ export function explainPermissionDenied(grants: Grants, message: string, fieldNa
   if (!table || !role || !appRoles.includes(role)) return null;
   const byRole = grants.get(table);
   if (!byRole) return null;
-  const who = role.replace(/^custodian_/, "");
+  const name = role.replace(/^custodian_/, "");
+  const who = `${/^[aeiou]/.test(name) ? "An" : "A"} ${name}`;
   const privilege: Privilege = /^create/.test(fieldName ?? "") ? "INSERT" : /^update/.test(fieldName ?? "") ? "UPDATE" : "SELECT";
   const mine = byRole.get(role)?.get(privilege) ?? new Set<string>();
   const others = new Set([...byRole.values()].flatMap((p) => [...(p.get(privilege) ?? [])]));
   const denied = [...others].filter((column) => !mine.has(column)).map(camel);
   const verb = privilege === "SELECT" ? "read" : "set";
-  if (mine.size === 0) return `A ${who} may not ${privilege === "SELECT" ? "read" : privilege === "INSERT" ? "create" : "change"} ${table}.`;
+  if (mine.size === 0) return `${who} may not ${privilege === "SELECT" ? "read" : privilege === "INSERT" ? "create" : "change"} ${table}.`;
   if (denied.length === 0) return null;
-  return `A ${who} may not ${verb} ${list(denied)} of ${table}; leave ${denied.length === 1 ? "it" : "them"} out.`;
+  return `${who} may not ${verb} ${list(denied)} of ${table}; leave ${denied.length === 1 ? "it" : "them"} out.`;
 }
