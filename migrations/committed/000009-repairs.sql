@@ -1,5 +1,5 @@
 --! Previous: sha1:406958d43273c14aeb125f3121f6e535e08e0fa2
---! Hash: sha1:6591b873ec0212f82e8e5bd04b819f4558aa5a31
+--! Hash: sha1:add6c9818ab16cfe7bcefe5355f9aaa847777826
 --! Message: repairs
 
 -- Repairs: grants that agree with the API, costs for staff only, sessions
@@ -275,6 +275,6 @@ create function app_public.sign_out() returns boolean as $$
   select exists (select from ended);
 $$ language sql volatile security definer set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.sign_out() is
-  E'Ends the session of the token the request carries: from the next request on, that token is refused. True when a session was ended.';
+  E'@resultFieldName signedOut\nEnds the session of the token the request carries: from the next request on, that token is refused. True when a session was ended.';
 revoke all on function app_public.sign_out() from public;
 grant execute on function app_public.sign_out() to custodian_coach, custodian_admin, custodian_auditor;
