@@ -22,6 +22,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_private.usage_ledgers",
       "app_private.usage_rollup_watermark",
       "app_private.user_secrets",
+      "app_private.user_sessions",
       "app_private.worker_heartbeats",
       "app_public.billing_months",
       "app_public.billing_plans",
