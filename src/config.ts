@@ -19,6 +19,21 @@ export interface Config {
   runWorker: boolean;
   /** Seed demo data when `start` finds an empty database (never in production). */
   seedDemo: boolean;
+  /** What one API request may cost before and while it runs. */
+  limits: ApiLimits;
+}
+
+export interface ApiLimits {
+  /** Deepest nesting of fields in a GraphQL operation. */
+  maxDepth: number;
+  /** Largest `first`/`last`, and the page a connection gets when it names neither. */
+  maxPageSize: number;
+  /** Most rows one GraphQL operation could return (page sizes multiplied through nested lists, summed). */
+  maxCost: number;
+  /** Longest one SQL statement of a request may run, in milliseconds. */
+  statementTimeoutMs: number;
+  /** Largest request body, in bytes. */
+  maxRequestBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -36,6 +51,13 @@ export function loadConfig(env: Env = process.env): Config {
     authenticatorPassword: env.AUTHENTICATOR_PASSWORD || null,
     runWorker: oneOf(env, "WORKER", ["on", "off"], "on") === "on",
     seedDemo: nodeEnv !== "production" && oneOf(env, "SEED_DEMO", ["on", "off"], "on") === "on",
+    limits: {
+      maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
+      maxPageSize: integer(env, "GRAPHQL_MAX_PAGE_SIZE", 1000, 1, 100_000),
+      maxCost: integer(env, "GRAPHQL_MAX_COST", 50_000, 1, 100_000_000),
+      statementTimeoutMs: integer(env, "STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+      maxRequestBytes: integer(env, "MAX_REQUEST_BYTES", 1_000_000, 1_000, 100_000_000),
+    },
   };
   if (config.jwtSecret !== null && config.jwtSecret.length < 32) {
     throw new UserError("JWT_SECRET must be at least 32 characters long.");

@@ -5,8 +5,9 @@ import { log } from "../log.ts";
  * A pool whose connection errors (a restarted or stopping server) are logged
  * instead of crashing the process; every long-lived pool is made here.
  */
-export function makePool(connectionString: string, max: number, purpose: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max });
+export function makePool(connectionString: string, max: number, purpose: string, statementTimeoutMs?: number): pg.Pool {
+  const options = statementTimeoutMs === undefined ? undefined : `-c statement_timeout=${statementTimeoutMs}`;
+  const pool = new pg.Pool({ connectionString, max, options });
   const onError = (error: Error) => log.warn({ err: error, purpose }, "database connection failed");
   pool.on("error", onError);
   pool.on("connect", (client) => client.on("error", onError));

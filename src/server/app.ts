@@ -2,6 +2,7 @@ import http from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
+import type { ApiLimits } from "../config.ts";
 import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -18,6 +19,7 @@ export interface ServerOptions {
   jwtSecret: string;
   jwtTtlSeconds: number;
   graphiql: boolean;
+  limits: ApiLimits;
 }
 
 export interface ApiServer {
@@ -29,7 +31,8 @@ export interface ApiServer {
 
 /** The HTTP API: GraphQL at /graphql (Ruru at /graphiql), /healthz, and the REST routes. */
 export async function createApiServer(options: ServerOptions): Promise<ApiServer> {
-  const pool = makePool(options.authenticatorUrl, 10, "api");
+  // Every statement of a request, GraphQL or REST, stops at the timeout.
+  const pool = makePool(options.authenticatorUrl, 10, "api", options.limits.statementTimeoutMs);
   const grants = await loadGrants(pool);
   const pgl = postgraphile(makePreset({ pool, grants, ...options }));
   const serv = pgl.createServ(grafserv);

@@ -1,5 +1,6 @@
 import { defaultMaskError } from "postgraphile/grafserv";
 import { GraphQLError } from "postgraphile/graphql";
+import type { ApiLimits } from "../config.ts";
 import { explainPermissionDenied, type Grants } from "./privilege-errors.ts";
 
 /**
@@ -18,6 +19,7 @@ const userFacingCodes = new Set([
   "23514", // check violation
   "0A000", // feature not supported (a tracked table's primary key changing)
   "42501", // insufficient privilege, row-level security
+  "57014", // statement timeout (STATEMENT_TIMEOUT_MS)
   "42703", // undefined column
   "42P01", // undefined table (an audit filter naming an untracked table)
   "55000", // object not in prerequisite state (deleting a deleted row, restoring a live one)
@@ -35,12 +37,15 @@ export function isUserFacing(error: unknown): error is Error & { code: string } 
 }
 
 /** The errors GraphQL callers see; a privilege refusal is explained from the grants. */
-export function makeMaskError(grants: Grants) {
+export function makeMaskError(grants: Grants, limits: Pick<ApiLimits, "statementTimeoutMs">) {
   return function maskError(error: GraphQLError): GraphQLError {
     const original = error.originalError;
     if (!isUserFacing(original)) return defaultMaskError(error);
     const field = typeof error.path?.[0] === "string" ? error.path[0] : undefined;
-    const explained = original.code === "42501" ? explainPermissionDenied(grants, original.message, field) : null;
+    const explained =
+      original.code === "42501" ? explainPermissionDenied(grants, original.message, field)
+      : original.code === "57014" ? statementTimedOut(limits.statementTimeoutMs)
+      : null;
     return new GraphQLError(explained ?? original.message, {
       nodes: error.nodes,
       source: error.source,
@@ -50,4 +55,9 @@ export function makeMaskError(grants: Grants) {
       extensions: { code: original.code },
     });
   };
+}
+
+/** A statement cancelled by the request's statement_timeout, in words naming the limit. */
+export function statementTimedOut(timeoutMs: number): string {
+  return `The request ran longer than ${timeoutMs} ms in the database and was stopped (STATEMENT_TIMEOUT_MS); ask for less.`;
 }

@@ -7,6 +7,8 @@ import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor } from "./auth.ts";
 import { IncludeDeletedPlugin } from "./include-deleted-plugin.ts";
 import { makeMaskError } from "./mask-error.ts";
 import type { Grants } from "./privilege-errors.ts";
+import type { ApiLimits } from "../config.ts";
+import { operationLimitsPlugin } from "./operation-limits.ts";
 
 export interface PresetOptions {
   /** A pool logged in as custodian_authenticator, so PostGraphile's RBAC applies. */
@@ -16,12 +18,13 @@ export interface PresetOptions {
   graphiql: boolean;
   /** The roles' column grants, to explain a privilege refusal in words. */
   grants: Grants;
+  limits: ApiLimits;
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
-    plugins: [IncludeDeletedPlugin],
+    plugins: [IncludeDeletedPlugin, operationLimitsPlugin(options.limits)],
     pgServices: [makePgService({ pool: options.pool, schemas: ["app_public"] })],
     gather: { pgJwtTypes: "app_public.jwt_token" },
     schema: {
@@ -45,7 +48,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiql: options.graphiql,
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
-      maskError: makeMaskError(options.grants),
+      maxRequestLength: options.limits.maxRequestBytes,
+      maskError: makeMaskError(options.grants, options.limits),
     },
   };
 }

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { makeSchema } from "postgraphile";
 import { lexicographicSortSchema, printSchema } from "postgraphile/graphql";
+import { loadConfig } from "../config.ts";
 import { makePreset } from "./preset.ts";
 
 /** The GraphQL schema's SDL as the API serves it, sorted so diffs stay small. */
@@ -8,7 +9,7 @@ export async function schemaSdl(authenticatorUrl: string): Promise<string> {
   const pool = new pg.Pool({ connectionString: authenticatorUrl, max: 2 });
   try {
     const { schema } = await makeSchema(
-      makePreset({ pool, jwtSecret: "schema-export-only-not-a-secret", jwtTtlSeconds: 3600, graphiql: false, grants: new Map() }),
+      makePreset({ pool, jwtSecret: "schema-export-only-not-a-secret", jwtTtlSeconds: 3600, graphiql: false, grants: new Map(), limits: loadConfig({}).limits }),
     );
     return printSchema(lexicographicSortSchema(schema)) + "\n";
   } finally {

@@ -37,6 +37,7 @@ export async function start(args: string[]): Promise<void> {
       jwtSecret: secrets.jwtSecret,
       jwtTtlSeconds: config.jwtTtlSeconds,
       graphiql: config.nodeEnv !== "production",
+      limits: config.limits,
     });
     const port = await api.listen(config.port, config.host);
     if (config.runWorker) worker = await startWorker(database.url);
