@@ -26,8 +26,10 @@ export interface Config {
 export interface ApiLimits {
   /** Deepest nesting of fields in a GraphQL operation. */
   maxDepth: number;
-  /** Largest `first`/`last`, and the page a connection gets when it names neither. */
+  /** Largest `first`/`last`. */
   maxPageSize: number;
+  /** The page a connection gets when it names neither `first` nor `last`. */
+  defaultPageSize: number;
   /** Most rows one GraphQL operation could return (page sizes multiplied through nested lists, summed). */
   maxCost: number;
   /** Longest one SQL statement of a request may run, in milliseconds. */
@@ -54,11 +56,15 @@ export function loadConfig(env: Env = process.env): Config {
     limits: {
       maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
       maxPageSize: integer(env, "GRAPHQL_MAX_PAGE_SIZE", 1000, 1, 100_000),
-      maxCost: integer(env, "GRAPHQL_MAX_COST", 50_000, 1, 100_000_000),
+      defaultPageSize: integer(env, "GRAPHQL_DEFAULT_PAGE_SIZE", 100, 1, 100_000),
+      maxCost: integer(env, "GRAPHQL_MAX_COST", 2_000_000, 1, 1_000_000_000),
       statementTimeoutMs: integer(env, "STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
       maxRequestBytes: integer(env, "MAX_REQUEST_BYTES", 1_000_000, 1_000, 100_000_000),
     },
   };
+  if (config.limits.defaultPageSize > config.limits.maxPageSize) {
+    throw new UserError("GRAPHQL_DEFAULT_PAGE_SIZE may not be larger than GRAPHQL_MAX_PAGE_SIZE.");
+  }
   if (config.jwtSecret !== null && config.jwtSecret.length < 32) {
     throw new UserError("JWT_SECRET must be at least 32 characters long.");
   }

@@ -1,5 +1,5 @@
 --! Previous: sha1:406958d43273c14aeb125f3121f6e535e08e0fa2
---! Hash: sha1:add6c9818ab16cfe7bcefe5355f9aaa847777826
+--! Hash: sha1:bbfb45aa725d6f3469452bc723aae07073093991
 --! Message: repairs
 
 -- Repairs: grants that agree with the API, costs for staff only, sessions
@@ -224,6 +224,9 @@ comment on table app_private.user_sessions is
   E'One row per sign-in; a token names its session. Signing out ends it. Rows older than the longest token lifetime (30 days) are removed at the user''s next sign-in.';
 comment on column app_private.user_sessions.signed_out_at is E'When the session was ended by signing out; its token is refused from then on.';
 alter table app_private.user_sessions enable row level security;
+
+-- Sign-ins and sign-outs are part of the audit trail.
+select audit.enable_tracking('app_private.user_sessions', owner_column => 'user_id', subject_column => 'user_id');
 
 alter type app_public.jwt_token add attribute session_id uuid;
 

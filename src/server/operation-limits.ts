@@ -5,8 +5,10 @@ import { Kind, parse, print, type DocumentNode, type FieldNode, type FragmentDef
 export interface OperationLimits {
   /** Deepest nesting of fields (GRAPHQL_MAX_DEPTH). */
   maxDepth: number;
-  /** Largest `first` or `last` on a connection, and the page a connection gets when it names neither (GRAPHQL_MAX_PAGE_SIZE). */
+  /** Largest `first` or `last` on a connection (GRAPHQL_MAX_PAGE_SIZE). */
   maxPageSize: number;
+  /** The page a connection gets when it names neither (GRAPHQL_DEFAULT_PAGE_SIZE). */
+  defaultPageSize: number;
   /** Most rows the operation could return: each list's page size times those of the lists around it, summed (GRAPHQL_MAX_COST). */
   maxCost: number;
 }
@@ -20,7 +22,7 @@ const introspection = new Set(["__schema", "__type", "__typename"]);
 
 /**
  * Checks an operation against the limits with its variables' values, and
- * gives every connection that names no page size the largest one, so that no
+ * gives every connection that names no page size the default one, so that no
  * list is unbounded. Returns the query to run (rewritten when a page size
  * was added), or throws a 400 naming the limit.
  */
@@ -82,13 +84,13 @@ export function limitOperation(query: string, variables: Record<string, unknown>
       (child) => child.kind === Kind.FIELD && (child.name.value === "nodes" || child.name.value === "edges"),
     );
     if (isConnection && page === null) {
-      // No page size named: the largest page, so that no list is unbounded.
+      // No page size named: the default page, so that no list is unbounded.
       (field as { arguments: unknown }).arguments = [
         ...(field.arguments ?? []),
-        { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: "first" }, value: { kind: Kind.INT, value: String(limits.maxPageSize) } },
+        { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: "first" }, value: { kind: Kind.INT, value: String(limits.defaultPageSize) } },
       ];
       rewritten = true;
-      page = limits.maxPageSize;
+      page = limits.defaultPageSize;
     }
     const inner = page === null ? rows : rows * page;
     const cost = (page === null ? 0 : inner) + walk(field.selectionSet, depth, inner, seen);

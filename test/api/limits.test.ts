@@ -63,9 +63,9 @@ describe("refused before they run, with a 400 naming the limit, and the server a
   });
 
   test("an operation that could return more rows than GRAPHQL_MAX_COST (the nesting that took a server down)", async () => {
-    const { status, body } = await post(JSON.stringify({ query: nested(3, 100) }));
+    const { status, body } = await post(JSON.stringify({ query: nested(3, 200) }));
     expect(status).toBe(400);
-    expect(body.errors[0].message).toMatch(/^The operation could return about [\d,]+ rows at clients; the limit is 50,000 \(GRAPHQL_MAX_COST\)\./);
+    expect(body.errors[0].message).toMatch(/^The operation could return about [\d,]+ rows at clients; the limit is 2,000,000 \(GRAPHQL_MAX_COST\)\./);
     await expectStillAnswering();
   });
 
@@ -91,10 +91,10 @@ describe("refused before they run, with a 400 naming the limit, and the server a
 });
 
 describe("every connection gets a page", () => {
-  test("a connection that names no first or last gets the largest page; one that does keeps its own", () => {
+  test("a connection that names no first or last gets the default page; one that does keeps its own", () => {
     const given = "{ clients { totalCount nodes { rowId coachingSessions(first: 5) { nodes { rowId } } } } }";
     const limited = limitOperation(given, {}, limits);
-    expect(limited).toContain("clients(first: 1000)");
+    expect(limited).toContain("clients(first: 100)");
     expect(limited).toContain("coachingSessions(first: 5)");
     expect(limitOperation("{ currentUser { role } }", {}, limits)).toBe("{ currentUser { role } }");
   });
@@ -102,7 +102,7 @@ describe("every connection gets a page", () => {
   test("over HTTP, a list without a page size still answers, with its total", async () => {
     const { status, body } = await post(JSON.stringify({ query: "{ users { totalCount nodes { rowId } } }" }));
     expect(status).toBe(200);
-    expect(body.data.users.nodes.length).toBe(Math.min(Number(body.data.users.totalCount), limits.maxPageSize));
+    expect(body.data.users.nodes.length).toBe(Math.min(Number(body.data.users.totalCount), limits.defaultPageSize));
   });
 });
 
