@@ -1,38 +1,26 @@
 import pg from "pg";
-import { catalogSnapshot, custodianSchemas, isGeneratedFunction, fixtureFiles, readFixture, snapshotDifferences } from "../support/catalog.ts";
+import { catalogSnapshot, custodianSchemas, fixtureFiles, isGeneratedFunction, readFixture, snapshotDifferences } from "../support/catalog.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
-import { withScratchDatabase } from "../support/scratch-database.ts";
+import { openScratchDatabase, type ScratchDatabase } from "../support/file-scratch-database.ts";
 
 // A database of its own: running the fixtures drops and creates triggers and
 // policies, whose exclusive locks would hold up (or deadlock with) the test
 // files that run beside this one on the shared test database.
 let client: pg.Client;
-let dropDatabase: () => Promise<void>;
+let scratch: ScratchDatabase;
 
 beforeAll(async () => {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const databaseUrl = await new Promise<string>((resolve, reject) => {
-    const scratch = withScratchDatabase(async (url) => {
-      resolve(url);
-      await released;
-    });
-    scratch.catch(reject);
-    dropDatabase = async () => {
-      release();
-      await scratch;
-    };
-  });
-  const migrated = await runCli(["migrate"], testEnvironment({ DATABASE_URL: databaseUrl }));
+  scratch = await openScratchDatabase();
+  const migrated = await runCli(["migrate"], testEnvironment({ DATABASE_URL: scratch.url }));
   expect(migrated).toMatchObject({ code: 0, stderr: "" });
-  client = new pg.Client({ connectionString: databaseUrl });
+  client = new pg.Client({ connectionString: scratch.url });
   await client.connect();
 }, 120_000);
 
 afterAll(async () => {
   await client?.end();
-  await dropDatabase?.();
+  await scratch?.drop();
 });
 
 /** Runs every fixture file as a migration would (as the owner, with its settings); returns the failures. */
