@@ -98,3 +98,89 @@ export function fixtureFiles(): string[] {
 export function readFixture(file: string): string {
   return fs.readFileSync(path.join(fixturesFolder, file), "utf8");
 }
+
+/**
+ * Everything else a migrated database is made of, in Custodian's schemas:
+ * types (enum labels in order, composite attributes), tables (kind, row-level
+ * security, partitioning), columns in order with types, defaults and
+ * identity, constraints, indexes, sequences, and the rows of the tables the
+ * migrations themselves fill (tracking and soft-delete configuration, the
+ * rollup watermark), without their timestamps. With catalogSnapshot, the
+ * whole of what the migrations make.
+ */
+export async function structureSnapshot(client: pg.ClientBase): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; definition: string }>(`
+    with custodian as (${custodianSchemas})
+    select 'type ' || t.oid::pg_catalog.regtype::text as name,
+      case t.typtype
+        when 'e' then (select pg_catalog.string_agg(e.enumlabel, ', ' order by e.enumsortorder) from pg_catalog.pg_enum e where e.enumtypid = t.oid)
+        when 'c' then (select pg_catalog.string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' order by a.attnum)
+                       from pg_catalog.pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped)
+        else t.typtype::text end as definition
+    from pg_catalog.pg_type t
+    where t.typnamespace in (select oid from custodian) and (t.typtype = 'e' or (t.typtype = 'c' and (select c.relkind from pg_catalog.pg_class c where c.oid = t.typrelid) = 'c'))
+    union all
+    select 'relation ' || c.oid::pg_catalog.regclass::text,
+      pg_catalog.concat_ws(' ', 'kind ' || c.relkind::text, 'persistence ' || c.relpersistence::text, 'rls ' || c.relrowsecurity,
+        'force rls ' || c.relforcerowsecurity, 'options ' || c.reloptions::text, 'owner ' || pg_catalog.pg_get_userbyid(c.relowner),
+        'partitioned by ' || pg_catalog.pg_get_partkeydef(c.oid),
+        'partition of ' || (select i.inhparent::pg_catalog.regclass::text from pg_catalog.pg_inherits i where i.inhrelid = c.oid),
+        pg_catalog.pg_get_expr(c.relpartbound, c.oid))
+    from pg_catalog.pg_class c where c.relnamespace in (select oid from custodian) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+    union all
+    select 'column ' || a.attnum || ' of ' || a.attrelid::pg_catalog.regclass::text,
+      case when a.attisdropped then 'dropped' else pg_catalog.concat_ws(' ', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+        case when a.attnotnull then 'not null' end, 'default ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+        'identity ' || nullif(a.attidentity, '')::text, 'generated ' || nullif(a.attgenerated, '')::text,
+        'collation ' || nullif(a.attcollation, 0)::pg_catalog.regcollation::text) end
+    from pg_catalog.pg_attribute a
+    join pg_catalog.pg_class c on c.oid = a.attrelid
+    left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+    where c.relnamespace in (select oid from custodian) and c.relkind in ('r', 'p', 'v', 'm', 'f') and a.attnum > 0
+    union all
+    select 'constraint ' || k.conname || ' on ' || coalesce(k.conrelid::pg_catalog.regclass::text, k.contypid::pg_catalog.regtype::text),
+      pg_catalog.pg_get_constraintdef(k.oid) || ' deferrable ' || k.condeferrable || ' deferred ' || k.condeferred
+    from pg_catalog.pg_constraint k where k.connamespace in (select oid from custodian)
+    union all
+    select 'index ' || i.indexrelid::pg_catalog.regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid)
+    from pg_catalog.pg_index i join pg_catalog.pg_class c on c.oid = i.indexrelid where c.relnamespace in (select oid from custodian)
+    union all
+    select 'sequence ' || s.seqrelid::pg_catalog.regclass::text,
+      pg_catalog.concat_ws(' ', s.seqtypid::pg_catalog.regtype::text, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle)
+    from pg_catalog.pg_sequence s join pg_catalog.pg_class c on c.oid = s.seqrelid where c.relnamespace in (select oid from custodian)
+    union all
+    select 'row of audit.tracked_tables ' || t.table_oid::text,
+      (pg_catalog.to_jsonb(t) - 'enabled_at' - 'disabled_at')::text || ' disabled ' || (t.disabled_at is not null)
+    from audit.tracked_tables t
+    union all
+    select 'row of audit.column_policies ' || p.table_oid::text || ' ' || a.attname, p.policy::text
+    from audit.column_policies p join pg_catalog.pg_attribute a on a.attrelid = p.table_oid and a.attnum = p.column_number
+    union all
+    select 'row of governance.soft_delete_tables ' || s.table_oid::text, (pg_catalog.to_jsonb(s) - 'enabled_at')::text
+    from governance.soft_delete_tables s
+    union all
+    select 'row of app_private.usage_rollup_watermark', pg_catalog.to_jsonb(w)::text from app_private.usage_rollup_watermark w`);
+  const snapshot = new Map<string, string>();
+  for (const row of rows) {
+    if (snapshot.has(row.name)) throw new Error(`two catalog objects are both called ${row.name}`);
+    snapshot.set(row.name, row.definition);
+  }
+  return snapshot;
+}
+
+/**
+ * A snapshot in which the functions generated per table, named by the
+ * table's oid (audit.capture_<oid>, governance.soft_delete_<oid>), are named
+ * by the table instead, so that two databases can be compared.
+ */
+export async function withGeneratedNamesByTable(client: pg.ClientBase, snapshot: Map<string, string>): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ oid: string; name: string }>(
+    `select c.oid::text, c.oid::pg_catalog.regclass::text as name from pg_catalog.pg_class c where c.relkind in ('r', 'p')`,
+  );
+  const tableOf = new Map(rows.map((row) => [row.oid, row.name]));
+  const rename = (text: string) =>
+    text.replace(/\b(capture|soft_delete)_([0-9]+)\b/g, (whole, kind: string, oid: string) =>
+      tableOf.has(oid) ? `${kind}_of<${tableOf.get(oid)}>` : whole,
+    );
+  return new Map([...snapshot].map(([name, definition]) => [rename(name), rename(definition)]));
+}
