@@ -27,7 +27,8 @@ export function isGeneratedFunction(p: string): string {
  * the same when the object is dropped and created again, with everything
  * that defines it: functions (text, settings, security, volatility, owner,
  * privileges), views, triggers, policies, privileges on schemas, tables and
- * columns, and comments on anything.
+ * columns (in any order: a grant made later sits later in the list), and
+ * comments on anything.
  */
 export async function catalogSnapshot(client: pg.ClientBase): Promise<Map<string, string>> {
   const { rows } = await client.query<{ name: string; definition: string }>(`
@@ -35,7 +36,7 @@ export async function catalogSnapshot(client: pg.ClientBase): Promise<Map<string
     select 'function ' || p.oid::pg_catalog.regprocedure::text as name,
       pg_catalog.concat_ws(E'\\n', pg_catalog.pg_get_functiondef(p.oid), 'config ' || p.proconfig::text,
         'security definer ' || p.prosecdef, 'volatility ' || p.provolatile::text, 'owner ' || pg_catalog.pg_get_userbyid(p.proowner),
-        'acl ' || coalesce(p.proacl::text, 'default')) as definition
+        'acl ' || coalesce((select pg_catalog.string_agg(x::text, ',' order by x::text) from pg_catalog.unnest(p.proacl) x), 'default')) as definition
     from pg_catalog.pg_proc p where p.pronamespace in (select oid from custodian) and p.prokind in ('f', 'p')
     union all
     select 'view ' || c.oid::pg_catalog.regclass::text,
@@ -52,13 +53,13 @@ export async function catalogSnapshot(client: pg.ClientBase): Promise<Map<string
       pg_catalog.concat_ws(E'\\n', p.permissive, p.roles::text, p.cmd, 'using ' || p.qual, 'check ' || p.with_check)
     from pg_catalog.pg_policies p where p.schemaname::regnamespace in (select oid from custodian)
     union all
-    select 'privileges on schema ' || n.nspname, coalesce(n.nspacl::text, 'default')
+    select 'privileges on schema ' || n.nspname, coalesce((select pg_catalog.string_agg(x::text, ',' order by x::text) from pg_catalog.unnest(n.nspacl) x), 'default')
     from pg_catalog.pg_namespace n where n.oid in (select oid from custodian)
     union all
-    select 'privileges on ' || c.oid::pg_catalog.regclass::text, coalesce(c.relacl::text, 'default')
+    select 'privileges on ' || c.oid::pg_catalog.regclass::text, coalesce((select pg_catalog.string_agg(x::text, ',' order by x::text) from pg_catalog.unnest(c.relacl) x), 'default')
     from pg_catalog.pg_class c where c.relnamespace in (select oid from custodian) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
     union all
-    select 'privileges on column ' || a.attname || ' of ' || a.attrelid::pg_catalog.regclass::text, a.attacl::text
+    select 'privileges on column ' || a.attname || ' of ' || a.attrelid::pg_catalog.regclass::text, (select pg_catalog.string_agg(x::text, ',' order by x::text) from pg_catalog.unnest(a.attacl) x)
     from pg_catalog.pg_attribute a join pg_catalog.pg_class c on c.oid = a.attrelid
     where c.relnamespace in (select oid from custodian) and a.attacl is not null and not a.attisdropped
     union all
