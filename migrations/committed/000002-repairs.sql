@@ -1,5 +1,5 @@
 --! Previous: sha1:103bf00b8b20025b32805746d425232a8f991c7e
---! Hash: sha1:b2afd49d5cbcdac954b5bc3aa8696a72c349bbdf
+--! Hash: sha1:7897386f1a56fe357b5637ab0ae204d9efb483d1
 --! Message: repairs: grants that agree with the API, costs for staff only, sessions
 
 -- Repairs: grants that agree with the API, costs for staff only, sessions
@@ -11,7 +11,8 @@
 -- auditors: coaches lose the cost columns, and the functions they call read
 -- masked views. A token names a session; the API asks the database on every
 -- request who it speaks for now, so a role change, a disabled account or a
--- sign-out takes effect on the next request.
+-- sign-out takes effect on the next request. Invoices and monthly revenue
+-- count UTC months whatever the session's time zone.
 
 alter table app_public.users add column disabled_at timestamptz;
 comment on column app_public.users.disabled_at is
@@ -368,6 +369,82 @@ comment on function app_public.explain_charge(bigint) is
 
 grant execute on function app_public.explain_charge(bigint) to custodian_coach, custodian_admin, custodian_auditor;
 --! EndIncluded usage/explain-charge.sql
+--! Included usage/invoices.sql
+-- Invoices as they stand, and as frozen.
+
+create or replace function app_private.month_invoices(month date, only_coach uuid default null) returns setof app_public.invoices as $$
+begin
+  -- Planned for this call, so that one coach's invoice reads that coach's
+  -- events through their index rather than the whole month's.
+  return query execute pg_catalog.format($q$
+  with events as (
+    select e.coach_profile_id,
+      coalesce(sum(e.amount_minor) filter (where e.kind = 'attempt'), 0) as usage_minor,
+      coalesce(sum(e.amount_minor) filter (where e.kind <> 'attempt'), 0) as credits_minor,
+      coalesce(sum(e.audio_seconds) filter (where e.billable), 0) as audio_seconds,
+      coalesce(sum(e.included_seconds), 0) as included_seconds,
+      coalesce(sum(e.charged_seconds), 0) as charged_seconds,
+      count(*) filter (where e.usage_month < e.billing_month) as late_events,
+      count(*) filter (where e.kind = 'attempt') as attempts,
+      (pg_catalog.array_agg(e.plan_id order by e.id desc) filter (where e.plan_id is not null))[1] as last_plan_id
+    from app_public.usage_events e
+    where e.billing_month = $1 and %1$s
+    group by e.coach_profile_id),
+  -- Coaches pay the fee of a month in which their profile was live at some
+  -- point. Months are UTC months, whatever the session's time zone.
+  live as (
+    select cp.id as coach_profile_id, cp.plan_id from app_public.coach_profiles cp
+    where cp.created_at < ($1 + interval '1 month') at time zone 'UTC'
+      and (not cp.is_deleted or cp.deleted_at >= $1::timestamp at time zone 'UTC') and %2$s),
+  -- Every coach with a fee or billed events. The fee is due for a month in
+  -- which the profile was live, or had attempts billed and was not deleted
+  -- before it; credits and voids alone never make one due.
+  coaches as (
+    select l.coach_profile_id, l.plan_id, true as live from live l
+    union all
+    select e.coach_profile_id, coalesce(cp.plan_id, e.last_plan_id),
+      e.attempts > 0 and coalesce(not cp.is_deleted or cp.deleted_at >= $1::timestamp at time zone 'UTC', false)
+    from events e
+    left join app_public.coach_profiles cp on cp.id = e.coach_profile_id
+    where not exists (select from live l where l.coach_profile_id = e.coach_profile_id))
+  select c.coach_profile_id, $1, p.id, p.name, coalesce(p.currency, 'EUR'),
+    case when c.live then coalesce(p.monthly_fee_minor, 0) else 0 end::bigint, coalesce(p.included_minutes, 0),
+    coalesce(e.audio_seconds, 0)::bigint, coalesce(e.included_seconds, 0)::bigint, coalesce(e.charged_seconds, 0)::bigint,
+    coalesce(e.usage_minor, 0)::bigint, coalesce(e.credits_minor, 0)::bigint,
+    (case when c.live then coalesce(p.monthly_fee_minor, 0) else 0 end + coalesce(e.usage_minor, 0) + coalesce(e.credits_minor, 0))::bigint,
+    coalesce(e.late_events, 0)::integer, pg_catalog.now()
+  from coaches c
+  left join events e on e.coach_profile_id = c.coach_profile_id
+  left join app_public.billing_plans p on p.id = c.plan_id$q$,
+    case when only_coach is null then 'true' else 'e.coach_profile_id = $2' end,
+    case when only_coach is null then 'true' else 'cp.id = $2' end)
+  using month, only_coach;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.month_invoices(date, uuid) is
+  E'Every coach''s invoice for a billing month as it stands: plan fee, the month''s attempt amounts, credits and voids.';
+
+create or replace function app_public.invoice_preview(coach_profile_id uuid default null, month date default null)
+returns setof app_public.invoices as $$
+  with wanted as (
+    select date_trunc('month', coalesce(invoice_preview.month, pg_catalog.now() at time zone 'UTC'))::date as month),
+  invoices as (
+    select i.* from app_public.invoices i, wanted w where i.month = w.month
+    union all
+    select i.* from wanted w,
+      app_private.month_invoices(w.month, coalesce(invoice_preview.coach_profile_id,
+        case when not app_private.is_staff() then app_private.current_coach_profile_id() end)) i
+    where not exists (select from app_public.billing_months b where b.month = w.month))
+  select i.* from invoices i
+  where (invoice_preview.coach_profile_id is null or i.coach_profile_id = invoice_preview.coach_profile_id)
+    and (app_private.is_staff() or i.coach_profile_id = app_private.current_coach_profile_id())
+  order by i.total_minor desc, i.coach_profile_id;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.invoice_preview(uuid, date) is
+  E'Invoices of a month (default: the current one): frozen ones once the month is closed, else as they stand now (plan fee, included minutes, overage, credits). Admins and auditors see every coach; a coach their own.';
+
+grant execute on function app_public.invoice_preview(uuid, date) to custodian_coach, custodian_admin, custodian_auditor;
+--! EndIncluded usage/invoices.sql
 --! Included usage/analytics.sql
 -- Billing analytics: SQL over the daily rollups, under row-level security.
 
@@ -481,8 +558,9 @@ begin
   fees as (
     select m.month, coalesce(sum(p.monthly_fee_minor), 0)::bigint as fees, count(cp.id) as coaches
     from months m
-    left join app_public.coach_profiles cp on cp.created_at < m.month + interval '1 month'
-      and (not cp.is_deleted or cp.deleted_at >= m.month)
+    -- UTC months, whatever the session's time zone.
+    left join app_public.coach_profiles cp on cp.created_at < (m.month + interval '1 month') at time zone 'UTC'
+      and (not cp.is_deleted or cp.deleted_at >= m.month::timestamp at time zone 'UTC')
     left join app_public.billing_plans p on p.id = cp.plan_id
     group by m.month),
   usage as (
