@@ -34,8 +34,12 @@ create function bench.write_history(how_many integer, days integer, late_share n
     case when a.completed then pg_catalog.round(a.seconds * p.price_per_extra_minute_minor / 60.0)::bigint else 0 end,
     pg_catalog.round(a.seconds * m.rate / 60.0, 6), p.id,
     pg_catalog.date_trunc('month', a.at at time zone 'UTC')::date,
+    -- A late share is billed in the month after its own: only where that
+    -- month has begun (history reaches into this month on most days).
     pg_catalog.date_trunc('month', a.at at time zone 'UTC')::date
-      + case when random() < late_share then interval '1 month' else interval '0' end,
+      + case when random() < late_share
+               and pg_catalog.date_trunc('month', a.at at time zone 'UTC') < pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'UTC')
+             then interval '1 month' else interval '0' end,
     app_public.billing_rule_version()
   from attempts a
   join models m on m.n = a.model_number

@@ -21,7 +21,7 @@ test("audit rows cannot be updated, deleted or truncated, not even by their owne
         expect(error!.message).toMatch(/append-only/);
       }
     }
-    const partition = await client.query("select audit.partition_name('audit.events', now()::date) as name");
+    const partition = await client.query("select audit.partition_name('audit.events', (now() at time zone 'UTC')::date) as name");
     expect(await errorOf(client, `truncate audit.${partition.rows[0].name}`)).toMatchObject({ code: "42501" });
   }));
 

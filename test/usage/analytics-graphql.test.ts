@@ -667,10 +667,13 @@ describe("billing mutations are for admins only", () => {
 
   test("an admin's mistakes are refused with what to fix, and nothing is written", async () => {
     const before = await ledger();
-    const now = new Date();
-    const thisMonth = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
+    // The month after this one has not ended whichever month the server's
+    // transaction falls in (this one, or the next if a month ends meanwhile).
+    // (month-close-and-corrections tries this month itself, in one transaction.)
+    const { rows: [{ nextMonth }] } = await rootPool().query(
+      "select to_char(date_trunc('month', now() at time zone 'UTC') + interval '1 month', 'YYYY-MM') as \"nextMonth\"");
     const cases: Array<[string, Record<string, unknown>, string, string]> = [
-      [closeMonth, { month: `${thisMonth}-01` }, "22023", `Month ${thisMonth} has not ended yet; only past months can be closed.`],
+      [closeMonth, { month: `${nextMonth}-01` }, "22023", `Month ${nextMonth} has not ended yet; only past months can be closed.`],
       [closeMonth, { month: day("06-15") }, "22023", `Give the first day of the month to close (like 2026-10-01), not ${day("06-15")}.`],
       [credit, { coach: a.profileId, amount: "0", reason: "Goodwill gesture" }, "22023", "A credit is a positive amount in minor units (got 0)."],
       [credit, { coach: a.profileId, amount: "100", reason: " x " }, "22023", "A credit needs a reason (at least 3 characters)."],
@@ -684,14 +687,23 @@ describe("billing mutations are for admins only", () => {
     expect(await ledger()).toEqual(before);
   });
 
+  /**
+   * The month a correction is billed in, by the rule the server follows, at
+   * the time the server wrote it (its occurred_at), not the test's clock: the
+   * first open month from that month on.
+   */
+  async function openMonthAt(usageEventId: string): Promise<string> {
+    const { rows } = await rootPool().query(
+      `select app_private.first_open_month(date_trunc('month', occurred_at at time zone 'UTC')::date)::text as month
+       from app_public.usage_events where id = $1`, [usageEventId]);
+    return rows[0].month;
+  }
+
   test("an admin voids a charge and credits a coach: new negative events in the current month, explained, the past month's invoice untouched", async () => {
     const marchBefore = await invoicePreview(tokens.admin, day("03-01"), a.profileId);
-    const now = new Date();
-    const currentMonth = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}-01`;
-
     const voided = (await read(tokens.admin, voidEvent, { id: events.a4, reason: "  Charged by mistake  " })).voidUsageEvent.result;
     expect(voided).toEqual({
-      rowId: expect.stringMatching(/^\d+$/), kind: "void", amountMinor: "-10", correctsEventId: events.a4, billingMonth: currentMonth,
+      rowId: expect.stringMatching(/^\d+$/), kind: "void", amountMinor: "-10", correctsEventId: events.a4, billingMonth: await openMonthAt(voided.rowId),
       note: "Charged by mistake", createdBy: admin.id, coachProfileId: a.profileId,
     });
     const again = await refusal(tokens.admin, voidEvent, { id: events.a4, reason: "Charged by mistake" });
@@ -699,7 +711,7 @@ describe("billing mutations are for admins only", () => {
 
     const credited = (await read(tokens.admin, credit, { coach: a.profileId, amount: "250", reason: "Goodwill gesture" })).issueUsageCredit.result;
     expect(credited).toEqual({
-      rowId: expect.stringMatching(/^\d+$/), kind: "credit", amountMinor: "-250", billingMonth: currentMonth,
+      rowId: expect.stringMatching(/^\d+$/), kind: "credit", amountMinor: "-250", billingMonth: await openMonthAt(credited.rowId),
       note: "Goodwill gesture", createdBy: admin.id, coachProfileId: a.profileId,
     });
 
@@ -715,10 +727,18 @@ describe("billing mutations are for admins only", () => {
     });
     expect(await explain(tokens.b, "credit")).toBeNull();
 
-    const [current] = await invoicePreview(tokens.a, currentMonth);
-    expect({ creditsMinor: current.creditsMinor, total: Number(current.totalMinor) }).toEqual({
-      creditsMinor: "-260", total: Number(current.planFeeMinor) + Number(current.usageMinor) - 260,
-    });
+    // Each month's invoice counts the corrections billed in it (both in one month, unless a month ended between them).
+    const correctionsByMonth = new Map<string, number>();
+    for (const each of [voided, credited]) {
+      correctionsByMonth.set(each.billingMonth, (correctionsByMonth.get(each.billingMonth) ?? 0) + Number(each.amountMinor));
+    }
+    for (const [month, corrections] of correctionsByMonth) {
+      const [invoice] = await invoicePreview(tokens.a, month);
+      expect({ month, creditsMinor: invoice.creditsMinor, total: Number(invoice.totalMinor) }).toEqual({
+        month, creditsMinor: String(corrections), total: Number(invoice.planFeeMinor) + Number(invoice.usageMinor) + corrections,
+      });
+    }
+    expect([...correctionsByMonth.values()].reduce((sum, each) => sum + each, 0)).toBe(-260);
     expect(await invoicePreview(tokens.admin, day("03-01"), a.profileId)).toEqual(marchBefore);
   });
 

@@ -148,12 +148,16 @@ describe("capture under concurrency (committed, cleaned up)", () => {
     }
   }
 
-  const complete = "update app_public.transcriptions set status = 'completed', billed_duration_seconds = $2 where id = $1";
+  // The racers' attempts finish at one instant, read once (each transaction's
+  // now() would differ, and a month could end between them).
+  const complete = "update app_public.transcriptions set status = 'completed', billed_duration_seconds = $2, finished_at = $3 where id = $1";
+  const anInstant = async (): Promise<Date> => (await rootPool().query("select now() as at")).rows[0].at;
 
   test("two sessions completing the same attempt at once write one event and count its seconds once", async () => {
     const { coach, rate, sessionIds } = await setUp("same-attempt", 1);
     const id = await insertAttempt(rootPool(), sessionIds[0]!, { status: "processing", rate });
-    expect(await race([[complete, [id, 600]], [complete, [id, 600]]])).toEqual([1, 1]);
+    const at = await anInstant();
+    expect(await race([[complete, [id, 600, at]], [complete, [id, 600, at]]])).toEqual([1, 1]);
 
     const events = await eventsOfAttempt(rootPool(), id);
     expect(events.map(({ outcome, reason, audio_seconds, included_seconds, charged_seconds, amount }) =>
@@ -166,7 +170,8 @@ describe("capture under concurrency (committed, cleaned up)", () => {
     const { coach, rate, sessionIds } = await setUp("two-attempts", 2);
     const first = await insertAttempt(rootPool(), sessionIds[0]!, { status: "processing", rate });
     const second = await insertAttempt(rootPool(), sessionIds[1]!, { status: "processing", rate });
-    expect(await race([[complete, [first, 10_000]], [complete, [second, 10_000]]])).toEqual([1, 1]);
+    const at = await anInstant();
+    expect(await race([[complete, [first, 10_000, at]], [complete, [second, 10_000, at]]])).toEqual([1, 1]);
 
     const figures = async (id: string) => {
       const { reason, is_retranscription, included_seconds, charged_seconds, amount, billing_month } = await eventOf(rootPool(), id);
@@ -185,7 +190,8 @@ describe("capture under concurrency (committed, cleaned up)", () => {
     const { coach, rate, sessionIds } = await setUp("one-session", 1);
     const first = await insertAttempt(rootPool(), sessionIds[0]!, { status: "processing", rate });
     const second = await insertAttempt(rootPool(), sessionIds[0]!, { status: "processing", rate });
-    expect(await race([[complete, [first, 10_000]], [complete, [second, 10_000]]])).toEqual([1, 1]);
+    const at = await anInstant();
+    expect(await race([[complete, [first, 10_000, at]], [complete, [second, 10_000, at]]])).toEqual([1, 1]);
 
     const events = (await eventsOfCoaches(rootPool(), [coach.profileId]))
       .map(({ transcription_id, reason, is_retranscription, included_seconds, charged_seconds, amount }) =>

@@ -4,8 +4,6 @@ import { createBillingCoach, createPlan, createRates, createSession, eventOf, in
 
 afterAll(closeRootPool);
 
-const thisMonth = () => new Date().toISOString().slice(0, 7) + "-01";
-
 test("a coach no longer live in the month pays no plan fee: a credit stays a credit", () =>
   withRootDb(async (client) => {
     const plan = await createPlan(client, { feeMinor: 1000 });
@@ -14,10 +12,13 @@ test("a coach no longer live in the month pays no plan fee: a credit stays a cre
     await client.query("update app_public.coach_profiles set deleted_at = deleted_at - interval '3 months' where id = $1", [gone.profileId]);
     await client.query("select app_public.issue_usage_credit($1, 100, 'goodwill')", [gone.profileId]);
     const live = await createBillingCoach(client, plan.id, "live");
+    // The credit's month, by the rule issue_usage_credit follows, at this transaction's time (not the test's clock).
+    const { rows: [{ month }] } = await client.query(
+      "select app_private.first_open_month(date_trunc('month', now() at time zone 'UTC')::date)::text as month");
     const { rows } = await client.query(
       `select coach_profile_id, plan_fee_minor::int as fee, credits_minor::int as credits, total_minor::int as total
        from app_public.invoice_preview(null, $1) where coach_profile_id = any ($2) order by total_minor`,
-      [thisMonth(), [gone.profileId, live.profileId]],
+      [month, [gone.profileId, live.profileId]],
     );
     expect(rows).toEqual([
       { coach_profile_id: gone.profileId, fee: 0, credits: -100, total: -100 },
