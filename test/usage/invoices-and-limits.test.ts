@@ -26,6 +26,29 @@ test("a coach no longer live in the month pays no plan fee: a credit stays a cre
     ]);
   }));
 
+test("the plan fee follows UTC months whatever the session's time zone", () =>
+  withRootDb(async (client) => {
+    const plan = await createPlan(client, { feeMinor: 1000 });
+    const coach = await createBillingCoach(client, plan.id, "utc-month");
+    // Created in the last hours of March (UTC), already April in Kiritimati (UTC+14).
+    await client.query("set local session_replication_role = replica"); // keep the pinned created_at
+    await client.query("update app_public.coach_profiles set created_at = '2026-03-31T12:00:00Z' where id = $1", [coach.profileId]);
+    await client.query("set local session_replication_role = origin");
+    const fee = async (month: string) =>
+      (await client.query("select plan_fee_minor::int as fee from app_public.invoice_preview($1, $2)", [coach.profileId, month])).rows;
+    const revenue = async (month: string) =>
+      (await client.query("select plan_fee_minor::int as fee from app_public.monthly_revenue($1, ($1::date + interval '1 month')::date)", [month])).rows[0].fee;
+    for (const zone of ["UTC", "Pacific/Kiritimati", "America/Los_Angeles"]) {
+      await client.query(`set local timezone = '${zone}'`);
+      expect([zone, await fee("2026-03-01")]).toEqual([zone, [{ fee: 1000 }]]);
+      expect([zone, await fee("2026-02-01")]).toEqual([zone, []]);
+      await client.query("set local timezone = 'UTC'");
+      const utcRevenue = await revenue("2026-03-01");
+      await client.query(`set local timezone = '${zone}'`);
+      expect([zone, await revenue("2026-03-01")]).toEqual([zone, utcRevenue]);
+    }
+  }));
+
 test("a plan with a huge number of included minutes still prices attempts", () =>
   withRootDb(async (client) => {
     const plan = await createPlan(client, { includedMinutes: 2147483647, pricePerMinuteMinor: 0 });
