@@ -36,6 +36,10 @@ export interface ApiLimits {
   statementTimeoutMs: number;
   /** Largest request body, in bytes. */
   maxRequestBytes: number;
+  /** Longest Grafast may take to plan an operation it has not seen, in milliseconds. */
+  planningTimeoutMs: number;
+  /** Longest Grafast may take to execute an operation, in milliseconds (checked between its steps). */
+  executionTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -57,9 +61,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
       maxPageSize: integer(env, "GRAPHQL_MAX_PAGE_SIZE", 1000, 1, 100_000),
       defaultPageSize: integer(env, "GRAPHQL_DEFAULT_PAGE_SIZE", 100, 1, 100_000),
-      maxCost: integer(env, "GRAPHQL_MAX_COST", 2_000_000, 1, 1_000_000_000),
+      maxCost: integer(env, "GRAPHQL_MAX_COST", 250_000, 1, 1_000_000_000),
       statementTimeoutMs: integer(env, "STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
       maxRequestBytes: integer(env, "MAX_REQUEST_BYTES", 1_000_000, 1_000, 100_000_000),
+      planningTimeoutMs: integer(env, "GRAPHQL_PLANNING_TIMEOUT_MS", 5_000, 100, 600_000),
+      executionTimeoutMs: integer(env, "GRAPHQL_EXECUTION_TIMEOUT_MS", 60_000, 100, 3_600_000),
     },
   };
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {

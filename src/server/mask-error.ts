@@ -1,3 +1,4 @@
+import { SafeError } from "postgraphile/grafast";
 import { defaultMaskError } from "postgraphile/grafserv";
 import { GraphQLError } from "postgraphile/graphql";
 import type { ApiLimits } from "../config.ts";
@@ -37,9 +38,13 @@ export function isUserFacing(error: unknown): error is Error & { code: string } 
 }
 
 /** The errors GraphQL callers see; a privilege refusal is explained from the grants. */
-export function makeMaskError(grants: Grants, limits: Pick<ApiLimits, "statementTimeoutMs">) {
+export function makeMaskError(grants: Grants, limits: Pick<ApiLimits, "statementTimeoutMs" | "planningTimeoutMs" | "executionTimeoutMs">) {
   return function maskError(error: GraphQLError): GraphQLError {
     const original = error.originalError;
+    const timedOut = grafastTimedOut(original, limits);
+    if (timedOut) {
+      return new GraphQLError(timedOut, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions: { code: "TIMEOUT" } });
+    }
     if (!isUserFacing(original)) return defaultMaskError(error);
     const field = typeof error.path?.[0] === "string" ? error.path[0] : undefined;
     const explained =
@@ -60,4 +65,16 @@ export function makeMaskError(grants: Grants, limits: Pick<ApiLimits, "statement
 /** A statement cancelled by the request's statement_timeout, in words naming the limit. */
 export function statementTimedOut(timeoutMs: number): string {
   return `The request ran longer than ${timeoutMs} ms in the database and was stopped (STATEMENT_TIMEOUT_MS); ask for less.`;
+}
+
+/** Grafast's own planning and execution timeouts (grafast.timeouts), in words naming their settings. */
+function grafastTimedOut(error: Error | undefined, limits: Pick<ApiLimits, "planningTimeoutMs" | "executionTimeoutMs">): string | null {
+  if (!(error instanceof SafeError)) return null;
+  if (error.message.startsWith("Operation took too long to plan")) {
+    return `The operation took longer than ${limits.planningTimeoutMs} ms to plan and was stopped (GRAPHQL_PLANNING_TIMEOUT_MS); simplify it.`;
+  }
+  if (error.message.startsWith("Execution timeout exceeded")) {
+    return `The operation ran longer than ${limits.executionTimeoutMs} ms and was stopped (GRAPHQL_EXECUTION_TIMEOUT_MS); ask for less.`;
+  }
+  return null;
 }

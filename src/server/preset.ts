@@ -38,9 +38,13 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     },
     grafast: {
       explain: false,
+      // Planning an operation never seen before, and executing one, stop at these (GRAPHQL_PLANNING_TIMEOUT_MS, GRAPHQL_EXECUTION_TIMEOUT_MS).
+      timeouts: { planning: options.limits.planningTimeoutMs, execution: options.limits.executionTimeoutMs },
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        return req ? { pgSettings: pgSettingsFor(req) } : {};
+        // The API pool's sessions already stop a statement at STATEMENT_TIMEOUT_MS; said again in the
+        // request's own transaction, so a GraphQL request is bounded whatever pool it is given.
+        return req ? { pgSettings: { ...pgSettingsFor(req), statement_timeout: String(options.limits.statementTimeoutMs) } } : {};
       },
     },
     grafserv: {
