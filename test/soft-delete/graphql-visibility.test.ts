@@ -42,11 +42,11 @@ const snapshotQuery = `query Snapshot($profile: UUID!, $client: UUID!, $session:
   transcriptions(condition: { coachProfileId: $profile }, includeDeleted: $inc) { totalCount nodes { rowId isDeleted } }
   coachProfile(rowId: $profile) {
     rowId isDeleted
-    clients(includeDeleted: $inc) { totalCount nodes {
+    clients(first: 10, includeDeleted: $inc) { totalCount nodes {
       rowId isDeleted
-      coachingSessions(includeDeleted: $inc) { totalCount nodes {
+      coachingSessions(first: 10, includeDeleted: $inc) { totalCount nodes {
         rowId isDeleted
-        transcriptions(includeDeleted: $inc) { totalCount nodes { rowId isDeleted } }
+        transcriptions(first: 10, includeDeleted: $inc) { totalCount nodes { rowId isDeleted } }
       } }
     } }
   }
