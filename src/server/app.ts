@@ -6,7 +6,7 @@ import type { ApiLimits } from "../config.ts";
 import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
-import { authenticateRequests, pgSettingsFor } from "./auth.ts";
+import { authenticateRequests, databaseRoleOf } from "./auth.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { auditExport } from "./rest/audit-export.ts";
@@ -51,7 +51,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
     }
   });
   app.use(authenticateRequests(options.jwtSecret, pool));
-  app.use(rememberRole((req) => pgSettingsFor(req).role!));
+  app.use(rememberRole(databaseRoleOf));
   app.get("/api/v1/audit", auditExport(pool));
   app.use(usageRoutes(pool));
 

@@ -83,13 +83,18 @@ function unauthorized(res: Response, message: string) {
   res.status(401).json(body);
 }
 
+/** The PostgreSQL role a request runs as. */
+export function databaseRoleOf(req: Request): string {
+  return req.claims ? pgRoleFor[req.claims.role] : "custodian_anonymous";
+}
+
 /**
  * The settings a request's transaction runs with: the role RLS checks, the
  * user's claims, and the attribution the audit trail records.
  */
 export function pgSettingsFor(req: Request): Record<string, string> {
   const settings: Record<string, string> = {
-    role: req.claims ? pgRoleFor[req.claims.role] : "custodian_anonymous",
+    role: databaseRoleOf(req),
     "custodian.actor_kind": "user",
     "custodian.request_id": req.id,
     "custodian.client_ip": req.ip ?? "",

@@ -42,9 +42,8 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       timeouts: { planning: options.limits.planningTimeoutMs, execution: options.limits.executionTimeoutMs },
       context(requestContext) {
         const req = requestContext.expressv4?.req;
-        // The API pool's sessions already stop a statement at STATEMENT_TIMEOUT_MS; said again in the
-        // request's own transaction, so a GraphQL request is bounded whatever pool it is given.
-        return req ? { pgSettings: { ...pgSettingsFor(req), statement_timeout: String(options.limits.statementTimeoutMs) } } : {};
+        // STATEMENT_TIMEOUT_MS is set on the API pool's sessions (src/server/app.ts).
+        return req ? { pgSettings: pgSettingsFor(req) } : {};
       },
     },
     grafserv: {
