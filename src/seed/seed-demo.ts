@@ -21,13 +21,21 @@ const COACHES_PER_BATCH = 50;
  * 3 × scale coaches with their clients, sessions and attempts (and so their
  * usage events, rolled up by day). Idempotent:
  * existing demo accounts are left as they are.
+ *
+ * The demo is the history of the 180 days before `asOf` (default: the
+ * database's now): plans, coaches and clients are created before the sessions
+ * that use them, so that every report agrees on every month.
  */
-export async function seedDemo(databaseUrl: string, scale: number, showProgress: boolean): Promise<void> {
+export async function seedDemo(databaseUrl: string, scale: number, showProgress: boolean, asOf?: Date): Promise<void> {
   const sql = fs.readFileSync(path.join(projectRoot, "src", "seed", "demo.sql"), "utf8");
   await withOwnerClient(databaseUrl, async (client) => {
     await requireSchema(client);
     await client.query(sql);
-    await client.query("select pg_temp.seed_reference_data(), pg_temp.seed_staff($1)", [demoLogins.password]);
+    // One instant for every batch, so that they all tell the same history.
+    const { rows: [{ now }] } = await client.query<{ now: Date }>("select coalesce($1::timestamptz, now()) as now", [asOf ?? null]);
+    await client.query("begin");
+    await client.query("select pg_temp.seed_reference_data($1), pg_temp.seed_staff($2)", [now, demoLogins.password]);
+    await client.query("commit");
     // One bcrypt hash for every demo coach: hashing each would take minutes at scale.
     const { rows } = await client.query("select crypt($1, gen_salt('bf', 10)) as hash", [demoLogins.password]);
     const coaches = COACHES_PER_SCALE * scale;
@@ -35,7 +43,7 @@ export async function seedDemo(databaseUrl: string, scale: number, showProgress:
     for (let first = 1; first <= coaches; first += COACHES_PER_BATCH) {
       const last = Math.min(coaches, first + COACHES_PER_BATCH - 1);
       await client.query("begin");
-      await client.query("select pg_temp.seed_coaches($1, $2, $3)", [first, last, rows[0].hash]);
+      await client.query("select pg_temp.seed_coaches($1, $2, $3, $4)", [first, last, rows[0].hash, now]);
       await client.query("commit");
       bar?.tick(last - first + 1);
     }

@@ -27,7 +27,7 @@ const attemptRow = async (client: pg.ClientBase, id: string) =>
   )).rows[0];
 
 describe("capture, exactly once per attempt", () => {
-  test("an attempt that completes, goes back to processing and then fails keeps one event, with its first outcome and figures", () =>
+  test("an attempt that completes cannot go back to processing nor fail: one event, with its first outcome and figures", () =>
     withRootDb(async (client) => {
       const plan = await createPlan(client, { includedMinutes: 10, pricePerMinuteMinor: 7 });
       const coach = await createBillingCoach(client, plan.id);
@@ -40,22 +40,27 @@ describe("capture, exactly once per attempt", () => {
       const month = captured.billing_month;
       const ledger = await ledgerOf(client, coach.profileId, month);
 
-      await setStatus(client, id, "processing");
-      await setStatus(client, id, "failed");
-      await setStatus(client, id, "completed", 1200);
+      for (const status of ["processing", "failed", "queued"]) {
+        expect(await errorOf(client, "update app_public.transcriptions set status = $2 where id = $1", [id, status])).toMatchObject({
+          code: "55000",
+          message: `Transcription ${id} is completed, which is final: it cannot go from completed to ${status}. To try again, create a new attempt with retry_of = ${id}.`,
+        });
+      }
+      expect(await attemptRow(client, id)).toMatchObject({ status: "completed", billed_duration_seconds: 900 });
       expect(await eventsOfAttempt(client, id)).toEqual([captured]);
       expect(await ledgerOf(client, coach.profileId, month)).toEqual(ledger);
       expect(ledger).toMatchObject({ included: 600, charged: 300, amount: 35 });
     }));
 
-  test("a failed attempt later marked completed stays a free failure, and uses no included minutes", () =>
+  test("a failed attempt cannot be marked completed: it stays a free failure and uses no included minutes", () =>
     withRootDb(async (client) => {
       const plan = await createPlan(client, { includedMinutes: 10, pricePerMinuteMinor: 7 });
       const coach = await createBillingCoach(client, plan.id);
       const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
       const id = await insertAttempt(client, await createSession(client, coach, 300), { status: "queued", rate });
       await setStatus(client, id, "failed");
-      await setStatus(client, id, "completed", 600);
+      expect(await errorOf(client, "update app_public.transcriptions set status = 'completed', billed_duration_seconds = 600 where id = $1", [id]))
+        .toMatchObject({ code: "55000", message: expect.stringMatching(/ is failed, which is final: it cannot go from failed to completed\./) });
       const events = await eventsOfAttempt(client, id);
       expect(events.map(({ outcome, reason, billable, audio_seconds, included_seconds, amount }) =>
         ({ outcome, reason, billable, audio_seconds, included_seconds, amount })))

@@ -100,7 +100,11 @@ export async function insertAttempt(client: Queryable, sessionId: string, input:
   return rows[0].id;
 }
 
-/** Moves an attempt to a status, as the transcription pipeline does (the update path of the capture). */
+/**
+ * Moves an attempt to a status, as the transcription pipeline does (the
+ * update path of the capture): a queued attempt sent to completed or failed
+ * goes through processing first, the only way the status rule allows.
+ */
 export async function setStatus(
   client: Queryable,
   transcriptionId: string,
@@ -108,6 +112,9 @@ export async function setStatus(
   seconds: number | null = null,
   finishedAt: string | null = null,
 ): Promise<void> {
+  if (status === "completed" || status === "failed") {
+    await client.query("update app_public.transcriptions set status = 'processing' where id = $1 and status = 'queued'", [transcriptionId]);
+  }
   await client.query(
     `update app_public.transcriptions
      set status = $2, billed_duration_seconds = coalesce($3, billed_duration_seconds), finished_at = coalesce($4, finished_at)
