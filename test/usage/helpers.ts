@@ -113,7 +113,10 @@ export async function setStatus(
   finishedAt: string | null = null,
 ): Promise<void> {
   if (status === "completed" || status === "failed") {
-    await client.query("update app_public.transcriptions set status = 'processing' where id = $1 and status = 'queued'", [transcriptionId]);
+    // Started when it finished, if that is given (a finish in the past must not precede its start).
+    await client.query(
+      "update app_public.transcriptions set status = 'processing', started_at = $2 where id = $1 and status = 'queued'",
+      [transcriptionId, finishedAt]);
   }
   await client.query(
     `update app_public.transcriptions

@@ -10,7 +10,8 @@ test("a coach no longer live in the month pays no plan fee: a credit stays a cre
     const gone = await createBillingCoach(client, plan.id, "gone");
     await client.query("delete from app_public.coach_profiles where id = $1", [gone.profileId]);
     await client.query("update app_public.coach_profiles set deleted_at = deleted_at - interval '3 months' where id = $1", [gone.profileId]);
-    await client.query("select app_public.issue_usage_credit($1, 100, 'goodwill')", [gone.profileId]);
+    // Charged nothing in the last 13 months: a credit needs an override (test/usage/credit-bounds.test.ts).
+    await client.query("select app_public.issue_usage_credit($1, 100, 'goodwill', 'Settles a dispute from before the trial')", [gone.profileId]);
     const live = await createBillingCoach(client, plan.id, "live");
     // The credit's month, by the rule issue_usage_credit follows, at this transaction's time (not the test's clock).
     const { rows: [{ month }] } = await client.query(
