@@ -1,5 +1,5 @@
 --! Previous: sha1:7897386f1a56fe357b5637ab0ae204d9efb483d1
---! Hash: sha1:cab62d045f1b6ea84541369396ec3d6f7681b3de
+--! Hash: sha1:17bd54ffa2cadd65961270b222e328ebab7a72cf
 --! Message: issue 13 correct books
 
 -- Issue 13, correct books.
@@ -11,6 +11,19 @@ alter table app_public.invoices drop constraint if exists invoices_closed_at_che
 alter table app_public.invoices add constraint invoices_closed_at_check check (closed_at is not null);
 comment on column app_public.invoices.closed_at is
   E'When the month was closed; null in a preview of a month not closed yet.';
+
+-- Money an admin types has an upper bound, like credits: a plan's fee and its
+-- price per minute (a few digits too many would overflow the month's sums).
+alter table app_public.billing_plans drop constraint if exists billing_plans_monthly_fee_minor_bound;
+alter table app_public.billing_plans add constraint billing_plans_monthly_fee_minor_bound
+  check (monthly_fee_minor <= 100000000);
+comment on constraint billing_plans_monthly_fee_minor_bound on app_public.billing_plans is
+  E'A plan''s monthly fee is at most 100,000,000 minor units (1,000,000.00 of the currency).';
+alter table app_public.billing_plans drop constraint if exists billing_plans_price_per_extra_minute_minor_bound;
+alter table app_public.billing_plans add constraint billing_plans_price_per_extra_minute_minor_bound
+  check (price_per_extra_minute_minor <= 1000000);
+comment on constraint billing_plans_price_per_extra_minute_minor_bound on app_public.billing_plans is
+  E'A plan''s price per extra minute is at most 1,000,000 minor units (10,000.00 of the currency).';
 
 --! Included usage/invoices.sql
 -- Invoices as they stand, and as frozen.
@@ -261,7 +274,7 @@ grant execute on function app_public.issue_usage_credit(uuid, bigint, text, text
 -- A transcription's status moves one way: queued -> processing -> completed
 -- or failed. A retry or a re-transcription is a new attempt (a new row, with
 -- retry_of), never an old one sent back: its first terminal status is what
--- was billed (usage/capture.sql).
+-- was billed (usage/capture.sql), and so are the facts it was billed on.
 
 create or replace function app_private.tg_transcriptions__status_transition() returns trigger as $$
 begin
@@ -290,4 +303,36 @@ drop trigger if exists _010_status_transition on app_public.transcriptions;
 create trigger _010_status_transition before update of status on app_public.transcriptions
   for each row when (old.status is distinct from new.status)
   execute function app_private.tg_transcriptions__status_transition();
+
+-- What a finished attempt was billed on stays as it was billed: the usage
+-- event priced it from these columns, once (usage/capture.sql).
+create or replace function app_private.tg_transcriptions__billed_facts() returns trigger as $$
+declare
+  changed text[] := array_remove(array[
+    case when new.billed_duration_seconds is distinct from old.billed_duration_seconds then 'billed_duration_seconds' end,
+    case when new.provider is distinct from old.provider then 'provider' end,
+    case when new.model is distinct from old.model then 'model' end,
+    case when new.started_at is distinct from old.started_at then 'started_at' end,
+    case when new.finished_at is distinct from old.finished_at then 'finished_at' end,
+    case when new.session_id is distinct from old.session_id then 'session_id' end,
+    case when new.coach_profile_id is distinct from old.coach_profile_id then 'coach_profile_id' end], null);
+begin
+  if cardinality(changed) > 0 then
+    raise exception 'Transcription % is %, and its usage was billed from what it was then: % cannot change. To correct the charge, void its usage event or issue a credit; to transcribe again, create a new attempt.',
+      old.id, old.status, array_to_string(changed, ', ')
+      using errcode = '55000', column = changed[1], table = 'transcriptions', schema = 'app_public';
+  end if;
+  return new;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__billed_facts() is
+  E'Refuses, to every writer, a change to what a completed or failed attempt was billed on (billed duration, provider, model, start and finish times, session, coach), naming the columns (SQLSTATE 55000). The transcript text and language may still be corrected.';
+
+-- After _050_derive, whose checks (a negative duration) speak first.
+drop trigger if exists _070_billed_facts on app_public.transcriptions;
+create trigger _070_billed_facts
+  before update of billed_duration_seconds, provider, model, started_at, finished_at, session_id, coach_profile_id
+  on app_public.transcriptions
+  for each row when (old.status in ('completed', 'failed') and new.status = old.status)
+  execute function app_private.tg_transcriptions__billed_facts();
 --! EndIncluded domain/transcription-status.sql

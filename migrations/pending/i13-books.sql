@@ -8,6 +8,19 @@ alter table app_public.invoices add constraint invoices_closed_at_check check (c
 comment on column app_public.invoices.closed_at is
   E'When the month was closed; null in a preview of a month not closed yet.';
 
+-- Money an admin types has an upper bound, like credits: a plan's fee and its
+-- price per minute (a few digits too many would overflow the month's sums).
+alter table app_public.billing_plans drop constraint if exists billing_plans_monthly_fee_minor_bound;
+alter table app_public.billing_plans add constraint billing_plans_monthly_fee_minor_bound
+  check (monthly_fee_minor <= 100000000);
+comment on constraint billing_plans_monthly_fee_minor_bound on app_public.billing_plans is
+  E'A plan''s monthly fee is at most 100,000,000 minor units (1,000,000.00 of the currency).';
+alter table app_public.billing_plans drop constraint if exists billing_plans_price_per_extra_minute_minor_bound;
+alter table app_public.billing_plans add constraint billing_plans_price_per_extra_minute_minor_bound
+  check (price_per_extra_minute_minor <= 1000000);
+comment on constraint billing_plans_price_per_extra_minute_minor_bound on app_public.billing_plans is
+  E'A plan''s price per extra minute is at most 1,000,000 minor units (10,000.00 of the currency).';
+
 --!include usage/invoices.sql
 --!include usage/close-month.sql
 --!include usage/corrections.sql

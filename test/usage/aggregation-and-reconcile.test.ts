@@ -152,15 +152,15 @@ describe("reconciliation", () => {
       await client.query("rollback to savepoint tampering");
       expect(await reconcile(client, "2019-03-27", "2019-04-05")).toEqual([]);
 
-      // So does a completed attempt whose status was turned to failed behind
-      // the rules' back (the owner with triggers off: the status rule refuses
-      // it to every writer), its event staying completed; and one whose model
-      // was changed.
+      // So does a completed attempt whose status was turned to failed, its
+      // event staying completed, and one whose model was changed: both behind
+      // the rules' back (the owner with triggers off), since the status rule
+      // and the billed facts rule refuse them to every writer.
       const [flipped, renamed] = events.filter((event) => event.outcome === "completed");
       await client.query("set local session_replication_role = replica");
       await client.query("update app_public.transcriptions set status = 'failed' where id = $1", [flipped!.transcription_id]);
-      await client.query("set local session_replication_role = origin");
       await client.query("update app_public.transcriptions set model = 'm2' where id = $1", [renamed!.transcription_id]);
+      await client.query("set local session_replication_role = origin");
       const differences = await reconcile(client, "2019-03-27", "2019-04-05");
       const providers = new Map((await client.query(
         "select id::text, provider from app_public.transcriptions where id = any($1::uuid[])",

@@ -105,6 +105,28 @@ describe("a credit is bounded by what the coach was charged", () => {
     }));
 });
 
+describe("siblings: other money an admin types", () => {
+  test("a plan's monthly fee and price per extra minute have an upper bound, named by their constraint", () =>
+    withRootDb(async (client) => {
+      const admin = await createUser(client, "admin");
+      await becomeUser(client, admin);
+      const plan = (fee: number | string, price: number | string) => errorOf(client,
+        "insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor) values ('Bounded plan', $1, 0, $2)",
+        [fee, price]);
+      expect(await plan("99999999999999", 10)).toMatchObject({ code: "23514", constraint: "billing_plans_monthly_fee_minor_bound" });
+      expect(await plan(1900, "99999999999999")).toMatchObject({ code: "23514", constraint: "billing_plans_price_per_extra_minute_minor_bound" });
+      expect(await plan(100000000, 1000000)).toBeNull();
+      await becomeRoot(client);
+      const { rows } = await client.query(
+        `select conname, obj_description(oid, 'pg_constraint') as words from pg_constraint
+         where conrelid = 'app_public.billing_plans'::regclass and conname like '%_bound' order by conname`);
+      expect(rows).toEqual([
+        { conname: "billing_plans_monthly_fee_minor_bound", words: "A plan's monthly fee is at most 100,000,000 minor units (1,000,000.00 of the currency)." },
+        { conname: "billing_plans_price_per_extra_minute_minor_bound", words: "A plan's price per extra minute is at most 1,000,000 minor units (10,000.00 of the currency)." },
+      ]);
+    }));
+});
+
 describe("through the API", () => {
   let plan: Plan;
   let coach: BillingCoach;

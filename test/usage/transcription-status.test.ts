@@ -71,6 +71,38 @@ describe("a transcription's status moves queued -> processing -> completed | fai
     }));
 });
 
+describe("what a finished attempt was billed on stays as billed", () => {
+  test("its billed duration, provider, model, times and session are refused in words naming the columns; its transcript and language may be corrected", () =>
+    withRootDb(async (client) => {
+      const plan = await createPlan(client);
+      const coach = await createBillingCoach(client, plan.id);
+      const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
+      const sessionId = await createSession(client, coach);
+      const id = await insertAttempt(client, sessionId, { status: "completed", seconds: 300, rate, finishedAt: "2026-03-10T10:00:00Z" });
+      const failed = await insertAttempt(client, sessionId, { status: "failed", rate, finishedAt: "2026-03-10T11:00:00Z" });
+      const admin = await createUser(client, "admin");
+      const billed = [...await eventsOfAttempt(client, id), ...await eventsOfAttempt(client, failed)];
+      await becomeUser(client, admin);
+      const refused = (attempt: string, status: string, columns: string) =>
+        `Transcription ${attempt} is ${status}, and its usage was billed from what it was then: ${columns} cannot change. To correct the charge, void its usage event or issue a credit; to transcribe again, create a new attempt.`;
+      expect(await errorOf(client, "update app_public.transcriptions set billed_duration_seconds = 3000 where id = $1", [id]))
+        .toMatchObject({ code: "55000", message: refused(id, "completed", "billed_duration_seconds") });
+      expect(await errorOf(client, "update app_public.transcriptions set started_at = '2026-03-31T23:00:00Z', finished_at = '2026-04-01T00:00:00Z' where id = $1", [id]))
+        .toMatchObject({ code: "55000", message: refused(id, "completed", "started_at, finished_at") });
+      expect(await errorOf(client, "update app_public.transcriptions set billed_duration_seconds = 60 where id = $1", [failed]))
+        .toMatchObject({ code: "55000", message: refused(failed, "failed", "billed_duration_seconds") });
+      await client.query("update app_public.transcriptions set transcript_text = 'Corrected.', language = 'de', finished_at = finished_at where id = $1", [id]);
+      // The table's owner too (an admin may not write these columns at all).
+      await client.query("reset role");
+      expect(await errorOf(client, "update app_public.transcriptions set provider = 'other', model = 'm2' where id = $1", [id]))
+        .toMatchObject({ code: "55000", message: refused(id, "completed", "provider, model") });
+      expect((await client.query(
+        "select billed_duration_seconds, model, transcript_text, language from app_public.transcriptions where id = $1", [id])).rows)
+        .toEqual([{ billed_duration_seconds: 300, model: rate.model, transcript_text: "Corrected.", language: "de" }]);
+      expect([...await eventsOfAttempt(client, id), ...await eventsOfAttempt(client, failed)]).toEqual(billed);
+    }));
+});
+
 describe("through the API", () => {
   let admin: User;
   let coach: Coach;
