@@ -107,3 +107,51 @@ export function pgSettingsFor(req: Request): Record<string, string> {
   }
   return settings;
 }
+
+/** A refused sign-in: its SQLSTATE (CREDS, 28000) and words, both from app_public.authenticate. */
+class SignInRefused extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+type JwtRecord = Record<string, unknown> & { refused_code?: string | null; refused_message?: string | null };
+
+/** The claims to sign, or the refusal that app_public.authenticate answered instead. */
+function claimsOrRefusal(value: unknown): Record<string, unknown> | null {
+  if (value == null) return null;
+  const { refused_code: code, refused_message: message, ...claims } = value as JwtRecord;
+  if (code) throw new SignInRefused(message ?? "Sign-in refused.", code);
+  return claims;
+}
+
+/**
+ * app_public.authenticate answers a refused sign-in with a row (so that the
+ * database's record of the attempt is committed, not rolled back by an
+ * error); this turns that row into the error the caller reads, with the
+ * database's words and code, and keeps the refusal fields out of every
+ * signed token.
+ */
+export const SignInRefusalPlugin: GraphileConfig.Plugin = {
+  name: "SignInRefusalPlugin",
+  version: "1.0.0",
+  schema: {
+    hooks: {
+      GraphQLScalarType(spec, build, context) {
+        if (!context.scope.isPgJwtType) return spec;
+        const plan = (spec.extensions as { grafast?: { plan?: (...args: any[]) => any } } | undefined)?.grafast?.plan;
+        if (!plan) throw new Error("SignInRefusalPlugin: the JWT scalar has no plan to wrap.");
+        const { lambda } = build.grafast;
+        return {
+          ...spec,
+          extensions: {
+            ...spec.extensions,
+            grafast: { ...(spec.extensions as any).grafast, plan: (...args: any[]) => lambda(plan(...args), claimsOrRefusal) },
+          },
+        };
+      },
+    },
+  },
+};

@@ -3,7 +3,7 @@ import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
-import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor } from "./auth.ts";
+import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor, SignInRefusalPlugin } from "./auth.ts";
 import { IncludeDeletedPlugin } from "./include-deleted-plugin.ts";
 import { makeMaskError } from "./mask-error.ts";
 import type { Grants } from "./privilege-errors.ts";
@@ -24,7 +24,7 @@ export interface PresetOptions {
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
-    plugins: [IncludeDeletedPlugin, operationLimitsPlugin(options.limits)],
+    plugins: [IncludeDeletedPlugin, SignInRefusalPlugin, operationLimitsPlugin(options.limits)],
     pgServices: [makePgService({ pool: options.pool, schemas: ["app_public"] })],
     gather: { pgJwtTypes: "app_public.jwt_token" },
     schema: {

@@ -124,6 +124,7 @@ test("admins and auditors read pii; the policies of the domain tables are as shi
        group by 1 order by 1`,
     );
     expect(policies.rows).toEqual([
+      { table: "app_private.sign_in_attempts", columns: "email:pii" },
       { table: "app_private.user_secrets", columns: "password_hash:exclude" },
       { table: "app_public.clients", columns: "email:pii,full_name:pii,notes:pii,phone:pii" },
       { table: "app_public.coach_profiles", columns: "bio:pii,display_name:pii" },

@@ -37,7 +37,7 @@ describe("authenticate", () => {
     expect(wrongPassword.body.errors).toEqual([expect.objectContaining({ message: "Incorrect email or password.", extensions: { code: "CREDS" } })]);
     expect(unknownEmail.body.errors?.[0]?.message).toBe(wrongPassword.body.errors?.[0]?.message);
     expect(unknownEmail.body.errors?.[0]?.extensions).toEqual(wrongPassword.body.errors?.[0]?.extensions);
-    expect(wrongPassword.body.data?.authenticate ?? null).toBeNull();
+    expect(wrongPassword.body.data?.authenticate?.jwtToken ?? null).toBeNull();
   });
 
   test("currentUser is the token's user, and null without a token", async () => {

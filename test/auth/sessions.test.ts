@@ -96,7 +96,7 @@ describe("disabling an account", () => {
     expect(refused.body.errors?.[0]).toMatchObject({ message: "This account is disabled; an admin can enable it again.", extensions: { code: "28000" } });
 
     try {
-      expect(refused.body.data?.authenticate ?? null).toBeNull();
+      expect(refused.body.data?.authenticate?.jwtToken ?? null).toBeNull();
     } finally {
       expect((await setDisabled(adminToken, null)).body.errors).toBeUndefined();
     }

@@ -25,7 +25,12 @@ export const usage = `Usage: custodian <command>
   start                     database, migrations, API and worker (seeds demo data on first start)
   migrate                   take the database to the current schema (idempotent)
   worker [--once]           run jobs; --once runs what is due, then exits
-  users create --email E --password P --role coach|admin|auditor [--name N]
+  users create --email E --role coach|admin|auditor [--name N] [--password-stdin]
+                            create an account; the password comes from stdin or a prompt
+  users set-password --email E [--password-stdin]
+                            reset an account's password; its sessions end
+  users disable|enable --email E
+                            stop an account signing in (its sessions end), or let it again
   seed --demo [--scale N]   demo data; --scale multiplies it for benchmarks
   db reset                  drop and re-create the database (refused in production)
   schema export             write schema.graphql from the live schema
