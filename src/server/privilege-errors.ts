@@ -70,3 +70,34 @@ export function explainPermissionDenied(grants: Grants, message: string, fieldNa
   if (denied.length === 0) return null;
   return `${who} may not ${verb} ${list(denied)} of ${table}; leave ${denied.length === 1 ? "it" : "them"} out.`;
 }
+
+const roleWords = (role: string) => {
+  const name = role.replace(/^custodian_/, "");
+  return `${/^[aeiou]/.test(name) ? "An" : "A"} ${name}`;
+};
+
+/**
+ * Words for a refusal the grants do not explain: a row-level security
+ * policy refusing the row ("new row violates row-level security policy"),
+ * or a table or function the role may not touch at all.
+ */
+export function explainRowSecurity(message: string, fieldName: string | undefined): string | null {
+  const role = requestRole.getStore();
+  const who = role && appRoles.includes(role) ? roleWords(role) : "You";
+  const policy = /^new row violates row-level security policy(?: "\w+")? for table "(\w+)"$/.exec(message)?.[1];
+  if (policy) {
+    const noun = policy.replaceAll("_", " ");
+    return role === "custodian_coach"
+      ? `${who} may only write ${noun} of their own: this row would belong to another coach (or to none).`
+      : `${who} may not write this row of ${noun}: the table's row rules refuse it.`;
+  }
+  const fn = /^permission denied for function (\w+)$/.exec(message)?.[1];
+  const table = /^permission denied for table (\w+)$/.exec(message)?.[1];
+  if ((fn || table) && role === "custodian_anonymous") return `Sign in first: ${fieldName ?? fn ?? table} is not open to anonymous callers.`;
+  if (fn) return `${who} may not use ${fieldName ?? fn}.`;
+  if (table) {
+    const verb = /^(create|update|delete|restore|issue|void|close)/.test(fieldName ?? "") ? "change" : "read";
+    return `${who} may not ${verb} ${table.replaceAll("_", " ")}.`;
+  }
+  return null;
+}
