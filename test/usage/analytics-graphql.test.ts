@@ -636,7 +636,7 @@ describe("ranges the analytics refuse", () => {
 });
 
 describe("billing mutations are for admins only", () => {
-  const closeMonth = `mutation ($month: Date) { closeMonth(input: { month: $month }) { result } }`;
+  const closeMonth = `mutation ($month: Date!) { closeMonth(input: { month: $month }) { result } }`;
   const credit = `mutation ($coach: UUID, $amount: BigInt, $reason: String) {
     issueUsageCredit(input: { coachProfileId: $coach, amountMinor: $amount, reason: $reason }) { result { rowId kind amountMinor billingMonth note createdBy coachProfileId } } }`;
   const voidEvent = `mutation ($id: BigInt, $reason: String) {
