@@ -108,6 +108,15 @@ describe("a constraint a write breaks is named in words", () => {
     });
   });
 
+  test("a coach moving their session to another coach's client is told the client must be their own", async () => {
+    const result = await answer(
+      "mutation ($id: UUID!, $client: UUID!) { updateCoachingSession(input: { rowId: $id, patch: { clientId: $client } }) { coachingSession { rowId } } }",
+      { id: coach.sessionId, client: other.clientId },
+      tokens.coach,
+    );
+    expect(result).toEqual({ status: 400, code: "23503", message: "A coaching session's clientId must name an existing client of the same coach." });
+  });
+
   test("a required column set to null is named", async () => {
     expect(await answer(updateClient, { id: coach.clientId, patch: { fullName: null } }, tokens.coach)).toEqual({
       status: 400, code: "23502", message: "fullName is required for clients; give it a value.",
