@@ -110,7 +110,12 @@ export function makeMaskError(
     const timedOut = grafastTimedOut(original, limits);
     if (timedOut) return withMessage(error, timedOut, { code: "TIMEOUT" });
     if (!original || original instanceof GraphQLError) return error; // GraphQL's own, such as a non-null field returning null
-    if (isSafeError(original)) return withMessage(error, original.message, original.extensions ?? {});
+    if (isSafeError(original)) {
+      if (original.message.startsWith("Attempted to update a record, but no new values were specified")) {
+        return withMessage(error, "The patch names no field to change; give at least one.", { code: "22023" });
+      }
+      return withMessage(error, original.message, original.extensions ?? {});
+    }
     const nothingDeleted = /^No values were deleted in collection '(\w+)' because no values you can delete were found/.exec(original.message);
     if (nothingDeleted) {
       // PostGraphile's own refusal of a delete that matched no row the caller may delete.

@@ -159,6 +159,13 @@ describe("missing required input is refused in words before anything runs", () =
     expect(response.body.errors?.map((error) => error.message)).toContain(message);
   });
 
+  test("an update whose patch names no field is told so", async () => {
+    const response = await graphql("mutation ($id: UUID!) { updateClient(input: { rowId: $id, patch: {} }) { client { rowId } } }", { id: coach.clientId }, tokens.coach);
+    expect({ status: response.status, errors: response.body.errors?.map(({ message, extensions }) => ({ message, extensions })) }).toEqual({
+      status: 400, errors: [{ message: "The patch names no field to change; give at least one.", extensions: { code: "22023" } }],
+    });
+  });
+
   test("a required input given as null is refused the same way", async () => {
     const response = await graphql("mutation ($id: UUID) { deleteClient(input: { rowId: $id }) { clientMutationId } }", { id: null }, tokens.admin);
     expect(response.status).toBe(400);
