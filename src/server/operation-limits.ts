@@ -24,8 +24,8 @@ export interface OperationLimits {
 }
 
 /** A refusal before the operation runs: 400, with the limit's setting named. */
-function refuse(message: string): never {
-  throw new SafeError(message, { statusCode: 400, code: "LIMIT" });
+function refuse(message: string, code = "LIMIT"): never {
+  throw new SafeError(message, { statusCode: 400, code });
 }
 
 const introspection = new Set(["__schema", "__type", "__typename"]);
@@ -179,6 +179,9 @@ export function limitOperation(query: string, variables: Record<string, unknown>
     let page: number | null = null;
     const unnamed: ArgumentNode[] = [];
     for (const argument of field.arguments ?? []) {
+      if (argument.name.value === "offset" && (pageSize(argument.value) ?? 0) < 0) {
+        refuse(`offset: ${pageSize(argument.value)} on ${name} is negative; skip 0 rows or more.`, "22023");
+      }
       if (!pageArguments.has(argument.name.value)) continue;
       if (argument.value.kind === Kind.VARIABLE) {
         const variable = argument.value.name.value;
@@ -189,6 +192,9 @@ export function limitOperation(query: string, variables: Record<string, unknown>
       if (size === null) {
         unnamed.push(argument);
         continue;
+      }
+      if (size < 0) {
+        refuse(`${argument.name.value}: ${size} on ${name} is negative; a page size is 0 to ${limits.maxPageSize} (GRAPHQL_MAX_PAGE_SIZE).`, "22023");
       }
       if (size > limits.maxPageSize) {
         refuse(`${argument.name.value}: ${size} on ${name} is more than the largest page, ${limits.maxPageSize} (GRAPHQL_MAX_PAGE_SIZE).`);

@@ -9,6 +9,8 @@ import { makeMaskError } from "./mask-error.ts";
 import type { Grants } from "./privilege-errors.ts";
 import type { ApiLimits } from "../config.ts";
 import { operationLimitsPlugin } from "./operation-limits.ts";
+import { constraintWordsOnce } from "./constraint-words.ts";
+import { plainAnswersPlugin } from "./plain-answers-plugin.ts";
 
 export interface PresetOptions {
   /** A pool logged in as custodian_authenticator, so PostGraphile's RBAC applies. */
@@ -22,9 +24,11 @@ export interface PresetOptions {
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
+  // Read from SQL (app_private.constraint_words) before the first request is answered.
+  const words = constraintWordsOnce(options.pool);
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
-    plugins: [IncludeDeletedPlugin, SignInRefusalPlugin, operationLimitsPlugin(options.limits)],
+    plugins: [IncludeDeletedPlugin, SignInRefusalPlugin, operationLimitsPlugin(options.limits), plainAnswersPlugin(words)],
     pgServices: [makePgService({ pool: options.pool, schemas: ["app_public"] })],
     gather: { pgJwtTypes: "app_public.jwt_token" },
     schema: {
@@ -52,7 +56,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
       maxRequestLength: options.limits.maxRequestBytes,
-      maskError: makeMaskError(options.grants, options.limits),
+      maskError: makeMaskError(options.grants, options.limits, words),
     },
   };
 }

@@ -45,6 +45,12 @@ export function rememberRole(roleOf: (req: Request) => string) {
 
 const camel = (column: string) => column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
+/** "A coach", "An auditor": the role as a person. */
+const roleWords = (role: string) => {
+  const name = role.replace(/^custodian_/, "");
+  return `${/^[aeiou]/.test(name) ? "An" : "A"} ${name}`;
+};
+
 function list(names: string[]): string {
   return names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
 }
@@ -59,8 +65,7 @@ export function explainPermissionDenied(grants: Grants, message: string, fieldNa
   if (!table || !role || !appRoles.includes(role)) return null;
   const byRole = grants.get(table);
   if (!byRole) return null;
-  const name = role.replace(/^custodian_/, "");
-  const who = `${/^[aeiou]/.test(name) ? "An" : "A"} ${name}`;
+  const who = roleWords(role);
   const privilege: Privilege = /^create/.test(fieldName ?? "") ? "INSERT" : /^update/.test(fieldName ?? "") ? "UPDATE" : "SELECT";
   const mine = byRole.get(role)?.get(privilege) ?? new Set<string>();
   const others = new Set([...byRole.values()].flatMap((p) => [...(p.get(privilege) ?? [])]));
@@ -69,4 +74,30 @@ export function explainPermissionDenied(grants: Grants, message: string, fieldNa
   if (mine.size === 0) return `${who} may not ${privilege === "SELECT" ? "read" : privilege === "INSERT" ? "create" : "change"} ${table}.`;
   if (denied.length === 0) return null;
   return `${who} may not ${verb} ${list(denied)} of ${table}; leave ${denied.length === 1 ? "it" : "them"} out.`;
+}
+
+/**
+ * Words for a refusal the grants do not explain: a row-level security
+ * policy refusing the row ("new row violates row-level security policy"),
+ * or a table or function the role may not touch at all.
+ */
+export function explainRowSecurity(message: string, fieldName: string | undefined): string | null {
+  const role = requestRole.getStore();
+  const who = role && appRoles.includes(role) ? roleWords(role) : "You";
+  const policy = /^new row violates row-level security policy.* for table "(\w+)"$/.exec(message)?.[1];
+  if (policy) {
+    const noun = policy.replaceAll("_", " ");
+    return role === "custodian_coach"
+      ? `${who} may only write ${noun} of their own: this row would belong to another coach (or to none).`
+      : `${who} may not write this row of ${noun}: the table's row rules refuse it.`;
+  }
+  const fn = /^permission denied for function (\w+)$/.exec(message)?.[1];
+  const table = /^permission denied for (?:table|view|materialized view|sequence) (\w+)$/.exec(message)?.[1];
+  if ((fn || table) && role === "custodian_anonymous") return `Sign in first: ${fieldName ?? fn ?? table} is not open to anonymous callers.`;
+  if (fn) return `${who} may not use ${fieldName ?? fn}.`;
+  if (table) {
+    const verb = /^(create|update|delete|restore|issue|void|close)/.test(fieldName ?? "") ? "change" : "read";
+    return `${who} may not ${verb} ${table.replaceAll("_", " ")}.`;
+  }
+  return null;
 }

@@ -147,7 +147,7 @@ describe("fields a role may write for itself", () => {
       tokens.coach,
     );
     expect(theirs.body.errors?.[0]).toMatchObject({ extensions: { code: "42501" } });
-    expect(theirs.body.errors?.[0]?.message).toMatch(/row-level security/);
+    expect(theirs.body.errors?.[0]?.message).toBe("A coach may only write clients of their own: this row would belong to another coach (or to none).");
     const { rows } = await rootPool().query("select count(*)::int as n from app_public.clients where full_name = $1", ["Someone else's"]);
     expect(rows[0].n).toBe(0);
   });

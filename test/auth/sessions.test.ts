@@ -122,6 +122,6 @@ describe("signing out", () => {
 
   test("signing out without a token is refused: there is no session to end", async () => {
     const { body } = await graphql("mutation { signOut(input: {}) { signedOut } }");
-    expect(body.errors?.[0]).toMatchObject({ message: "permission denied for function sign_out", extensions: { code: "42501" } });
+    expect(body.errors?.[0]).toMatchObject({ message: "Sign in first: signOut is not open to anonymous callers.", extensions: { code: "42501" } });
   });
 });

@@ -636,10 +636,10 @@ describe("ranges the analytics refuse", () => {
 });
 
 describe("billing mutations are for admins only", () => {
-  const closeMonth = `mutation ($month: Date) { closeMonth(input: { month: $month }) { result } }`;
-  const credit = `mutation ($coach: UUID, $amount: BigInt, $reason: String) {
+  const closeMonth = `mutation ($month: Date!) { closeMonth(input: { month: $month }) { result } }`;
+  const credit = `mutation ($coach: UUID!, $amount: BigInt!, $reason: String!) {
     issueUsageCredit(input: { coachProfileId: $coach, amountMinor: $amount, reason: $reason }) { result { rowId kind amountMinor billingMonth note createdBy coachProfileId } } }`;
-  const voidEvent = `mutation ($id: BigInt, $reason: String) {
+  const voidEvent = `mutation ($id: BigInt!, $reason: String!) {
     voidUsageEvent(input: { usageEventId: $id, reason: $reason }) { result { rowId kind amountMinor correctsEventId billingMonth note createdBy coachProfileId } } }`;
 
   async function ledger() {
