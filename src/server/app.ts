@@ -9,7 +9,7 @@ import { log } from "../log.ts";
 import { authenticateRequests, databaseRoleOf } from "./auth.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
-import { auditExport } from "./rest/audit-export.ts";
+import { auditRoutes } from "./rest/audit-export.ts";
 import { usageRoutes } from "./rest/usage.ts";
 import { requestContext } from "./request-context.ts";
 
@@ -52,7 +52,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   });
   app.use(authenticateRequests(options.jwtSecret, pool));
   app.use(rememberRole(databaseRoleOf));
-  app.get("/api/v1/audit", auditExport(pool));
+  app.use(auditRoutes(pool));
   app.use(usageRoutes(pool));
 
   const server = http.createServer(app);
