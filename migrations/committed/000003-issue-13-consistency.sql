@@ -1,5 +1,5 @@
 --! Previous: sha1:7897386f1a56fe357b5637ab0ae204d9efb483d1
---! Hash: sha1:23395e0e9b5492074c994536aafccf5169d02864
+--! Hash: sha1:3fdbc1c468be6a1fb13451a9e07942216eefc780
 --! Message: issue 13 consistency
 
 -- Consistency: enums for the analytics' granularity and the audit trail's
@@ -228,16 +228,20 @@ returns table (coach_profile_id uuid, attempts bigint, billable_minutes numeric,
                provider_cost_minor numeric, gross_margin_minor numeric) as $$
 begin
   perform app_private.check_range(from_day, to_day);
+  -- A count outside 1 to 1000 is a mistake to name, not one to quietly correct.
+  if max_rows is null or max_rows not between 1 and 1000 then
+    raise exception 'maxRows must be from 1 to 1000, not %.', coalesce(max_rows::text, 'null') using errcode = '22023';
+  end if;
   return query
   select d.coach_profile_id, sum(d.attempts)::bigint, pg_catalog.round(sum(d.billable_seconds) / 60.0, 2),
     sum(d.revenue_minor)::bigint, sum(d.provider_cost_minor), sum(d.revenue_minor) - sum(d.provider_cost_minor)
   from app_private.usage_daily_visible d
   where d.day >= from_day and d.day < to_day
   group by 1 order by sum(d.revenue_minor) desc, sum(d.billable_seconds) desc, 1
-  limit least(greatest(coalesce(max_rows, 10), 1), 1000);
+  limit max_rows;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
-comment on function app_public.top_coaches(date, date, integer) is E'The coaches who brought the most revenue over a range of days (up to max_rows, at most 1000); provider cost and margin for admins and auditors only.';
+comment on function app_public.top_coaches(date, date, integer) is E'The coaches who brought the most revenue over a range of days (max_rows of them, 10 unless given, from 1 to 1000; any other count is refused); provider cost and margin for admins and auditors only.';
 
 create or replace function app_public.revenue_summary(from_day date, to_day date)
 returns table (revenue_minor bigint, provider_cost_minor numeric, gross_margin_minor numeric, gross_margin_ratio numeric) as $$

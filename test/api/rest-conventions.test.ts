@@ -44,6 +44,15 @@ describe("methods", () => {
     expect({ status: response.status, allow: response.headers.get("allow") }).toEqual({ status: 204, allow: "GET, HEAD, OPTIONS" });
   });
 
+  test("/healthz, too, answers GET only", async () => {
+    const ok = await fetch(apiUrl("/healthz"));
+    expect(ok.status).toBe(200);
+    const response = await fetch(apiUrl("/healthz"), { method: "POST" });
+    expect({ status: response.status, allow: response.headers.get("allow"), body: await response.json() }).toEqual({
+      status: 405, allow: "GET, HEAD, OPTIONS", body: { error: "/healthz answers GET only, not POST." },
+    });
+  });
+
   test("a path that is no route is still a 404", async () => {
     const response = await fetch(apiUrl("/api/v1/nothing-here"), { method: "POST" });
     expect({ status: response.status, body: await response.json() }).toEqual({ status: 404, body: { error: "Not found." } });

@@ -282,6 +282,17 @@ describe("top coaches", () => {
     expect(await topCoaches(tokens.auditor)).toEqual([topA(), topB()]);
   });
 
+  test("a maxRows outside 1 to 1000 is refused in words, not quietly corrected", async () => {
+    for (const maxRows of [0, -1, 1001]) {
+      const refused = await refusal(tokens.admin,
+        `query ($fromDay: Date, $toDay: Date, $maxRows: Int) { topCoaches(fromDay: $fromDay, toDay: $toDay, maxRows: $maxRows) { nodes { coachProfileId } } }`,
+        { ...range(), maxRows });
+      expect({ data: refused.data?.topCoaches ?? null, code: refused.code, message: refused.message }).toEqual({
+        data: null, code: "22023", message: `maxRows must be from 1 to 1000, not ${maxRows}.`,
+      });
+    }
+  });
+
   test("a coach sees only themselves among the top coaches, without the provider cost or margin", async () => {
     const costless = { providerCostMinor: null, grossMarginMinor: null };
     expect(await topCoaches(tokens.a)).toEqual([{ ...topA(), ...costless }]);
