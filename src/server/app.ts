@@ -9,7 +9,8 @@ import { log } from "../log.ts";
 import { authenticateRequests, databaseRoleOf } from "./auth.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
-import { auditExport } from "./rest/audit-export.ts";
+import { auditRoutes } from "./rest/audit-export.ts";
+import { getOnly } from "./rest/query.ts";
 import { usageRoutes } from "./rest/usage.ts";
 import { requestContext } from "./request-context.ts";
 
@@ -41,7 +42,8 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
   app.use(requestContext);
-  app.get("/healthz", async (_req, res) => {
+  const health = express.Router();
+  getOnly(health, "/healthz", async (_req, res) => {
     try {
       const { rows } = await pool.query("select app_public.worker_last_seen_at() as worker_last_seen_at");
       res.json({ status: "ok", database: "ok", workerLastSeenAt: rows[0].worker_last_seen_at });
@@ -50,9 +52,10 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
       res.status(503).json({ status: "unavailable", database: "unreachable" });
     }
   });
+  app.use(health);
   app.use(authenticateRequests(options.jwtSecret, pool));
   app.use(rememberRole(databaseRoleOf));
-  app.get("/api/v1/audit", auditExport(pool));
+  app.use(auditRoutes(pool));
   app.use(usageRoutes(pool));
 
   const server = http.createServer(app);

@@ -30,6 +30,21 @@ async function exportJsonLines(parameters: Record<string, string>, token: string
   return parseJsonLines(text);
 }
 
+/** Every page of an export in JSON Lines, following the Link headers; checks each page holds at most `limit`. */
+async function exportAllPages(parameters: Record<string, string>, token: string): Promise<ExportedEvent[]> {
+  const events: ExportedEvent[] = [];
+  let path: string | null = `/api/v1/audit?${new URLSearchParams({ ...parameters, format: "jsonl" })}`;
+  while (path) {
+    const response: Response = await fetch(apiUrl(path), { headers: { authorization: `Bearer ${token}` } });
+    if (response.status !== 200) throw new Error(`${response.status}: ${await response.text()}`);
+    const page = parseJsonLines(await response.text());
+    expect(page.length).toBeLessThanOrEqual(Number(parameters.limit ?? 1000));
+    events.push(...page);
+    path = /^<([^>]+)>; rel="next"$/.exec(response.headers.get("link") ?? "")?.[1] ?? null;
+  }
+  return events;
+}
+
 function parseJsonLines(text: string): ExportedEvent[] {
   if (text === "") return [];
   expect(text.endsWith("\n")).toBe(true);
@@ -95,7 +110,7 @@ const requestIds = { create: `export-create-${crypto.randomUUID()}`, note: `expo
 /** A note a naive CSV writer or reader gets wrong. */
 const awkwardNote = 'Said "no, thanks",\nthen left; café ☕\r\nend';
 let clientId: string;
-const clientFilter = () => ({ tableName: "clients", recordKey: clientId });
+const clientFilter = () => ({ table_name: "clients", record_key: clientId });
 
 beforeAll(async () => {
   const root = rootPool();
@@ -169,7 +184,7 @@ describe("the audit export's formats", () => {
   });
 
   test("an export matching nothing is empty in JSON Lines and only the header in CSV", async () => {
-    const nothing = { tableName: "clients", recordKey: crypto.randomUUID() };
+    const nothing = { table_name: "clients", record_key: crypto.randomUUID() };
     const jsonl = await exportAudit(nothing, tokens.admin);
     expect(jsonl.status).toBe(200);
     expect(await jsonl.text()).toBe("");
@@ -177,15 +192,26 @@ describe("the audit export's formats", () => {
     expect(await csv.text()).toBe(exportColumns.join(",") + "\r\n");
   });
 
-  test("an export larger than one fetch holds every event exactly once, in id order", async () => {
-    const events = await exportJsonLines({ tableName: "clients", operation: "INSERT" }, tokens.bulk);
+  test("an export comes a page at a time (1000 events unless limit says fewer, at most 10,000): a Link header names the next page until the last; together the pages hold every event exactly once, in id order", async () => {
+    const filter = { table_name: "clients", operation: "INSERT" };
+    const first = await exportAudit({ ...filter, format: "jsonl" }, tokens.bulk);
+    const firstEvents = parseJsonLines(await first.text());
+    expect(firstEvents).toHaveLength(1000);
+    const next = /^<(\/api\/v1\/audit\?[^>]+)>; rel="next"$/.exec(first.headers.get("link") ?? "");
+    expect(next).not.toBeNull();
+    expect(new URL(next![1]!, "http://x").searchParams.get("after")).toBe(firstEvents[999]!.id);
+    const second = await fetch(apiUrl(next![1]!), { headers: { authorization: `Bearer ${tokens.bulk}` } });
+    expect(second.headers.get("link")).toBeNull();
+    const events = [...firstEvents, ...parseJsonLines(await second.text())];
     expect(events).toHaveLength(1100);
+    // Smaller pages, followed to the end, give the same events; so does CSV.
+    expect(ids(await exportAllPages({ ...filter, limit: "400" }, tokens.bulk))).toEqual(ids(events));
     const numeric = ids(events).map(Number);
     expect(numeric).toEqual([...numeric].sort((x, y) => x - y));
     expect(new Set(numeric).size).toBe(1100);
     const { rows } = await rootPool().query("select array_agg(id::text) as ids from app_public.clients where coach_profile_id = $1", [bulk.profileId]);
     expect(recordIds(events)).toEqual(new Set(rows[0].ids));
-    const csv = csvEvents(await (await exportAudit({ tableName: "clients", operation: "INSERT", format: "csv" }, tokens.bulk)).text());
+    const csv = csvEvents(await (await exportAudit({ ...filter, format: "csv", limit: "10000" }, tokens.bulk)).text());
     expect(ids(csv.events)).toEqual(ids(events));
   });
 });
@@ -194,16 +220,16 @@ describe("what the export contains for each caller", () => {
   test("each filter narrows the export to exactly the matching events", async () => {
     const all = await exportJsonLines(clientFilter(), tokens.admin);
     const [insert, note, phone] = all;
-    expect(ids(await exportJsonLines({ ...clientFilter(), actorId: admin.id }, tokens.admin))).toEqual([phone!.id]);
-    expect(ids(await exportJsonLines({ ...clientFilter(), actorId: a.user.id }, tokens.admin))).toEqual([insert!.id, note!.id]);
+    expect(ids(await exportJsonLines({ ...clientFilter(), actor_id: admin.id }, tokens.admin))).toEqual([phone!.id]);
+    expect(ids(await exportJsonLines({ ...clientFilter(), actor_id: a.user.id }, tokens.admin))).toEqual([insert!.id, note!.id]);
     expect(ids(await exportJsonLines({ ...clientFilter(), operation: "UPDATE" }, tokens.admin))).toEqual([note!.id, phone!.id]);
-    expect(ids(await exportJsonLines({ ...clientFilter(), actorKind: "user" }, tokens.admin))).toEqual(ids(all));
-    expect(await exportJsonLines({ ...clientFilter(), actorKind: "worker" }, tokens.admin)).toEqual([]);
-    expect(ids(await exportJsonLines({ tableName: "app_public.clients", recordKey: JSON.stringify({ id: clientId }) }, tokens.admin))).toEqual(ids(all));
+    expect(ids(await exportJsonLines({ ...clientFilter(), actor_kind: "user" }, tokens.admin))).toEqual(ids(all));
+    expect(await exportJsonLines({ ...clientFilter(), actor_kind: "worker" }, tokens.admin)).toEqual([]);
+    expect(ids(await exportJsonLines({ table_name: "app_public.clients", record_key: JSON.stringify({ id: clientId }) }, tokens.admin))).toEqual(ids(all));
     const phoneAt = Date.parse(phone!.occurredAt);
-    expect(ids(await exportJsonLines({ ...clientFilter(), occurredBefore: new Date(phoneAt).toISOString() }, tokens.admin)))
+    expect(ids(await exportJsonLines({ ...clientFilter(), occurred_before: new Date(phoneAt).toISOString() }, tokens.admin)))
       .toEqual([insert!.id, note!.id]);
-    expect(ids(await exportJsonLines({ ...clientFilter(), occurredFrom: new Date(phoneAt + 1).toISOString() }, tokens.admin))).toEqual([]);
+    expect(ids(await exportJsonLines({ ...clientFilter(), occurred_from: new Date(phoneAt + 1).toISOString() }, tokens.admin))).toEqual([]);
   });
 
   test("an admin's export carries who wrote each event: user, role, request id, client address and user agent", async () => {
@@ -225,11 +251,11 @@ describe("what the export contains for each caller", () => {
   });
 
   test("a coach's export holds only the events of their own records, and only their own attribution", async () => {
-    const own = await exportJsonLines({ tableName: "clients" }, tokens.a);
+    const own = await exportJsonLines({ table_name: "clients" }, tokens.a);
     expect(recordIds(own)).toEqual(new Set([a.clientId, clientId]));
-    expect(await exportJsonLines({ tableName: "clients", recordKey: b.clientId }, tokens.a)).toEqual([]);
-    expect(await exportJsonLines({ tableName: "clients", recordKey: clientId }, tokens.b)).toEqual([]);
-    const csv = csvEvents(await (await exportAudit({ tableName: "clients", format: "csv" }, tokens.b)).text());
+    expect(await exportJsonLines({ table_name: "clients", record_key: b.clientId }, tokens.a)).toEqual([]);
+    expect(await exportJsonLines({ table_name: "clients", record_key: clientId }, tokens.b)).toEqual([]);
+    const csv = csvEvents(await (await exportAudit({ table_name: "clients", format: "csv" }, tokens.b)).text());
     expect(recordIds(csv.events)).toEqual(new Set([b.clientId]));
 
     const story = own.filter((event) => event.recordKey.id === clientId);
@@ -245,13 +271,15 @@ describe("what the export contains for each caller", () => {
     const fields = exportColumns.map((name) => (name === "id" ? "rowId" : name)).join(" ");
     for (const [token, filter] of [
       [tokens.admin, clientFilter()],
-      [tokens.admin, { ...clientFilter(), operation: "UPDATE", actorId: admin.id }],
-      [tokens.a, { tableName: "clients" }],
+      [tokens.admin, { ...clientFilter(), operation: "UPDATE", actor_id: admin.id }],
+      [tokens.a, { table_name: "clients" }],
     ] as const) {
+      // The REST parameters are GraphQL's arguments in snake_case.
+      const variables = Object.fromEntries(Object.entries(filter).map(([name, value]) => [name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), value]));
       const { body } = await graphql<{ auditEvents: { nodes: ExportedEvent[] } }>(
-        `query ($tableName: String, $recordKey: JSON, $operation: String, $actorId: UUID) {
+        `query ($tableName: String, $recordKey: JSON, $operation: AuditOperation, $actorId: UUID) {
            auditEvents(tableName: $tableName, recordKey: $recordKey, operation: $operation, actorId: $actorId) { nodes { ${fields} } } }`,
-        filter, token);
+        variables, token);
       const viaGraphQL = body.data!.auditEvents.nodes.map(({ rowId, ...rest }) => ({ id: rowId, ...rest }));
       const exported = await exportJsonLines(filter, token);
       expect(viaGraphQL.length).toBeGreaterThan(0);
@@ -287,18 +315,34 @@ describe("who may export, and parameters the export refuses", () => {
   });
 
   const badParameters: Array<{ name: string; parameters: Record<string, string> | string; message: string | RegExp }> = [
-    { name: "an unknown parameter", parameters: { table: "clients" }, message: 'Unknown parameter "table"; use tableName, recordKey, actorId, actorKind, operation, occurredFrom, occurredBefore or format.' },
-    { name: "a parameter given twice", parameters: "tableName=clients&tableName=users", message: 'Give "tableName" once, as a plain value.' },
-    { name: "an unknown format", parameters: { format: "xml" }, message: 'format must be csv or jsonl, not "xml".' },
-    { name: "an unparseable timestamp", parameters: { occurredFrom: "yesterday" }, message: 'occurredFrom must be an ISO 8601 timestamp (like 2026-11-25T10:00:00Z), not "yesterday".' },
-    { name: "an actorId that is not a UUID", parameters: { actorId: "42" }, message: 'actorId must be a UUID, not "42".' },
-    { name: "an untracked table", parameters: { tableName: "no_such_table" }, message: 'Table "no_such_table" is not tracked by the audit trail.' },
-    { name: "a record key that is an array", parameters: { tableName: "clients", recordKey: "[1,2]" }, message: /^recordKey must be an object of the primary key's columns/ },
-    { name: "a bare record key without a table", parameters: { recordKey: "abc" }, message: /^recordKey must be an object .* not "abc"\.$/ },
-    { name: "an unknown operation", parameters: { operation: "UPSERT" }, message: 'operation must be one of INSERT, UPDATE, DELETE, TRUNCATE, SOFT_DELETE, RESTORE, HARD_DELETE, not "UPSERT".' },
-    { name: "an unknown actor kind", parameters: { actorKind: "robot" }, message: 'actorKind must be user, worker, migration, system or unknown, not "robot".' },
-    { name: "an empty time range", parameters: { occurredFrom: "2026-01-02T00:00:00Z", occurredBefore: "2026-01-01T00:00:00Z" }, message: /^The time range is empty: occurredFrom \(.+\) must be before occurredBefore \(.+\)\.$/ },
+    { name: "an unknown parameter", parameters: { table: "clients" }, message: 'Unknown parameter "table"; use table_name, record_key, actor_id, actor_kind, operation, occurred_from, occurred_before, limit, after, format.' },
+    { name: "a parameter given twice", parameters: "table_name=clients&table_name=users", message: 'Give "table_name" once, as a plain value.' },
+    { name: "a parameter given by its new and its former name", parameters: "table_name=clients&tableName=users", message: 'Give "table_name" once (tableName is its former name).' },
+    { name: "an unknown format", parameters: { format: "xml" }, message: 'format must be jsonl or csv, not "xml".' },
+    { name: "an unparseable timestamp", parameters: { occurred_from: "yesterday" }, message: '"occurred_from" must be an ISO 8601 timestamp (like 2026-11-25T10:00:00Z), not "yesterday".' },
+    { name: "an actor_id that is not a UUID", parameters: { actor_id: "42" }, message: '"actor_id" must be a UUID, not "42".' },
+    { name: "an untracked table", parameters: { table_name: "no_such_table" }, message: 'Table "no_such_table" is not tracked by the audit trail.' },
+    { name: "a table name with too many parts", parameters: { table_name: "a.b.c" }, message: /^table_name must be a table name, optionally with its schema .* not "a\.b\.c"\.$/ },
+    { name: "a record key that is an array", parameters: { table_name: "clients", record_key: "[1,2]" }, message: /^record_key must be an object of the primary key's columns/ },
+    { name: "a bare record key without a table", parameters: { record_key: "abc" }, message: /^record_key must be an object .* not "abc"\.$/ },
+    { name: "an unknown operation", parameters: { operation: "UPSERT" }, message: '"operation" must be one of INSERT, UPDATE, DELETE, TRUNCATE, SOFT_DELETE, RESTORE, HARD_DELETE, not "UPSERT".' },
+    { name: "an unknown actor kind", parameters: { actor_kind: "robot" }, message: '"actor_kind" must be one of user, worker, migration, system, unknown, not "robot".' },
+    { name: "an empty time range", parameters: { occurred_from: "2026-01-02T00:00:00Z", occurred_before: "2026-01-01T00:00:00Z" }, message: /^The time range is empty: occurred_from \(.+\) must be before occurred_before \(.+\)\.$/ },
+    { name: "a limit of 0", parameters: { limit: "0" }, message: '"limit" must be a whole number from 1 to 10000, not "0".' },
+    { name: "a limit above 10,000", parameters: { limit: "10001" }, message: '"limit" must be a whole number from 1 to 10000, not "10001".' },
+    { name: "an after that is no event id", parameters: { after: "last" }, message: /^"after" must be a whole number from 0 to \d+, not "last"\.$/ },
   ];
+
+  test("the former camelCase names (tableName, recordKey, actorId, actorKind, occurredFrom, occurredBefore) are still accepted, and an operation in any letter case", async () => {
+    const all = await exportJsonLines(clientFilter(), tokens.admin);
+    const [, note, phone] = all;
+    expect(ids(await exportJsonLines({ tableName: "clients", recordKey: clientId }, tokens.admin))).toEqual(ids(all));
+    expect(ids(await exportJsonLines({ ...clientFilter(), actorId: admin.id, actorKind: "user" }, tokens.admin))).toEqual([phone!.id]);
+    expect(ids(await exportJsonLines({ ...clientFilter(), operation: "update" }, tokens.admin))).toEqual([note!.id, phone!.id]);
+    const phoneAt = Date.parse(phone!.occurredAt);
+    expect(ids(await exportJsonLines({ ...clientFilter(), occurredFrom: new Date(phoneAt).toISOString(), occurredBefore: new Date(phoneAt + 1).toISOString() }, tokens.admin)))
+      .toEqual([phone!.id]);
+  });
 
   test.each(badParameters)("$name is a 400 with a clear message", async ({ parameters, message }) => {
     const response =

@@ -414,12 +414,13 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
     expect(differences.rows).toEqual([]);
   });
 
-  test("`custodian usage aggregate --from --to` rebuilds every day of the range, says how many, and refuses a bad range in one line", async () => {
+  test("`custodian usage aggregate --from --to` rebuilds every day from --from up to, not including, --to (as every door reads a range), says how many, and refuses a bad range in one line", async () => {
     const days: [string, string] = ["2019-05-13", "2019-05-14"];
     const { coach, expected } = await twoDaysOfUsage("cli", days);
 
-    const first = await runCli(["usage", "aggregate", "--from", days[0], "--to", days[1]], testEnvironment());
-    expect(first).toMatchObject({ code: 0, stdout: "Rebuilt the usage rollups of 2 days (2019-05-13 to 2019-05-14).\n" });
+    // --to is excluded: 2019-05-15 ends the range on 2019-05-14.
+    const first = await runCli(["usage", "aggregate", "--from", days[0], "--to", "2019-05-15"], testEnvironment());
+    expect(first).toMatchObject({ code: 0, stdout: "Rebuilt the usage rollups of 2 days (2019-05-13 through 2019-05-14).\n" });
     // Its progress goes to stderr (plain lines when stderr is not a terminal).
     expect(first.stderr).toContain("Rebuilding usage days: 100% (2/2)");
     expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected);
@@ -427,12 +428,16 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
 
     // A rollup changed behind its back is put right by the next run: the command is idempotent.
     await rootPool().query("update app_public.usage_daily set revenue_minor = 999 where coach_profile_id = $1", [coach.profileId]);
-    const again = await runCli(["usage", "aggregate", "--from", days[0], "--to", days[1]], testEnvironment());
-    expect(again).toMatchObject({ code: 0, stdout: "Rebuilt the usage rollups of 2 days (2019-05-13 to 2019-05-14).\n" });
+    const again = await runCli(["usage", "aggregate", "--from", days[0], "--to", "2019-05-15"], testEnvironment());
+    expect(again).toMatchObject({ code: 0, stdout: "Rebuilt the usage rollups of 2 days (2019-05-13 through 2019-05-14).\n" });
+    // A range of one day: the day of --from only.
+    const one = await runCli(["usage", "aggregate", "--from", days[1], "--to", "2019-05-15"], testEnvironment());
+    expect(one).toMatchObject({ code: 0, stdout: "Rebuilt the usage rollups of 1 day (2019-05-14 through 2019-05-14).\n" });
     expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected);
 
     const refusals: Array<[string[], string]> = [
-      [["--from", days[1], "--to", days[0]], "--from (2019-05-14) must not be after --to (2019-05-13)."],
+      [["--from", days[1], "--to", days[0]], "--from (2019-05-14) must be before --to (2019-05-13): --to is excluded, so --to 2019-05-13 ends the range on 2019-05-12."],
+      [["--from", days[0], "--to", days[0]], "--from (2019-05-13) must be before --to (2019-05-13)"],
       [["--from", "2019-13-01", "--to", days[1]], '--from takes a date like 2026-11-01 (got "2019-13-01").'],
       [["--from", days[0], "--to", "yesterday"], '--to takes a date like 2026-11-01 (got "yesterday").'],
     ];
@@ -445,6 +450,6 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
     }
     const unknown = await runCli(["usage", "summarize"], testEnvironment());
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain("Usage: custodian usage aggregate [--from YYYY-MM-DD --to YYYY-MM-DD]");
+    expect(unknown.stderr).toContain("Usage: custodian usage aggregate [--from YYYY-MM-DD --to YYYY-MM-DD] (--to excluded, like every range's end)");
   });
 });

@@ -156,7 +156,7 @@ const periodFields = "periodStart attempts completed failed freeRetries retransc
 
 async function usageOverTime(token: string, granularity?: string) {
   const data = await read(token,
-    `query ($fromDay: Date, $toDay: Date, $granularity: String) {
+    `query ($fromDay: Date, $toDay: Date, $granularity: UsageGranularity) {
        usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: $granularity) { nodes { ${periodFields} } } }`,
     { ...range(), ...(granularity ? { granularity } : {}) });
   return data.usageOverTime.nodes;
@@ -280,6 +280,17 @@ describe("top coaches", () => {
     expect(await topCoaches(tokens.admin)).toEqual([topA(), topB()]);
     expect(await topCoaches(tokens.admin, 1)).toEqual([topA()]);
     expect(await topCoaches(tokens.auditor)).toEqual([topA(), topB()]);
+  });
+
+  test("a maxRows outside 1 to 1000 is refused in words, not quietly corrected", async () => {
+    for (const maxRows of [0, -1, 1001]) {
+      const refused = await refusal(tokens.admin,
+        `query ($fromDay: Date, $toDay: Date, $maxRows: Int) { topCoaches(fromDay: $fromDay, toDay: $toDay, maxRows: $maxRows) { nodes { coachProfileId } } }`,
+        { ...range(), maxRows });
+      expect({ data: refused.data?.topCoaches ?? null, code: refused.code, message: refused.message }).toEqual({
+        data: null, code: "22023", message: `maxRows must be from 1 to 1000, not ${maxRows}.`,
+      });
+    }
   });
 
   test("a coach sees only themselves among the top coaches, without the provider cost or margin", async () => {
@@ -533,13 +544,18 @@ describe("usage events under row-level security", () => {
     expect(await inRange(tokens.b)).toEqual(costless(b));
   });
 
-  test("usageInRange with coachProfileId gives an admin one coach's events; a coach naming another coach gets none", async () => {
+  test("usageInRange with coachProfileId gives an admin one coach's events; a coach naming another coach is told there is no such coach profile they can see", async () => {
     const ofCoach = async (token: string, coachProfileId: string) => (await read(token,
       `query ($fromDay: Date, $toDay: Date, $coach: UUID) { usageInRange(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coach) { nodes { ${eventFields} } } }`,
       { ...range(), coach: coachProfileId })).usageInRange.nodes;
     expect(await ofCoach(tokens.admin, b.profileId)).toEqual(all().filter((each) => each.coachProfileId === b.profileId));
     expect(await ofCoach(tokens.auditor, a.profileId)).toEqual(all().filter((each) => each.coachProfileId === a.profileId));
-    expect(await ofCoach(tokens.a, b.profileId)).toEqual([]);
+    const refused = await refusal(tokens.a,
+      `query ($fromDay: Date, $toDay: Date, $coach: UUID) { usageInRange(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coach) { nodes { rowId } } }`,
+      { ...range(), coach: b.profileId });
+    expect({ data: refused.data?.usageInRange ?? null, code: refused.code, message: refused.message }).toEqual({
+      data: null, code: "P0002", message: `There is no coach profile ${b.profileId} that you can see.`,
+    });
   });
 
   test("a coach can neither list nor fetch another coach's usage events", async () => {
@@ -615,14 +631,14 @@ describe("ranges the analytics refuse", () => {
     expect(await call(fn, undefined, undefined)).toEqual(unbounded);
   });
 
-  test("usageOverTime refuses a granularity other than day, week or month with 22023", async () => {
+  test("usageOverTime's granularity is the UsageGranularity enum: anything but day, week or month is refused before any SQL runs", async () => {
     for (const granularity of ["hour", "year", "Day", ""]) {
-      const refused = await refusal(tokens.admin,
-        `query ($fromDay: Date, $toDay: Date, $granularity: String) { usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: $granularity) { nodes { periodStart } } }`,
-        { ...range(), granularity });
-      expect({ data: refused.data?.usageOverTime ?? null, code: refused.code, message: refused.message }).toEqual({
-        data: null, code: "22023", message: `granularity must be day, week or month, not "${granularity}".`,
-      });
+      const { status, body } = await graphql(
+        `query ($fromDay: Date, $toDay: Date, $granularity: UsageGranularity) { usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: $granularity) { nodes { periodStart } } }`,
+        { ...range(), granularity }, tokens.admin);
+      expect(status).toBe(400);
+      expect(body.data ?? null).toBeNull();
+      expect(body.errors?.[0]?.message).toContain(`"${granularity}" does not exist in "UsageGranularity" enum`);
     }
   });
 
@@ -771,7 +787,7 @@ describe("billing mutations are for admins only", () => {
       { month: day("07-01"), planFeeMinor: "2000", usageRevenueMinor: "3", totalMinor: "2003", payingCoaches: "2" },
     ]);
     // Usage over time goes by the day the attempt happened.
-    const june = await read(tokens.a, `query ($fromDay: Date, $toDay: Date) { usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: "month") { nodes { periodStart revenueMinor } } }`,
+    const june = await read(tokens.a, `query ($fromDay: Date, $toDay: Date) { usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: month) { nodes { periodStart revenueMinor } } }`,
       { fromDay: day("06-01"), toDay: day("08-01") });
     expect(june.usageOverTime.nodes).toEqual([{ periodStart: day("06-01"), revenueMinor: "3" }]);
     expect(await explain(tokens.a, "a6")).toMatchObject({

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
-import { apiUrl, login } from "../support/http.ts";
+import { apiUrl, graphql, login } from "../support/http.ts";
 
 // Usage over REST: GET /api/v1/usage (a caller's usage events) and
 // GET /api/v1/admin/analytics/{usage,revenue,retranscriptions,top-coaches},
@@ -239,13 +239,22 @@ describe("GET /api/v1/usage", () => {
     expect(await getJson("/api/v1/usage", march(), tokens.auditor)).toEqual(all);
   });
 
-  test("coach_profile_id narrows an admin's or auditor's events to one coach; a coach naming another coach gets nothing", async () => {
+  test("coach_profile_id narrows an admin's or auditor's events to one coach; a coach naming another coach, or anyone naming no coach, is told there is no such coach profile they can see (404)", async () => {
     for (const token of [tokens.admin, tokens.auditor]) {
       expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: b.profileId }, token)).toEqual(eventsOfB());
       expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, token)).toEqual(eventsOfA());
     }
     expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: a.profileId }, tokens.a)).toEqual(asCoachSees(eventsOfA()));
-    expect(await getJson("/api/v1/usage", { ...march(), coach_profile_id: b.profileId }, tokens.a)).toEqual([]);
+    const refusal = (id: string) => ({ status: 404, body: { error: `There is no coach profile ${id} that you can see.` } });
+    for (const format of ["json", "csv"]) {
+      const other = await get("/api/v1/usage", { ...march(), coach_profile_id: b.profileId, format }, tokens.a);
+      expect({ status: other.status, body: await other.json() }).toEqual(refusal(b.profileId));
+    }
+    const nobody = crypto.randomUUID();
+    for (const token of [tokens.a, tokens.admin]) {
+      const response = await get("/api/v1/usage", { ...march(), coach_profile_id: nobody }, token);
+      expect({ status: response.status, body: await response.json() }).toEqual(refusal(nobody));
+    }
   });
 
   test("the range is by UTC day, from inclusive and to exclusive", async () => {
@@ -305,7 +314,7 @@ describe("GET /api/v1/usage", () => {
     { name: "a malformed date", parameters: { from: "1910-3-1", to: "1910-04-01" }, message: '"from" must be a date like 2026-11-01, not "1910-3-1".' },
     { name: "a date that is no date", parameters: { from: "1910-03-01", to: "1910-13-01" }, message: '"to" must be a date like 2026-11-01, not "1910-13-01".' },
     { name: "an unknown parameter", parameters: { from: "1910-03-01", to: "1910-04-01", coach: "x" }, message: 'Unknown parameter "coach"; use from, to, coach_profile_id, format.' },
-    { name: "a coach_profile_id that is no id", parameters: { from: "1910-03-01", to: "1910-04-01", coach_profile_id: "coach-7" }, message: 'invalid input syntax for type uuid: "coach-7"' },
+    { name: "a coach_profile_id that is no id", parameters: { from: "1910-03-01", to: "1910-04-01", coach_profile_id: "coach-7" }, message: '"coach_profile_id" must be a UUID, not "coach-7".' },
     { name: "a parameter given twice", parameters: "from=1910-03-01&from=1910-03-02&to=1910-04-01", message: 'Give "from" once, as a plain value.' },
     { name: "an unknown format", parameters: { from: "1910-03-01", to: "1910-04-01", format: "xml" }, message: 'format must be json or csv, not "xml".' },
     { name: "an inverted range", parameters: { from: "1910-04-01", to: "1910-03-01" }, message: "The range is empty or inverted: from (1910-04-01) must be before to (1910-03-01)." },
@@ -380,7 +389,7 @@ describe("GET /api/v1/admin/analytics/usage", () => {
   test("a granularity other than day, week or month is a 400 naming it", async () => {
     const response = await get(analytics("usage"), { ...march(), granularity: "hour" }, tokens.admin);
     expect({ status: response.status, body: await response.json() }).toEqual({
-      status: 400, body: { error: 'granularity must be day, week or month, not "hour".' },
+      status: 400, body: { error: '"granularity" must be one of day, week, month, not "hour".' },
     });
   });
 });
@@ -441,10 +450,51 @@ describe("GET /api/v1/admin/analytics/top-coaches", () => {
     expect(parseCsv(await response.text())).toEqual([columns, asCsv(topA()), asCsv(topB())]);
   });
 
-  test("a limit that is not a number is a 400", async () => {
-    const response = await get(analytics("top-coaches"), { ...march(), limit: "many" }, tokens.admin);
+  test("a limit that is not a whole number from 1 to 1000 is a 400", async () => {
+    for (const limit of ["many", "0", "1001", "2.5", "-3"]) {
+      const response = await get(analytics("top-coaches"), { ...march(), limit }, tokens.admin);
+      expect({ status: response.status, body: await response.json() }).toEqual({
+        status: 400, body: { error: `"limit" must be a whole number from 1 to 1000, not "${limit}".` },
+      });
+    }
+  });
+});
+
+describe("every analytics field GraphQL has is a REST route saying the same", () => {
+  /** A GraphQL analytics field's rows over March, as the admin reads them. */
+  async function fieldRows(field: string, range: string, columns: string): Promise<Array<Record<string, unknown>>> {
+    const { body } = await graphql(`query ($from: Date, $to: Date) { ${field}(${range}) { nodes { ${columns} } } }`,
+      march(), tokens.admin);
+    expect(body.errors).toBeUndefined();
+    return body.data![field].nodes;
+  }
+
+  test("failures: the failure rate, failed retries and what failed attempts cost us", async () => {
+    const rows = await getJson(analytics("failures"), march(), tokens.admin);
+    expect(rows).toEqual(await fieldRows("failureStats", "fromDay: $from, toDay: $to",
+      "attempts failed failureRate freeRetries failedAttemptsCostMinor"));
+    expect(rows).toEqual([expect.objectContaining({ attempts: "4", failed: "1", failureRate: "0.2500", failedAttemptsCostMinor: "3.000000" })]);
+    expect((await getCsv(analytics("failures"), march(), tokens.auditor)).header).toEqual(
+      ["attempts", "failed", "failureRate", "freeRetries", "failedAttemptsCostMinor"]);
+  });
+
+  test("providers: attempts, failure rate, minutes, revenue and cost per provider and model", async () => {
+    const rows = await getJson(analytics("providers"), march(), tokens.admin);
+    expect(rows).toEqual(await fieldRows("usageByProvider", "fromDay: $from, toDay: $to",
+      "provider model attempts completed failed failureRate audioMinutes revenueMinor providerCostMinor unknownCostAttempts"));
+    expect(rows).toEqual([expect.objectContaining({ provider, model: "r1", attempts: "4", failed: "1", revenueMinor: "18" })]);
+  });
+
+  test("monthly-revenue: plan fees and usage revenue by month, from the month of from up to, not including, the month of to", async () => {
+    const rows = await getJson(analytics("monthly-revenue"), { from: day("02-01"), to: day("04-01") }, tokens.admin);
+    const { body } = await graphql(
+      `query ($from: Date, $to: Date) { monthlyRevenue(fromMonth: $from, toMonth: $to) { nodes { month planFeeMinor usageRevenueMinor totalMinor payingCoaches } } }`,
+      { from: day("02-01"), to: day("04-01") }, tokens.admin);
+    expect(rows).toEqual(body.data!.monthlyRevenue.nodes);
+    expect(rows.map((row) => [row.month, row.usageRevenueMinor])).toEqual([[day("02-01"), "0"], [day("03-01"), "18"]]);
+    const response = await get(analytics("monthly-revenue"), { from: day("02-15"), to: day("04-01") }, tokens.admin);
     expect({ status: response.status, body: await response.json() }).toEqual({
-      status: 400, body: { error: 'invalid input syntax for type integer: "many"' },
+      status: 400, body: { error: `"from" must be the first day of a month (like 2026-11-01), not "${day("02-15")}".` },
     });
   });
 });
@@ -452,8 +502,11 @@ describe("GET /api/v1/admin/analytics/top-coaches", () => {
 describe("who may read the analytics, and parameters they refuse", () => {
   const endpoints = [
     { name: "usage", parameters: ["from", "to", "granularity"] },
+    { name: "providers", parameters: ["from", "to"] },
     { name: "revenue", parameters: ["from", "to"] },
+    { name: "monthly-revenue", parameters: ["from", "to"] },
     { name: "retranscriptions", parameters: ["from", "to"] },
+    { name: "failures", parameters: ["from", "to"] },
     { name: "top-coaches", parameters: ["from", "to", "limit"] },
   ];
 

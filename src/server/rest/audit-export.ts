@@ -1,6 +1,6 @@
-import type { Request, Response } from "express";
+import express, { type Request, type Response } from "express";
 import type { Pool } from "pg";
-import { UserError } from "../../errors.ts";
+import { getOnly, readQuery, requireSignIn, type Parameter } from "./query.ts";
 import { streamRows } from "./stream-rows.ts";
 
 // The columns of app_public.audit_event, in order; the export names them in camelCase.
@@ -11,36 +11,28 @@ const selectList = [
   "application_name", "client_addr", "details",
 ].join(", ");
 
-const filterNames = ["tableName", "recordKey", "actorId", "actorKind", "operation", "occurredFrom", "occurredBefore"] as const;
-type Filters = Record<(typeof filterNames)[number], string | null>;
-type Format = "csv" | "jsonl";
+/** A page of the export holds this many events unless `limit` says fewer; never more than `maxPage`. */
+export const defaultPage = 1000;
+export const maxPage = 10_000;
 
-const uuidPattern = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+// The values of audit.operation and audit.actor_kind (GraphQL's AuditOperation and AuditActorKind).
+const operations = ["INSERT", "UPDATE", "DELETE", "TRUNCATE", "SOFT_DELETE", "RESTORE", "HARD_DELETE"] as const;
+const actorKinds = ["user", "worker", "migration", "system", "unknown"] as const;
 
-/** Reads and checks the query string; anything odd is a UserError (400). */
-function parseQuery(query: Request["query"]): { filters: Filters; format: Format } {
-  for (const [name, value] of Object.entries(query)) {
-    if (name !== "format" && !(filterNames as readonly string[]).includes(name)) {
-      throw new UserError(`Unknown parameter "${name}"; use ${filterNames.join(", ")} or format.`);
-    }
-    if (typeof value !== "string") throw new UserError(`Give "${name}" once, as a plain value.`);
-  }
-  const text = (name: string) => (query[name] as string | undefined) || null;
-  const format = text("format") ?? "jsonl";
-  if (format !== "csv" && format !== "jsonl") throw new UserError(`format must be csv or jsonl, not "${format}".`);
-  const filters = Object.fromEntries(filterNames.map((name) => [name, text(name)])) as Filters;
-  for (const name of ["occurredFrom", "occurredBefore"] as const) {
-    const value = filters[name];
-    if (value !== null && Number.isNaN(Date.parse(value))) {
-      throw new UserError(`${name} must be an ISO 8601 timestamp (like 2026-11-25T10:00:00Z), not "${value}".`);
-    }
-  }
-  if (filters.actorId !== null && !uuidPattern.test(filters.actorId)) {
-    throw new UserError(`actorId must be a UUID, not "${filters.actorId}".`);
-  }
-  if (filters.recordKey !== null) filters.recordKey = recordKeyJson(filters.recordKey);
-  return { filters, format };
-}
+/** The filters, in the order app_public.audit_events takes them; camelCase names still accepted (deprecated). */
+const filters: Parameter[] = [
+  { name: "table_name", formerName: "tableName", kind: { type: "text" } },
+  { name: "record_key", formerName: "recordKey", kind: { type: "text" } },
+  { name: "actor_id", formerName: "actorId", kind: { type: "uuid" } },
+  { name: "actor_kind", formerName: "actorKind", kind: { type: "choice", values: actorKinds } },
+  { name: "operation", kind: { type: "choice", values: operations, upperCase: true } },
+  { name: "occurred_from", formerName: "occurredFrom", kind: { type: "timestamp" } },
+  { name: "occurred_before", formerName: "occurredBefore", kind: { type: "timestamp" } },
+];
+const paging: Parameter[] = [
+  { name: "limit", kind: { type: "integer", min: 1, max: maxPage } },
+  { name: "after", kind: { type: "integer", min: 0, max: Number.MAX_SAFE_INTEGER } },
+];
 
 /** A record key as JSON: a JSON object or number as given, anything else (a uuid) as a string. */
 function recordKeyJson(value: string): string {
@@ -53,24 +45,39 @@ function recordKeyJson(value: string): string {
   return JSON.stringify(value);
 }
 
+/** The same request with `after` set to the last event sent: the next page. */
+function nextPage(req: Request, lastId: string): string {
+  const url = new URL(req.originalUrl, "http://localhost");
+  url.searchParams.set("after", lastId);
+  return `${url.pathname}?${url.searchParams.toString()}`;
+}
+
 /**
- * GET /api/v1/audit: the audit trail as CSV or JSON Lines, streamed. The same
- * SQL function as GraphQL's auditEvents, as the caller's role, so the same
- * row-level security and pii rules apply.
+ * GET /api/v1/audit: the audit trail as JSON Lines or CSV, oldest first, a
+ * page at a time (limit, at most 10,000; after: the last event id of the
+ * previous page); a `Link: <...>; rel="next"` header names the next page
+ * while there is one. The same SQL function as GraphQL's auditEvents, as the
+ * caller's role, so the same row-level security and pii rules apply.
  */
-export function auditExport(pool: Pool) {
-  return async (req: Request, res: Response) => {
-    if (!req.claims) {
-      res.status(401).json({ error: "Sign in: send 'Authorization: Bearer <token>'." });
-      return;
-    }
-    const { filters, format } = parseQuery(req.query);
+export function auditRoutes(pool: Pool): express.Router {
+  const router = express.Router();
+  getOnly(router, "/api/v1/audit", async (req: Request, res: Response) => {
+    if (!requireSignIn(req, res)) return;
+    const { values, format } = readQuery(req.query, [...filters, ...paging], ["jsonl", "csv"] as const);
+    if (values.record_key !== null) values.record_key = recordKeyJson(values.record_key);
+    const limit = Number(values.limit ?? defaultPage);
     await streamRows(pool, req, res, {
       sql: `select ${selectList}
-            from app_public.audit_events($1, $2::jsonb, $3::uuid, $4, $5, $6::timestamptz, $7::timestamptz)`,
-      params: filterNames.map((name) => filters[name]),
+            from app_public.audit_events($1, $2::jsonb, $3::uuid, $4::audit.actor_kind, $5::audit.operation, $6::timestamptz, $7::timestamptz)
+            where $8::bigint is null or id > $8::bigint
+            order by id
+            limit $9::integer + 1`,
+      params: [...filters.map((parameter) => values[parameter.name]), values.after, limit],
       format,
       filename: "audit-export",
+      page: { size: limit, next: (lastRow) => nextPage(req, lastRow["id"]!) },
+      parameterNames: { tableName: "table_name", recordKey: "record_key", occurredFrom: "occurred_from", occurredBefore: "occurred_before" },
     });
-  };
+  });
+  return router;
 }

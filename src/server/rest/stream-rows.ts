@@ -73,6 +73,19 @@ export interface RowQuery {
   format: RowFormat;
   /** The attachment's name, without extension. */
   filename: string;
+  /**
+   * A bounded page: the query returns at most size + 1 rows; the extra one
+   * only says there is more, and `next(last row sent)` is the next page's
+   * link (a `Link: <...>; rel="next"` header).
+   */
+  page?: { size: number; next: (lastRow: Record<string, string | null>) => string };
+  /** The SQL function's messages name GraphQL's arguments; over REST they name these query parameters instead. */
+  parameterNames?: Record<string, string>;
+}
+
+/** A caller who names something that is not there, or not theirs to see: 404. */
+class NotFound extends Error {
+  readonly status = 404;
 }
 
 /**
@@ -94,11 +107,22 @@ export async function streamRows(pool: Pool, req: Request, res: Response, query:
         JSON.stringify({ ...pgSettingsFor(req), TimeZone: "UTC", DateStyle: "ISO" }),
       ]);
       await client.query({ text: `declare rows_out no scroll cursor for ${query.sql}`, values: query.params });
-      batch = await client.query({ text: `fetch ${fetchSize} from rows_out`, types: rawText });
+      // A page is read whole (it is bounded) to know whether another follows.
+      const first = query.page ? query.page.size + 1 : fetchSize;
+      batch = await client.query({ text: `fetch ${first} from rows_out`, types: rawText });
     } catch (error) {
       // Arguments are checked in SQL: a bad one is the caller's to fix.
-      if (isUserFacing(error)) throw new UserError(error.message);
+      if (isUserFacing(error)) {
+        const message = Object.entries(query.parameterNames ?? {}).reduce(
+          (text, [argument, parameter]) => text.replace(new RegExp(`\\b${argument}\\b`, "g"), parameter), error.message);
+        throw error.code === "P0002" ? new NotFound(message) : new UserError(message);
+      }
       throw error;
+    }
+    if (query.page) {
+      const more = batch.rows.length > query.page.size;
+      if (more) batch.rows = batch.rows.slice(0, query.page.size);
+      if (more) res.setHeader("Link", `<${query.page.next(batch.rows[batch.rows.length - 1])}>; rel="next"`);
     }
     const fields = batch.fields;
     const names = fields.map((field) => camelCase(field.name));
@@ -117,7 +141,7 @@ export async function streamRows(pool: Pool, req: Request, res: Response, query:
         query.format === "json" ? (first ? "" : ",") + lines.join(",") : query.format === "jsonl" ? lines.join("\n") + "\n" : lines.join("");
       first = false;
       await write(res, chunk);
-      if (batch.rows.length < fetchSize) break;
+      if (query.page || batch.rows.length < fetchSize) break;
       batch = await client.query({ text: `fetch ${fetchSize} from rows_out`, types: rawText });
     }
     if (query.format === "json") await write(res, "]");
