@@ -13,13 +13,9 @@ comment on column app_public.invoices.closed_at is
 alter table app_public.billing_plans drop constraint if exists billing_plans_monthly_fee_minor_bound;
 alter table app_public.billing_plans add constraint billing_plans_monthly_fee_minor_bound
   check (monthly_fee_minor <= 100000000);
-comment on constraint billing_plans_monthly_fee_minor_bound on app_public.billing_plans is
-  E'A plan''s monthly fee is at most 100,000,000 minor units (1,000,000.00 of the currency).';
 alter table app_public.billing_plans drop constraint if exists billing_plans_price_per_extra_minute_minor_bound;
 alter table app_public.billing_plans add constraint billing_plans_price_per_extra_minute_minor_bound
   check (price_per_extra_minute_minor <= 1000000);
-comment on constraint billing_plans_price_per_extra_minute_minor_bound on app_public.billing_plans is
-  E'A plan''s price per extra minute is at most 1,000,000 minor units (10,000.00 of the currency).';
 
 --!include usage/invoices.sql
 --!include usage/close-month.sql

@@ -17,6 +17,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
     );
     expect(tables.rows.map((row) => row.name)).toEqual([
       "app_private.audit_subject_keys",
+      "app_private.sign_in_attempts",
       "app_private.usage_daily_totals",
       "app_private.usage_dirty_days",
       "app_private.usage_ledgers",

@@ -123,9 +123,10 @@ describe("integrity around deleted rows", () => {
     withRootDb(async (client) => {
       const coach = await createCoach(client);
       await client.query("delete from app_public.coach_profiles where id = $1", [coach.profileId]);
+      // The shared test plan: any other plan may be deleted meanwhile by another test file.
+      const planId = await testPlanId(client);
       await becomeUser(client, coach.user);
       expect((await client.query("select app_private.current_coach_profile_id() as id")).rows[0].id).toBeNull();
-      const planId = (await client.query("select id from app_public.billing_plans limit 1")).rows[0].id ?? (await testPlanId(client));
       const { rows } = await client.query(
         "insert into app_public.coach_profiles (display_name, plan_id) values ('Fresh start', $1) returning id", [planId]);
       expect((await client.query("select app_private.current_coach_profile_id() as id")).rows[0].id).toBe(rows[0].id);

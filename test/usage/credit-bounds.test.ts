@@ -145,7 +145,7 @@ describe("through the API", () => {
     await rootPool().query("delete from app_public.billing_plans where id = $1", [plan.id]);
   });
 
-  const credit = `mutation ($coach: UUID, $amount: BigInt, $reason: String, $override: String) {
+  const credit = `mutation ($coach: UUID!, $amount: BigInt!, $reason: String!, $override: String) {
     issueUsageCredit(input: { coachProfileId: $coach, amountMinor: $amount, reason: $reason, overrideReason: $override }) {
       result { amountMinor note } } }`;
 

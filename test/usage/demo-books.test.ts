@@ -90,7 +90,7 @@ test("on the demo data, monthly revenue, the previews and the frozen invoices ag
               month: row.month, plan_fee_minor: Number(row.planFeeMinor), usage_minor: Number(row.usageRevenueMinor),
               total_minor: Number(row.totalMinor), paying_coaches: Number(row.payingCoaches) }));
         const previews = async (month: string): Promise<Array<Record<string, any>>> =>
-          (await ask(`query ($month: Date) { invoicePreview(month: $month) { nodes {
+          (await ask(`query ($month: Date!) { invoicePreview(month: $month) { nodes {
               coachProfileId month planName planFeeMinor audioSeconds includedSeconds chargedSeconds usageMinor creditsMinor totalMinor lateEvents closedAt } } }`,
             { month }, token))
             .invoicePreview.nodes.map((row: Record<string, any>) => ({
@@ -125,7 +125,7 @@ test("on the demo data, monthly revenue, the previews and the frozen invoices ag
         // Closing every month freezes exactly the previews, stamped with their
         // close; the report and the previews (now the frozen invoices) still agree.
         for (const month of MONTHS) {
-          expect((await ask("mutation ($month: Date) { closeMonth(input: { month: $month }) { result } }", { month }, token)).closeMonth.result).toBe(3);
+          expect((await ask("mutation ($month: Date!) { closeMonth(input: { month: $month }) { result } }", { month }, token)).closeMonth.result).toBe(3);
         }
         for (const month of MONTHS) {
           const before = standing.get(month)!.map(({ closed_at, ...invoice }) => ({ ...invoice, closed: true }));
