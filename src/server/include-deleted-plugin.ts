@@ -1,3 +1,4 @@
+import { ConstantStep } from "postgraphile/grafast";
 import { sql } from "postgraphile/pg-sql2";
 
 /**
@@ -28,8 +29,8 @@ export const IncludeDeletedPlugin: GraphileConfig.Plugin = {
               type: build.graphql.GraphQLBoolean,
               defaultValue: false,
               applyPlan: isPgFieldConnection
-                ? (_: unknown, $connection: any, fieldArg: any) => fieldArg.apply($connection.getSubplan(), hideDeleted)
-                : (_: unknown, $select: any, fieldArg: any) => fieldArg.apply($select, hideDeleted),
+                ? (_: unknown, $connection: any, fieldArg: any) => applyIncludeDeleted($connection.getSubplan(), fieldArg, hideDeleted)
+                : (_: unknown, $select: any, fieldArg: any) => applyIncludeDeleted($select, fieldArg, hideDeleted),
             },
           },
           `Adding includeDeleted to ${fieldName}`,
@@ -38,3 +39,14 @@ export const IncludeDeletedPlugin: GraphileConfig.Plugin = {
     },
   },
 };
+
+/**
+ * Grafast skips an argument's apply callback when the query leaves the
+ * argument out (its default is not passed on), so leaving out
+ * includeDeleted must hide deleted rows here, at plan time.
+ */
+function applyIncludeDeleted($select: any, fieldArg: any, hideDeleted: (queryBuilder: any, include: unknown) => void): void {
+  const $raw = fieldArg.getRaw();
+  if ($raw instanceof ConstantStep && $raw.data === undefined) $select.where(sql`not ${$select.alias}.is_deleted`);
+  else fieldArg.apply($select, hideDeleted);
+}

@@ -56,15 +56,22 @@ const snapshotQuery = `query Snapshot($profile: UUID!, $client: UUID!, $session:
   user(rowId: $user) { coachProfile { rowId } }
 }`;
 
-async function snapshot(family: Family, token: string, includeDeleted: boolean): Promise<unknown> {
+/** The same query with includeDeleted left out everywhere: its default must apply. */
+const snapshotQueryByDefault = snapshotQuery
+  .replace(", $inc: Boolean!", "")
+  .replaceAll(", includeDeleted: $inc", "")
+  .replaceAll("(includeDeleted: $inc)", "");
+
+async function snapshot(family: Family, token: string, includeDeleted: boolean | "left out"): Promise<unknown> {
   const { coach } = family.tree;
-  const { body } = await graphql(snapshotQuery, {
+  const byDefault = includeDeleted === "left out";
+  const { body } = await graphql(byDefault ? snapshotQueryByDefault : snapshotQuery, {
     profile: coach.profileId,
     client: coach.clientId,
     session: coach.sessionId,
     transcription: coach.transcriptionId,
     user: coach.user.id,
-    inc: includeDeleted,
+    ...(byDefault ? {} : { inc: includeDeleted }),
   }, token);
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
@@ -191,6 +198,12 @@ describe.each(cases)("after a coach deletes their $noun over GraphQL", ({ noun, 
     test("default lists and counts leave the deleted rows out, while a fetch by id returns them marked deleted", async () => {
       const { family, deleted } = scene();
       expect(await snapshot(family, tokens[role], false)).toEqual(expectedSnapshot(family, deleted, { staff: true, includeDeleted: false }));
+    });
+
+    test("leaving includeDeleted out is the same as false: deleted rows stay out of lists", async () => {
+      const { family, deleted } = scene();
+      expect(snapshotQueryByDefault).not.toContain("includeDeleted");
+      expect(await snapshot(family, tokens[role], "left out")).toEqual(expectedSnapshot(family, deleted, { staff: true, includeDeleted: false }));
     });
 
     test("includeDeleted: true shows every row, deleted ones marked, with exact counts", async () => {

@@ -426,11 +426,17 @@ describe("invoice preview", () => {
     expect(await invoicePreview(tokens.auditor, day("03-01"))).toEqual([marchA(), marchB()]);
   });
 
-  test("a coach previews only their own invoice, even when naming another coach", async () => {
+  test("a coach previews only their own invoice; naming another coach, or none that exists, is refused in words", async () => {
     expect(await invoicePreview(tokens.a, day("03-01"))).toEqual([marchA()]);
     expect(await invoicePreview(tokens.a, day("03-01"), a.profileId)).toEqual([marchA()]);
-    expect(await invoicePreview(tokens.a, day("03-01"), b.profileId)).toEqual([]);
     expect(await invoicePreview(tokens.b, day("03-01"))).toEqual([marchB()]);
+    const preview = `query ($month: Date, $coachProfileId: UUID) { invoicePreview(month: $month, coachProfileId: $coachProfileId) { nodes { coachProfileId } } }`;
+    const nobody = crypto.randomUUID();
+    for (const [token, named] of [[tokens.a, b.profileId], [tokens.a, nobody], [tokens.admin, nobody]]) {
+      expect(await refusal(token, preview, { month: day("03-01"), coachProfileId: named })).toEqual({
+        data: null, code: "P0002", message: `There is no coach profile ${named} that you can see.`,
+      });
+    }
   });
 });
 

@@ -118,11 +118,11 @@ describe("siblings: other money an admin types", () => {
       expect(await plan(100000000, 1000000)).toBeNull();
       await becomeRoot(client);
       const { rows } = await client.query(
-        `select conname, obj_description(oid, 'pg_constraint') as words from pg_constraint
-         where conrelid = 'app_public.billing_plans'::regclass and conname like '%_bound' order by conname`);
+        `select constraint_name as conname, words from app_private.constraint_words()
+         where table_name = 'app_public.billing_plans' and constraint_name like '%_bound' order by 1`);
       expect(rows).toEqual([
-        { conname: "billing_plans_monthly_fee_minor_bound", words: "A plan's monthly fee is at most 100,000,000 minor units (1,000,000.00 of the currency)." },
-        { conname: "billing_plans_price_per_extra_minute_minor_bound", words: "A plan's price per extra minute is at most 1,000,000 minor units (10,000.00 of the currency)." },
+        { conname: "billing_plans_monthly_fee_minor_bound", words: "A billing plan's monthlyFeeMinor may be at most 100,000,000 minor units (1,000,000.00 of the currency)." },
+        { conname: "billing_plans_price_per_extra_minute_minor_bound", words: "A billing plan's pricePerExtraMinuteMinor may be at most 1,000,000 minor units (10,000.00 of the currency)." },
       ]);
     }));
 });

@@ -1,0 +1,4 @@
+-- Integration of issue 13: one rule for naming a coach one may not see.
+--!include usage/staff.sql
+--!include usage/usage-in-range.sql
+--!include usage/invoices.sql
