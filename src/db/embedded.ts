@@ -53,17 +53,33 @@ export async function startEmbeddedPostgres(pgDir: string, password: string): Pr
   fs.closeSync(logFd);
   const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  await waitUntilReady(url, exited, pgDir);
+  // SIGINT is PostgreSQL's "fast" shutdown: it rolls back open transactions
+  // and writes a checkpoint. A forced exit (a second Ctrl-C) still asks for it.
+  const shutDown = () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill("SIGINT");
+  };
+  process.once("exit", shutDown);
+  try {
+    await waitUntilReady(url, exited, pgDir);
+  } catch (error) {
+    process.removeListener("exit", shutDown);
+    shutDown();
+    throw error;
+  }
 
   let stopping: Promise<void> | null = null;
   return {
     url,
     stop() {
-      // SIGINT is PostgreSQL's "fast" shutdown: it rolls back open
-      // transactions and writes a checkpoint.
+      // First SIGTERM, PostgreSQL's "smart" shutdown: no new sessions, and
+      // those still open end their work (connections our pools are still
+      // closing; a command using this server's database); then "fast".
       stopping ??= (async () => {
-        if (server.exitCode === null) server.kill("SIGINT");
+        process.removeListener("exit", shutDown);
+        if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");
+        const fast = setTimeout(shutDown, 10_000);
         await exited;
+        clearTimeout(fast);
       })();
       return stopping;
     },
