@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { UserError } from "../errors.ts";
 import { isAlive, readPid } from "./data-dir-lock.ts";
 import { freePort } from "./free-port.ts";
 
@@ -40,7 +41,17 @@ export async function startEmbeddedPostgres(pgDir: string, password: string): Pr
       initdbFlags: ["--encoding=UTF8"],
       onLog: () => {},
     });
-    await cluster.initialise();
+    try {
+      await cluster.initialise();
+    } catch (error) {
+      // initdb's own line says what went wrong (a folder it cannot reach, a full disk).
+      const reason = /initdb: error: ([^\n]*)/.exec((error as Error).message)?.[1];
+      if (!reason) throw error;
+      throw new UserError(
+        `Could not create the embedded database in ${pgDir}: ${reason}.` +
+          (isRoot ? ' As root, PostgreSQL runs as the user "postgres", which must be able to reach DATA_DIR (chmod 755 on it and the folders above it).' : ""),
+      );
+    }
   }
 
   const { postgres } = await import(binaryPackage());
