@@ -148,3 +148,23 @@ test("a HOST that is not this machine's is refused in words before anything star
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }, 120_000);
+
+test("while a one-off command has started the embedded database for itself, `start` and other commands are told to wait for it", async () => {
+  const dataDir = scratchDataDir();
+  try {
+    // As `custodian seed` writes it while it runs (this test's process stands in for it).
+    fs.writeFileSync(path.join(dataDir, "custodian.pid"), JSON.stringify({ pid: process.pid, command: "seed", port: 5 }) + "\n");
+    const expected = `custodian: custodian seed (pid ${process.pid}) is using ${dataDir}; try again when it has finished.\n`;
+    expect(await runCli(["start"], embeddedEnvironment(dataDir))).toMatchObject({ code: 1, stdout: "", stderr: expected });
+    expect(await runCli(["audit", "verify"], embeddedEnvironment(dataDir))).toMatchObject({ code: 1, stdout: "", stderr: expected });
+    expect(fs.existsSync(path.join(dataDir, "pg"))).toBe(false);
+
+    // A holder that is gone leaves nothing in the way.
+    fs.writeFileSync(path.join(dataDir, "custodian.pid"), JSON.stringify({ pid: 2 ** 22 + 1, command: "start", port: 5 }) + "\n");
+    const alone = await runCli(["audit", "verify"], embeddedEnvironment(dataDir));
+    expect(alone).toMatchObject({ code: 1, stderr: "custodian: The database has no Custodian schema yet; run `custodian migrate` first.\n" });
+    expect(fs.existsSync(path.join(dataDir, "custodian.pid"))).toBe(false);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 120_000);
