@@ -60,3 +60,32 @@ export async function verifyChain(client: ClientBase): Promise<ChainReport> {
     headHash: row.head_hash,
   };
 }
+
+export interface SavedHead {
+  /** The event whose sealed chain hash is the saved head; null when the chain never passes through it. */
+  eventId: string | null;
+  sealId: string | null;
+  /** Events sealed after it. */
+  sealedSince: number;
+}
+
+/**
+ * Where an intact chain passes through `headHash` (hex), a hash the operator
+ * kept from an earlier verify. Every sealed hash was just recomputed by
+ * verifyChain, so the chain reaches the saved head exactly when a seal holds
+ * it; when none does, seals were removed from the end or the chain was
+ * rewritten since.
+ */
+export async function findSavedHead(client: ClientBase, headHash: string): Promise<SavedHead> {
+  const { rows } = await client.query<{ event_id: string; seal_id: string; sealed_since: number }>(
+    `select s.event_ids[c.position]::text as event_id, s.id::text as seal_id,
+            (select count(*) from audit.seals later, unnest(later.event_ids) e(id)
+              where e.id > s.event_ids[c.position])::int as sealed_since
+     from audit.seals s, unnest(s.chain) with ordinality c(hash, position)
+     where c.hash = decode($1, 'hex')
+     limit 1`,
+    [headHash],
+  );
+  const row = rows[0];
+  return row ? { eventId: row.event_id, sealId: row.seal_id, sealedSince: row.sealed_since } : { eventId: null, sealId: null, sealedSince: 0 };
+}

@@ -20,6 +20,9 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof UserError) {
       process.stderr.write(`custodian: ${error.message}\n`);
+    } else if (["57P01", "57P02", "57P03"].includes((error as { code?: string })?.code ?? "")) {
+      // Shut down under a command: a server stopped while the command used its database.
+      process.stderr.write(`custodian: the database shut down while this command ran (${(error as Error).message}); run it again.\n`);
     } else {
       process.stderr.write(`custodian: unexpected error\n${(error as Error)?.stack ?? String(error)}\n`);
     }

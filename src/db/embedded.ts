@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { UserError } from "../errors.ts";
 import { isAlive, readPid } from "./data-dir-lock.ts";
 import { freePort } from "./free-port.ts";
 
@@ -40,7 +41,17 @@ export async function startEmbeddedPostgres(pgDir: string, password: string): Pr
       initdbFlags: ["--encoding=UTF8"],
       onLog: () => {},
     });
-    await cluster.initialise();
+    try {
+      await cluster.initialise();
+    } catch (error) {
+      // initdb's own line says what went wrong (a folder it cannot reach, a full disk).
+      const reason = /initdb: error: ([^\n]*)/.exec((error as Error).message)?.[1];
+      if (!reason) throw error;
+      throw new UserError(
+        `Could not create the embedded database in ${pgDir}: ${reason}.` +
+          (isRoot ? ' As root, PostgreSQL runs as the user "postgres", which must be able to reach DATA_DIR (chmod 755 on it and the folders above it).' : ""),
+      );
+    }
   }
 
   const { postgres } = await import(binaryPackage());
@@ -53,17 +64,33 @@ export async function startEmbeddedPostgres(pgDir: string, password: string): Pr
   fs.closeSync(logFd);
   const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-  await waitUntilReady(url, exited, pgDir);
+  // SIGINT is PostgreSQL's "fast" shutdown: it rolls back open transactions
+  // and writes a checkpoint. A forced exit (a second Ctrl-C) still asks for it.
+  const shutDown = () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill("SIGINT");
+  };
+  process.once("exit", shutDown);
+  try {
+    await waitUntilReady(url, exited, pgDir);
+  } catch (error) {
+    process.removeListener("exit", shutDown);
+    shutDown();
+    throw error;
+  }
 
   let stopping: Promise<void> | null = null;
   return {
     url,
     stop() {
-      // SIGINT is PostgreSQL's "fast" shutdown: it rolls back open
-      // transactions and writes a checkpoint.
+      // First SIGTERM, PostgreSQL's "smart" shutdown: no new sessions, and
+      // those still open end their work (connections our pools are still
+      // closing; a command using this server's database); then "fast".
       stopping ??= (async () => {
-        if (server.exitCode === null) server.kill("SIGINT");
+        process.removeListener("exit", shutDown);
+        if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");
+        const fast = setTimeout(shutDown, 10_000);
         await exited;
+        clearTimeout(fast);
       })();
       return stopping;
     },

@@ -60,7 +60,7 @@ test("`custodian audit verify` finds an edited, a deleted and a forged event, an
     const intact = await runCli(["audit", "verify"], env);
     expect(intact).toMatchObject({
       code: 0,
-      stdout: expect.stringMatching(/^Audit trail intact: \d+ events in 1 seals verified; 0 not sealed yet\.\nChain head: [0-9a-f]{64} \(keep it elsewhere: a later verify must reach it\)\n$/),
+      stdout: expect.stringMatching(/^Audit trail intact: \d+ events in 1 seals verified; 0 not sealed yet\.\nChain head: [0-9a-f]{64} \(keep it elsewhere; `custodian audit verify --head <it>` checks that the chain still leads to it\)\n$/),
     });
     const head = await queryOnce(databaseUrl, "select encode(hash, 'hex') as hash from audit.seals");
     expect(intact.stdout).toContain(head.rows[0].hash);

@@ -23,5 +23,5 @@ export async function db(args: string[]): Promise<void> {
     }
     await migrate(database.url, secrets.authenticatorPassword);
     process.stdout.write(`Database ${name} was dropped and migrated again; it has no data.\n`);
-  });
+  }, "exclusive");
 }

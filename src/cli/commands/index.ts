@@ -35,9 +35,12 @@ export const usage = `Usage: custodian <command>
   db reset                  drop and re-create the database (refused in production)
   schema export             write schema.graphql from the live schema
   audit seal                seal pending audit events into the hash chain now
-  audit verify              recompute the hash chain; exits 1 and names the first altered event
+  audit verify [--head H]   recompute the hash chain; exits 1 and names the first altered event,
+                            or when the chain no longer leads to a head H saved from an earlier verify
   usage aggregate [--from D --to D]
                             rebuild the daily usage rollups of a range of days (default: all)
 
+While \`custodian start\` runs on the embedded database, the other commands use its
+database (db reset, a second start and a long-running worker are refused).
 Settings come from the environment: see README.md.
 `;
