@@ -1,5 +1,5 @@
 --! Previous: sha1:7897386f1a56fe357b5637ab0ae204d9efb483d1
---! Hash: sha1:cd8ebbbcae81ff4385a1df4788554b3f45caf23e
+--! Hash: sha1:71e0c0a9ec551f10f6e94a22d7348fa292b4dd12
 --! Message: issue 13
 
 -- Accounts: every sign-in attempt in the audit trail, password changes and
@@ -433,6 +433,9 @@ comment on function app_private.month_invoices(date, uuid) is
 
 create or replace function app_public.invoice_preview(coach_profile_id uuid default null, month date default null)
 returns setof app_public.invoices as $$
+begin
+  perform app_private.require_visible_coach_profile(invoice_preview.coach_profile_id);
+  return query
   with wanted as (
     select date_trunc('month', coalesce(invoice_preview.month, pg_catalog.now() at time zone 'UTC'))::date as month),
   invoices as (
@@ -446,9 +449,10 @@ returns setof app_public.invoices as $$
   where (invoice_preview.coach_profile_id is null or i.coach_profile_id = invoice_preview.coach_profile_id)
     and (app_private.is_staff() or i.coach_profile_id = app_private.current_coach_profile_id())
   order by i.total_minor desc, i.coach_profile_id;
-$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+end;
+$$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.invoice_preview(uuid, date) is
-  E'Invoices of a month (default: the current one): frozen ones once the month is closed (closed_at says when), else as they stand now (plan fee, included minutes, overage, credits; closed_at null). Admins and auditors see every coach; a coach their own.';
+  E'Invoices of a month (default: the current one): frozen ones once the month is closed (closed_at says when), else as they stand now (plan fee, included minutes, overage, credits; closed_at null). Admins and auditors see every coach; a coach their own (naming any other is refused: no coach profile you can see).';
 
 grant execute on function app_public.invoice_preview(uuid, date) to custodian_coach, custodian_admin, custodian_auditor;
 --! EndIncluded usage/invoices.sql
@@ -1019,12 +1023,7 @@ create or replace function app_public.usage_in_range(from_day date, to_day date,
 returns setof app_public.usage_events as $$
 begin
   perform app_private.check_range(from_day, to_day);
-  -- Asking for a coach one may not see is an answer, not an empty list.
-  if usage_in_range.coach_profile_id is not null
-     and not exists (select from app_public.coach_profiles cp where cp.id = usage_in_range.coach_profile_id) then
-    raise exception 'There is no coach profile % that you can see.', usage_in_range.coach_profile_id
-      using errcode = 'P0002', hint = 'coachProfileId (coach_profile_id over REST) names a coach profile: your own, or any for admins and auditors.';
-  end if;
+  perform app_private.require_visible_coach_profile(usage_in_range.coach_profile_id);
   return query
   select e.* from app_private.usage_events_visible e
   where e.occurred_at >= (from_day::timestamp at time zone 'UTC') and e.occurred_at < (to_day::timestamp at time zone 'UTC')
@@ -1059,3 +1058,140 @@ comment on function app_public.search_clients(text, boolean) is
 
 grant execute on function app_public.search_clients(text, boolean) to custodian_coach, custodian_admin, custodian_auditor;
 --! EndIncluded domain/client-search.sql
+
+-- Integration of issue 13: one rule for naming a coach one may not see.
+--! Included usage/staff.sql
+-- Whether the caller is staff, for the usage functions.
+
+create or replace function app_private.is_staff() returns boolean as $$
+  select governance.caller_is_staff() or pg_catalog.pg_has_role(governance.caller_role(), 'custodian_auditor', 'member');
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.is_staff() is E'Whether the caller (governance.caller_role()) is an admin, an auditor or the owner.';
+
+create or replace function app_private.require_admin(action text) returns void as $$
+begin
+  if not governance.caller_is_staff() then
+    raise exception 'Only admins may %.', action using errcode = '42501';
+  end if;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.require_admin(text) is E'Refuses the caller unless an admin or the owner, naming what they tried.';
+
+create or replace function app_private.require_visible_coach_profile(coach_profile_id uuid) returns void as $$
+begin
+  -- Asking for a coach one may not see is an answer, not an empty list.
+  if coach_profile_id is not null and not (
+      coach_profile_id = app_private.current_coach_profile_id()
+      or (app_private.is_staff() and exists (select from app_public.coach_profiles cp where cp.id = coach_profile_id))) then
+    raise exception 'There is no coach profile % that you can see.', coach_profile_id
+      using errcode = 'P0002', hint = 'coachProfileId (coach_profile_id over REST) names a coach profile: your own, or any for admins and auditors.';
+  end if;
+end;
+$$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.require_visible_coach_profile(uuid) is
+  E'Refuses (P0002) a coach profile the caller may not see: a coach sees their own, admins and auditors any, deleted ones included. Null passes (no coach named).';
+
+grant execute on function app_private.is_staff() to custodian_coach, custodian_admin, custodian_auditor;
+grant execute on function app_private.require_visible_coach_profile(uuid) to custodian_coach, custodian_admin, custodian_auditor;
+--! EndIncluded usage/staff.sql
+--! Included usage/usage-in-range.sql
+-- The usage events of a range of days.
+
+create or replace function app_public.usage_in_range(from_day date, to_day date, coach_profile_id uuid default null)
+returns setof app_public.usage_events as $$
+begin
+  perform app_private.check_range(from_day, to_day);
+  perform app_private.require_visible_coach_profile(usage_in_range.coach_profile_id);
+  return query
+  select e.* from app_private.usage_events_visible e
+  where e.occurred_at >= (from_day::timestamp at time zone 'UTC') and e.occurred_at < (to_day::timestamp at time zone 'UTC')
+    and (usage_in_range.coach_profile_id is null or e.coach_profile_id = usage_in_range.coach_profile_id)
+  order by e.occurred_at, e.id;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.usage_in_range(date, date, uuid) is
+  E'Usage events that occurred in a range of days (UTC, to exclusive), oldest first, of one coach if given: a coach''s own, or any coach''s for admins and auditors (any other is refused: no coach profile you can see). The provider cost is for admins and auditors only.';
+
+grant execute on function app_public.usage_in_range(date, date, uuid) to custodian_coach, custodian_admin, custodian_auditor;
+--! EndIncluded usage/usage-in-range.sql
+--! Included usage/invoices.sql
+-- Invoices as they stand, and as frozen.
+
+create or replace function app_private.month_invoices(month date, only_coach uuid default null) returns setof app_public.invoices as $$
+begin
+  -- Planned for this call, so that one coach's invoice reads that coach's
+  -- events through their index rather than the whole month's.
+  return query execute pg_catalog.format($q$
+  with events as (
+    select e.coach_profile_id,
+      coalesce(sum(e.amount_minor) filter (where e.kind = 'attempt'), 0) as usage_minor,
+      coalesce(sum(e.amount_minor) filter (where e.kind <> 'attempt'), 0) as credits_minor,
+      coalesce(sum(e.audio_seconds) filter (where e.billable), 0) as audio_seconds,
+      coalesce(sum(e.included_seconds), 0) as included_seconds,
+      coalesce(sum(e.charged_seconds), 0) as charged_seconds,
+      count(*) filter (where e.usage_month < e.billing_month) as late_events,
+      count(*) filter (where e.kind = 'attempt') as attempts,
+      (pg_catalog.array_agg(e.plan_id order by e.id desc) filter (where e.plan_id is not null))[1] as last_plan_id
+    from app_public.usage_events e
+    where e.billing_month = $1 and %1$s
+    group by e.coach_profile_id),
+  -- Coaches pay the fee of a month in which their profile was live at some
+  -- point. Months are UTC months, whatever the session's time zone.
+  live as (
+    select cp.id as coach_profile_id, cp.plan_id from app_public.coach_profiles cp
+    where cp.created_at < ($1 + interval '1 month') at time zone 'UTC'
+      and (not cp.is_deleted or cp.deleted_at >= $1::timestamp at time zone 'UTC') and %2$s),
+  -- Every coach with a fee or billed events. The fee is due for a month in
+  -- which the profile was live, or had attempts billed and was not deleted
+  -- before it; credits and voids alone never make one due.
+  coaches as (
+    select l.coach_profile_id, l.plan_id, true as live from live l
+    union all
+    select e.coach_profile_id, coalesce(cp.plan_id, e.last_plan_id),
+      e.attempts > 0 and coalesce(not cp.is_deleted or cp.deleted_at >= $1::timestamp at time zone 'UTC', false)
+    from events e
+    left join app_public.coach_profiles cp on cp.id = e.coach_profile_id
+    where not exists (select from live l where l.coach_profile_id = e.coach_profile_id))
+  select c.coach_profile_id, $1, p.id, p.name, coalesce(p.currency, 'EUR'),
+    case when c.live then coalesce(p.monthly_fee_minor, 0) else 0 end::bigint, coalesce(p.included_minutes, 0),
+    coalesce(e.audio_seconds, 0)::bigint, coalesce(e.included_seconds, 0)::bigint, coalesce(e.charged_seconds, 0)::bigint,
+    coalesce(e.usage_minor, 0)::bigint, coalesce(e.credits_minor, 0)::bigint,
+    (case when c.live then coalesce(p.monthly_fee_minor, 0) else 0 end + coalesce(e.usage_minor, 0) + coalesce(e.credits_minor, 0))::bigint,
+    -- Not closed: an invoice as it stands has no close time (close_month stamps it).
+    coalesce(e.late_events, 0)::integer, null::timestamptz
+  from coaches c
+  left join events e on e.coach_profile_id = c.coach_profile_id
+  left join app_public.billing_plans p on p.id = c.plan_id$q$,
+    case when only_coach is null then 'true' else 'e.coach_profile_id = $2' end,
+    case when only_coach is null then 'true' else 'cp.id = $2' end)
+  using month, only_coach;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.month_invoices(date, uuid) is
+  E'Every coach''s invoice for a billing month as it stands: plan fee, the month''s attempt amounts, credits and voids; closed_at is null (not closed).';
+
+create or replace function app_public.invoice_preview(coach_profile_id uuid default null, month date default null)
+returns setof app_public.invoices as $$
+begin
+  perform app_private.require_visible_coach_profile(invoice_preview.coach_profile_id);
+  return query
+  with wanted as (
+    select date_trunc('month', coalesce(invoice_preview.month, pg_catalog.now() at time zone 'UTC'))::date as month),
+  invoices as (
+    select i.* from app_public.invoices i, wanted w where i.month = w.month
+    union all
+    select i.* from wanted w,
+      app_private.month_invoices(w.month, coalesce(invoice_preview.coach_profile_id,
+        case when not app_private.is_staff() then app_private.current_coach_profile_id() end)) i
+    where not exists (select from app_public.billing_months b where b.month = w.month))
+  select i.* from invoices i
+  where (invoice_preview.coach_profile_id is null or i.coach_profile_id = invoice_preview.coach_profile_id)
+    and (app_private.is_staff() or i.coach_profile_id = app_private.current_coach_profile_id())
+  order by i.total_minor desc, i.coach_profile_id;
+end;
+$$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.invoice_preview(uuid, date) is
+  E'Invoices of a month (default: the current one): frozen ones once the month is closed (closed_at says when), else as they stand now (plan fee, included minutes, overage, credits; closed_at null). Admins and auditors see every coach; a coach their own (naming any other is refused: no coach profile you can see).';
+
+grant execute on function app_public.invoice_preview(uuid, date) to custodian_coach, custodian_admin, custodian_auditor;
+--! EndIncluded usage/invoices.sql
