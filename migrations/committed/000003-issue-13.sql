@@ -1,5 +1,5 @@
 --! Previous: sha1:7897386f1a56fe357b5637ab0ae204d9efb483d1
---! Hash: sha1:71e0c0a9ec551f10f6e94a22d7348fa292b4dd12
+--! Hash: sha1:52176174667b7d0372d5896796a6c0bd36b5835d
 --! Message: issue 13
 
 -- Accounts: every sign-in attempt in the audit trail, password changes and
@@ -1080,9 +1080,9 @@ comment on function app_private.require_admin(text) is E'Refuses the caller unle
 create or replace function app_private.require_visible_coach_profile(coach_profile_id uuid) returns void as $$
 begin
   -- Asking for a coach one may not see is an answer, not an empty list.
-  if coach_profile_id is not null and not (
-      coach_profile_id = app_private.current_coach_profile_id()
-      or (app_private.is_staff() and exists (select from app_public.coach_profiles cp where cp.id = coach_profile_id))) then
+  if coach_profile_id is not null and not exists (
+      select from app_public.coach_profiles cp
+      where cp.id = coach_profile_id and (app_private.is_staff() or cp.id = app_private.current_coach_profile_id())) then
     raise exception 'There is no coach profile % that you can see.', coach_profile_id
       using errcode = 'P0002', hint = 'coachProfileId (coach_profile_id over REST) names a coach profile: your own, or any for admins and auditors.';
   end if;

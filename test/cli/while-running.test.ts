@@ -52,7 +52,7 @@ test("while `custodian start` runs on the embedded database, the operator's comm
     // The demo's usage is there to aggregate: the server's database, not an empty one.
     const aggregated = await runCli(["usage", "aggregate"], env);
     expect(aggregated.code).toBe(0);
-    expect(aggregated.stdout).toMatch(/^Rebuilt the usage rollups of [1-9]\d* days \(\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d\)\.\n$/);
+    expect(aggregated.stdout).toMatch(/^Rebuilt the usage rollups of [1-9]\d* days \(\d{4}-\d\d-\d\d through \d{4}-\d\d-\d\d\)\.\n$/);
 
     const created = await runCli(
       ["users", "create", "--email", "night-operator@example.com", "--password", "while-running-1", "--role", "admin"],

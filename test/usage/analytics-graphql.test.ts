@@ -434,7 +434,7 @@ describe("invoice preview", () => {
     const nobody = crypto.randomUUID();
     for (const [token, named] of [[tokens.a, b.profileId], [tokens.a, nobody], [tokens.admin, nobody]]) {
       expect(await refusal(token, preview, { month: day("03-01"), coachProfileId: named })).toEqual({
-        data: null, code: "P0002", message: `There is no coach profile ${named} that you can see.`,
+        data: { invoicePreview: null }, code: "P0002", message: `There is no coach profile ${named} that you can see.`,
       });
     }
   });
