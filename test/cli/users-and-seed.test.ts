@@ -18,7 +18,7 @@ describe("custodian users create", () => {
         [["--email", "first.admin@test.example", "--password", "another-passw0rd", "--role", "coach"], /already exists/],
         [["--email", "x@test.example", "--password", "short", "--role", "coach"], /at least 8 characters/],
         [["--email", "x@test.example", "--password", "long-enough-1", "--role", "owner"], /--role must be one of coach, admin, auditor/],
-        [["--email", "not-an-email", "--password", "long-enough-1", "--role", "coach"], /Invalid value/],
+        [["--email", "not-an-email", "--password", "long-enough-1", "--role", "coach"], /A user.s email must look like name@example.com/],
         [["--password", "long-enough-1", "--role", "coach"], /--email is required/],
       ];
       for (const [args, message] of cases) {

@@ -97,9 +97,17 @@ async function asOwner(
       try {
         return (await statement(client)).rows[0] as Account;
       } catch (error) {
-        const { code, message } = error as { code?: string; message: string };
+        const { code, message, schema, table, constraint } = error as { code?: string; message: string; schema?: string; table?: string; constraint?: string };
         if (code && words[code]) throw new UserError(words[code]());
-        if (code === "23514" || code === "22P02") throw new UserError(`Invalid value: ${message}`);
+        if (code === "23514" && constraint) {
+          // The same sentence the API gives, from its one home in SQL.
+          const { rows } = await client.query<{ words: string }>(
+            "select words from app_private.constraint_words() where table_name = $1 and constraint_name = $2",
+            [`${schema}.${table}`, constraint],
+          );
+          throw new UserError(rows[0]?.words ?? `Invalid value: ${message}`);
+        }
+        if (code === "22P02") throw new UserError(`Invalid value: ${message}`);
         if (code === "WEAKP" || code === "P0002") throw new UserError(message);
         throw error;
       }
