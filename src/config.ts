@@ -44,8 +44,12 @@ export interface ApiLimits {
 
 type Env = Record<string, string | undefined>;
 
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, "NODE_ENV", ["development", "production", "test"], "development");
+  // The logger reads LOG_LEVEL itself (src/log.ts); checked here so a bad one gets its line.
+  oneOf(env, "LOG_LEVEL", logLevels, nodeEnv === "test" ? "warn" : "info");
   const config: Config = {
     nodeEnv,
     databaseUrl: databaseUrl(env.DATABASE_URL),

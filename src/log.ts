@@ -1,12 +1,16 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { formatWithOptions } from "node:util";
 import { pino, type Logger } from "pino";
+import { logLevels } from "./config.ts";
 
 /** JSON logs on stderr, so stdout stays for what commands print. */
-export const log = pino(
-  { level: process.env.LOG_LEVEL ?? (process.env.NODE_ENV === "test" ? "warn" : "info") },
-  pino.destination(2),
-);
+export const log = pino({ level: logLevel(process.env) }, pino.destination(2));
+
+/** LOG_LEVEL when it is one of pino's (src/config.ts refuses any other in words), else the default. */
+function logLevel(env: Record<string, string | undefined>): string {
+  if (logLevels.some((level) => level === env.LOG_LEVEL)) return env.LOG_LEVEL as string;
+  return env.NODE_ENV === "test" ? "warn" : "info";
+}
 
 const consoleLogger = new AsyncLocalStorage<Logger>();
 let consolePatched = false;

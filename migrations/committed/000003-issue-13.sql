@@ -1,5 +1,5 @@
 --! Previous: sha1:7897386f1a56fe357b5637ab0ae204d9efb483d1
---! Hash: sha1:52176174667b7d0372d5896796a6c0bd36b5835d
+--! Hash: sha1:6f1b86b1addf19911b2eb8bb08f36d29f6c17152
 --! Message: issue 13
 
 -- Accounts: every sign-in attempt in the audit trail, password changes and
@@ -1059,7 +1059,7 @@ comment on function app_public.search_clients(text, boolean) is
 grant execute on function app_public.search_clients(text, boolean) to custodian_coach, custodian_admin, custodian_auditor;
 --! EndIncluded domain/client-search.sql
 
--- Integration of issue 13: one rule for naming a coach one may not see.
+-- Integration of issue 13: one rule for naming a coach one may not see; deleting or restoring a row one may not see is "not found" (P0002).
 --! Included usage/staff.sql
 -- Whether the caller is staff, for the usage functions.
 
@@ -1195,3 +1195,92 @@ comment on function app_public.invoice_preview(uuid, date) is
 
 grant execute on function app_public.invoice_preview(uuid, date) to custodian_coach, custodian_admin, custodian_auditor;
 --! EndIncluded usage/invoices.sql
+--! Included soft-delete/delete-and-restore.sql
+-- The governed soft delete and restore, with their permissions.
+
+create or replace function governance.coach_restore_window() returns interval as $$
+  select interval '30 days';
+$$ language sql immutable;
+comment on function governance.coach_restore_window() is E'How long after a deletion the owning coach may still restore a row; admins may restore at any time.';
+
+create or replace function governance.key_condition(target regclass) returns text as $$
+  select pg_catalog.format('%I operator(pg_catalog.=) cast($1 as %s)', key_column, key_type)
+  from governance.soft_delete_tables where table_oid = target;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.key_condition(regclass) is
+  E'SQL matching a soft-delete table''s row by its key, given as text in $1.';
+
+create or replace function governance.row_state(target regclass, row_id text)
+returns table (is_deleted boolean, deleted_at timestamptz, deletion_batch_id uuid, may_manage boolean, noun text) as $$
+declare
+  config governance.soft_delete_tables;
+begin
+  select * into config from governance.soft_delete_tables where table_oid = target;
+  if not found then
+    raise exception 'Table % does not have soft delete.', target using errcode = '55000';
+  end if;
+  -- A coach manages the rows of their own profiles, deleted ones included.
+  return query execute pg_catalog.format($q$
+    select t.is_deleted, t.deleted_at, t.deletion_batch_id,
+      governance.caller_is_staff() or exists (
+        select from app_public.coach_profiles p
+        where p.id operator(pg_catalog.=) t.%1$I and p.user_id operator(pg_catalog.=) app_public.current_user_id()),
+      %2$L::text
+    from %3$s t where %4$s$q$,
+    config.owner_column, config.noun, target, governance.key_condition(target)) using row_id;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.row_state(regclass, text) is
+  E'A soft-delete table''s row as the governed paths need it: deleted or not, and whether the caller may delete or restore it.';
+
+create or replace function governance.soft_delete(target regclass, row_id text) returns uuid as $$
+declare
+  state record;
+begin
+  select * into state from governance.row_state(target, row_id);
+  -- Another coach's row is answered as one that does not exist: its existence is not theirs to learn.
+  if not found or not state.may_manage then
+    raise exception 'No % % that you may delete: it does not exist or is not yours to delete. Nothing was deleted.',
+      (select noun from governance.soft_delete_tables where table_oid = target), row_id using errcode = 'P0002';
+  end if;
+  if state.is_deleted then
+    raise exception 'The % % is already deleted (at %, batch %); nothing changed.',
+      state.noun, row_id, state.deleted_at, state.deletion_batch_id using errcode = '55000';
+  end if;
+  execute pg_catalog.format('delete from %s where %s', target, governance.key_condition(target)) using row_id;
+  select * into state from governance.row_state(target, row_id);
+  return state.deletion_batch_id;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.soft_delete(regclass, text) is
+  E'Soft-deletes a row and its cascade for an admin or the owning coach; returns the batch id. Deleting a deleted row changes nothing and says so.';
+
+create or replace function governance.restore(target regclass, row_id text) returns uuid as $$
+declare
+  state record;
+begin
+  select * into state from governance.row_state(target, row_id);
+  -- Another coach's row is answered as one that does not exist: its existence is not theirs to learn.
+  if not found or not state.may_manage then
+    raise exception 'No % % that you may restore: it does not exist or is not yours to restore. Nothing was restored.',
+      (select noun from governance.soft_delete_tables where table_oid = target), row_id using errcode = 'P0002';
+  end if;
+  if not state.is_deleted then
+    raise exception 'The % % is not deleted; nothing changed.', state.noun, row_id using errcode = '55000';
+  end if;
+  if not governance.caller_is_staff() and state.deleted_at < pg_catalog.now() - governance.coach_restore_window() then
+    raise exception 'The % % was deleted at %, more than % ago; only an admin can restore it now.',
+      state.noun, row_id, state.deleted_at, governance.coach_restore_window() using errcode = '42501';
+  end if;
+  begin
+    execute pg_catalog.format('update %s set is_deleted = false where %s', target, governance.key_condition(target)) using row_id;
+  exception when unique_violation then
+    raise exception 'The % % cannot be restored: a live row already holds one of its unique values.', state.noun, row_id
+      using errcode = '23505', detail = sqlerrm;
+  end;
+  return state.deletion_batch_id;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.restore(regclass, text) is
+  E'Restores a soft-deleted row and exactly the rows its deletion cascaded to (its batch); returns the batch id. For admins, and for the owning coach within governance.coach_restore_window() of the deletion. A row under a deleted parent cannot be restored before the parent.';
+--! EndIncluded soft-delete/delete-and-restore.sql

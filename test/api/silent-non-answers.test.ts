@@ -130,11 +130,11 @@ describe("a delete that matches nothing is refused in words", () => {
     ["CoachProfile", "coach profile", () => other.profileId],
     ["CoachingSession", "coaching session", () => other.sessionId],
     ["Transcription", "transcription", () => other.transcriptionId],
-  ] as const)("a coach soft-deleting or restoring another coach's %s is told it is not theirs", async (type, noun, row) => {
+  ] as const)("a coach soft-deleting or restoring another coach's %s is told there is none they may touch (404)", async (type, noun, row) => {
     for (const action of ["delete", "restore"]) {
       const response = await graphql(`mutation ($id: UUID!) { ${action}${type}(input: { rowId: $id }) { clientMutationId } }`, { id: row() }, tokens.coach);
       expect({ status: response.status, message: response.body.errors?.[0]?.message, code: response.body.errors?.[0]?.extensions?.code }).toEqual({
-        status: 403, message: `You cannot ${action} ${noun} ${row()}: it does not exist or is not yours.`, code: "42501",
+        status: 404, message: `No ${noun} ${row()} that you may ${action}: it does not exist or is not yours to ${action}. Nothing was ${action}d.`, code: "P0002",
       });
     }
   });

@@ -223,7 +223,7 @@ describe("what the export contains for each caller", () => {
     expect(ids(await exportJsonLines({ ...clientFilter(), actor_id: admin.id }, tokens.admin))).toEqual([phone!.id]);
     expect(ids(await exportJsonLines({ ...clientFilter(), actor_id: a.user.id }, tokens.admin))).toEqual([insert!.id, note!.id]);
     expect(ids(await exportJsonLines({ ...clientFilter(), operation: "UPDATE" }, tokens.admin))).toEqual([note!.id, phone!.id]);
-    expect(ids(await exportJsonLines({ ...clientFilter(), actor_kind: "user" }, tokens.admin))).toEqual(ids(all));
+    expect(ids(await exportJsonLines({ ...clientFilter(), actor_kind: "USER" }, tokens.admin))).toEqual(ids(all));
     expect(await exportJsonLines({ ...clientFilter(), actor_kind: "worker" }, tokens.admin)).toEqual([]);
     expect(ids(await exportJsonLines({ table_name: "app_public.clients", record_key: JSON.stringify({ id: clientId }) }, tokens.admin))).toEqual(ids(all));
     const phoneAt = Date.parse(phone!.occurredAt);
@@ -325,8 +325,8 @@ describe("who may export, and parameters the export refuses", () => {
     { name: "a table name with too many parts", parameters: { table_name: "a.b.c" }, message: /^table_name must be a table name, optionally with its schema .* not "a\.b\.c"\.$/ },
     { name: "a record key that is an array", parameters: { table_name: "clients", record_key: "[1,2]" }, message: /^record_key must be an object of the primary key's columns/ },
     { name: "a bare record key without a table", parameters: { record_key: "abc" }, message: /^record_key must be an object .* not "abc"\.$/ },
-    { name: "an unknown operation", parameters: { operation: "UPSERT" }, message: '"operation" must be one of INSERT, UPDATE, DELETE, TRUNCATE, SOFT_DELETE, RESTORE, HARD_DELETE, not "UPSERT".' },
-    { name: "an unknown actor kind", parameters: { actor_kind: "robot" }, message: '"actor_kind" must be one of user, worker, migration, system, unknown, not "robot".' },
+    { name: "an unknown operation", parameters: { operation: "UPSERT" }, message: '"operation" must be one of INSERT, UPDATE, DELETE, TRUNCATE, SOFT_DELETE, RESTORE, HARD_DELETE (in any letter case), not "UPSERT".' },
+    { name: "an unknown actor kind", parameters: { actor_kind: "robot" }, message: '"actor_kind" must be one of user, worker, migration, system, unknown (in any letter case), not "robot".' },
     { name: "an empty time range", parameters: { occurred_from: "2026-01-02T00:00:00Z", occurred_before: "2026-01-01T00:00:00Z" }, message: /^The time range is empty: occurred_from \(.+\) must be before occurred_before \(.+\)\.$/ },
     { name: "a limit of 0", parameters: { limit: "0" }, message: '"limit" must be a whole number from 1 to 10000, not "0".' },
     { name: "a limit above 10,000", parameters: { limit: "10001" }, message: '"limit" must be a whole number from 1 to 10000, not "10001".' },

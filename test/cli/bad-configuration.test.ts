@@ -8,6 +8,7 @@ const cases: Array<[string, Record<string, string>, string[], RegExp]> = [
   ["an unreachable database", { DATABASE_URL: "postgres://u:p@127.0.0.1:1/db" }, ["migrate"], /^custodian: Cannot reach the database at 127\.0\.0\.1:1/],
   ["a bad PORT", { PORT: "http" }, ["start"], /^custodian: PORT must be a whole number from 0 to 65535/],
   ["a short JWT_SECRET", { JWT_SECRET: "short" }, ["start"], /^custodian: JWT_SECRET must be at least 32 characters/],
+  ["an unknown LOG_LEVEL", { LOG_LEVEL: "loud" }, ["audit", "seal"], /^custodian: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
   ["an unknown command", {}, ["frobnicate"], /^custodian: Unknown command "frobnicate"/],
   ["an unknown flag", {}, ["worker", "--fast"], /^custodian: Unknown option '--fast'/],
 ];

@@ -264,28 +264,28 @@ describe.each(cases)("deleting and restoring a $noun over GraphQL", (kind) => {
     expect(afterRestore.length).toBe(15);
   });
 
-  test(`a coach can neither delete nor restore another coach's ${noun}, nor one that does not exist`, async () => {
+  test(`a coach can neither delete nor restore another coach's ${noun}, nor one that does not exist: not found (404) in words`, async () => {
     const victim = await createFamily(`sd-mut-victim-${type}`);
     const id = kind.target(victim);
     const live = await familyState(victim);
     expect(await refusal("delete", kind, id, owner.token)).toEqual({
-      payload: null, code: "42501", message: `You cannot delete ${noun} ${id}: it does not exist or is not yours.`,
+      payload: null, code: "P0002", message: `No ${noun} ${id} that you may delete: it does not exist or is not yours to delete. Nothing was deleted.`,
     });
     expect(await familyState(victim)).toEqual(live);
 
     await succeed("delete", kind, id, victim.token);
     const deleted = await familyState(victim);
     expect(await refusal("restore", kind, id, owner.token)).toEqual({
-      payload: null, code: "42501", message: `You cannot restore ${noun} ${id}: it does not exist or is not yours.`,
+      payload: null, code: "P0002", message: `No ${noun} ${id} that you may restore: it does not exist or is not yours to restore. Nothing was restored.`,
     });
     expect(await familyState(victim)).toEqual(deleted);
 
     const nowhere = crypto.randomUUID();
     expect(await refusal("delete", kind, nowhere, owner.token)).toEqual({
-      payload: null, code: "42501", message: `You cannot delete ${noun} ${nowhere}: it does not exist or is not yours.`,
+      payload: null, code: "P0002", message: `No ${noun} ${nowhere} that you may delete: it does not exist or is not yours to delete. Nothing was deleted.`,
     });
     expect(await refusal("restore", kind, nowhere, tokens.admin)).toEqual({
-      payload: null, code: "42501", message: `You cannot restore ${noun} ${nowhere}: it does not exist or is not yours.`,
+      payload: null, code: "P0002", message: `No ${noun} ${nowhere} that you may restore: it does not exist or is not yours to restore. Nothing was restored.`,
     });
   });
 

@@ -357,7 +357,7 @@ describe("GET /api/v1/admin/analytics/usage", () => {
     const rows = await response.json();
     for (const row of rows) expect(Object.keys(row)).toEqual(columns);
     expect(rows).toEqual(byDay());
-    expect(await getJson(analytics("usage"), { ...march(), granularity: "day" }, tokens.admin)).toEqual(byDay());
+    expect(await getJson(analytics("usage"), { ...march(), granularity: "DAY" }, tokens.admin)).toEqual(byDay());
   });
 
   test("by week (starting Monday) and by month", async () => {
@@ -389,7 +389,7 @@ describe("GET /api/v1/admin/analytics/usage", () => {
   test("a granularity other than day, week or month is a 400 naming it", async () => {
     const response = await get(analytics("usage"), { ...march(), granularity: "hour" }, tokens.admin);
     expect({ status: response.status, body: await response.json() }).toEqual({
-      status: 400, body: { error: '"granularity" must be one of day, week, month, not "hour".' },
+      status: 400, body: { error: '"granularity" must be one of day, week, month (in any letter case), not "hour".' },
     });
   });
 });

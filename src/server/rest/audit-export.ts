@@ -25,7 +25,7 @@ const filters: Parameter[] = [
   { name: "record_key", formerName: "recordKey", kind: { type: "text" } },
   { name: "actor_id", formerName: "actorId", kind: { type: "uuid" } },
   { name: "actor_kind", formerName: "actorKind", kind: { type: "choice", values: actorKinds } },
-  { name: "operation", kind: { type: "choice", values: operations, upperCase: true } },
+  { name: "operation", kind: { type: "choice", values: operations } },
   { name: "occurred_from", formerName: "occurredFrom", kind: { type: "timestamp" } },
   { name: "occurred_before", formerName: "occurredBefore", kind: { type: "timestamp" } },
 ];

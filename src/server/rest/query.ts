@@ -15,7 +15,7 @@ export type Kind =
   | { type: "timestamp" }
   | { type: "uuid" }
   | { type: "integer"; min: number; max: number }
-  | { type: "choice"; values: readonly string[]; upperCase?: boolean }
+  | { type: "choice"; values: readonly string[] }
   | { type: "text" };
 
 export interface Parameter {
@@ -52,9 +52,10 @@ function checked(parameter: Parameter, value: string): string {
       return String(Number(value));
     }
     case "choice": {
-      const given = kind.upperCase ? value.toUpperCase() : value;
-      if (!kind.values.includes(given)) {
-        throw new UserError(`"${name}" must be one of ${kind.values.join(", ")}, not "${value}".`);
+      // In any letter case, as each enum's values differ in case between GraphQL and SQL.
+      const given = kind.values.find((allowed) => allowed.toLowerCase() === value.toLowerCase());
+      if (given === undefined) {
+        throw new UserError(`"${name}" must be one of ${kind.values.join(", ")} (in any letter case), not "${value}".`);
       }
       return given;
     }
