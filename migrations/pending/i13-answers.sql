@@ -1,2 +1,0 @@
--- Issue 13, plain answers: words for every constraint a write can break.
---!include domain/constraint-words.sql

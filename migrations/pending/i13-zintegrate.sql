@@ -1,5 +1,0 @@
--- Integration of issue 13: one rule for naming a coach one may not see; deleting or restoring a row one may not see is "not found" (P0002).
---!include usage/staff.sql
---!include usage/usage-in-range.sql
---!include usage/invoices.sql
---!include soft-delete/delete-and-restore.sql
