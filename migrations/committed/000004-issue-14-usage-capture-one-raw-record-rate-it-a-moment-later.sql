@@ -1,5 +1,5 @@
 --! Previous: sha1:52176174667b7d0372d5896796a6c0bd36b5835d
---! Hash: sha1:8ff496adc2b1b603ad814e1bedd02e9415bacac0
+--! Hash: sha1:8fc1cbd439ae1e21d0eb4b3a273ab8571cfc82fc
 --! Message: Issue 14 usage: capture one raw record, rate it a moment later
 
 -- Issue 14, usage: capture writes one raw record; a rating step prices it a
@@ -94,31 +94,48 @@ create trigger _600_capture_usage_on_finish after update of status on app_public
 -- the batch's earlier charged seconds at the plan's price.
 create or replace function app_private.price_usage_records(only_coach uuid default null, max_records integer default null)
 returns setof app_public.usage_events as $$
+begin
+  -- Planned for this call (the coach named changes from call to call). The
+  -- queue's statistics are always stale (it fills and empties every minute),
+  -- so its joins are hash joins whatever the estimate (enable_nestloop off,
+  -- for this function only); the events are probed by their indexes, one
+  -- subquery per record, never scanned.
+  return query execute pg_catalog.format($q$
   with records as (
     select r.*, p.id as plan_id, p.included_minutes::bigint * 60 as included_cap, p.price_per_extra_minute_minor as price,
       date_trunc('month', r.finished_at at time zone 'UTC')::date as used_in
     from app_private.usage_records r
     join app_public.coach_profiles cp on cp.id = r.coach_profile_id
     join app_public.billing_plans p on p.id = cp.plan_id
-    where (only_coach is null or r.coach_profile_id = only_coach)
+    where %1$s
       -- The first terminal status is the one billed: a record of an attempt
       -- already rated is left out (the rating step deletes it).
-      and not exists (select from app_public.usage_events e where e.transcription_id = r.transcription_id and e.kind = 'attempt')
+      -- (A probe of the unique key per record, never a scan of every event.)
+      and (select e.id from app_public.usage_events e where e.transcription_id = r.transcription_id and e.kind = 'attempt') is null
     order by r.id
-    limit max_records),
+    limit $2),
+  -- Each month's billing month: its own, or the first open one after it if closed.
+  months as materialized (
+    select m.used_in, case when exists (select from app_public.billing_months b where b.month = m.used_in)
+      then app_private.first_open_month(m.used_in) else m.used_in end as billed_in
+    from (select distinct r.used_in from records r) m),
+  -- Each rate with the moment the next one for its provider and model starts.
+  rates as materialized (
+    select pr.provider, pr.model, pr.cost_per_minute_minor as rate, pr.effective_from,
+      pg_catalog.lead(pr.effective_from) over (partition by pr.provider, pr.model order by pr.effective_from) as effective_until
+    from app_public.provider_rates pr),
   facts as (
-    select r.*,
-      case when r.outcome = 'completed' then r.billed_duration_seconds
-           else coalesce(r.billed_duration_seconds, s.audio_duration_seconds, 0) end as seconds,
-      (select pr.cost_per_minute_minor from app_public.provider_rates pr
-       where pr.provider = r.provider and pr.model = r.model and pr.effective_from <= r.finished_at
-       order by pr.effective_from desc limit 1) as rate,
+    select r.*, m.billed_in, rt.rate,
+      -- Whether the session already has a rated success: a probe of its index.
       exists (select from app_public.usage_events e
               where e.session_id = r.session_id and e.outcome = 'completed' and e.kind = 'attempt') as had_rated_success,
-      case when exists (select from app_public.billing_months b where b.month = r.used_in)
-        then app_private.first_open_month(r.used_in) else r.used_in end as billed_in
+      case when r.outcome = 'completed' then r.billed_duration_seconds
+           else coalesce(r.billed_duration_seconds,
+             (select s.audio_duration_seconds from app_public.coaching_sessions s where s.id = r.session_id), 0) end as seconds
     from records r
-    left join app_public.coaching_sessions s on s.id = r.session_id),
+    join months m on m.used_in = r.used_in
+    left join rates rt on rt.provider = r.provider and rt.model = r.model and rt.effective_from <= r.finished_at
+      and (rt.effective_until is null or rt.effective_until > r.finished_at)),
   running as (
     select f.*, coalesce(l.included_seconds_used, 0) as used_before_batch, coalesce(l.charge_sixtieths, 0) as sixtieths_before_batch,
       coalesce(sum(case when f.outcome = 'completed' then f.seconds else 0 end) over earlier_in_month, 0) as seconds_before,
@@ -137,8 +154,11 @@ returns setof app_public.usage_events as $$
     app_public.billing_rule_version(), null::bigint, null::text, null::uuid
   from positioned r,
     app_private.decide_charge(r.outcome, r.seconds, r.had_success, r.included_cap - r.used_before, r.price,
-      r.sixtieths_before_batch + r.price * (r.seconds_before - (r.used_before - r.used_before_batch))) c;
-$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+      r.sixtieths_before_batch + r.price * (r.seconds_before - (r.used_before - r.used_before_batch))) c$q$,
+    case when only_coach is null then 'true' else 'r.coach_profile_id = $1' end)
+  using only_coach, max_records;
+end;
+$$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp set enable_nestloop = off;
 comment on function app_private.price_usage_records(uuid, integer) is
   E'The usage events the captured records not yet rated become (of one coach if given; the first max_records in id order if given), priced now by app_private.decide_charge, continuing each coach''s billing-month ledger in id order, with the record''s id as the event''s. What the rating step writes, and what readers add to the rated events so that no total is stale. Records of a coach without a plan are left out (app_private.unratable_usage_records lists them).';
 
