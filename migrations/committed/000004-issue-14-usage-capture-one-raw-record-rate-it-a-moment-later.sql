@@ -1,5 +1,5 @@
 --! Previous: sha1:52176174667b7d0372d5896796a6c0bd36b5835d
---! Hash: sha1:8fc1cbd439ae1e21d0eb4b3a273ab8571cfc82fc
+--! Hash: sha1:0447b6a730599fd0d4445597a697788a99529173
 --! Message: Issue 14 usage: capture one raw record, rate it a moment later
 
 -- Issue 14, usage: capture writes one raw record; a rating step prices it a
@@ -95,25 +95,25 @@ create trigger _600_capture_usage_on_finish after update of status on app_public
 create or replace function app_private.price_usage_records(only_coach uuid default null, max_records integer default null)
 returns setof app_public.usage_events as $$
 begin
-  -- Planned for this call (the coach named changes from call to call). The
-  -- queue's statistics are always stale (it fills and empties every minute),
-  -- so its joins are hash joins whatever the estimate (enable_nestloop off,
-  -- for this function only); the events are probed by their indexes, one
-  -- subquery per record, never scanned.
-  return query execute pg_catalog.format($q$
+  -- One plan, kept for the session (planning this costs more than pricing a
+  -- few records). The queue's statistics are always stale (it fills and
+  -- empties every minute), so its joins are hash joins whatever the estimate
+  -- (enable_nestloop off, for this function only); the events are probed by
+  -- their indexes, one subquery per record, never scanned.
+  return query
   with records as (
     select r.*, p.id as plan_id, p.included_minutes::bigint * 60 as included_cap, p.price_per_extra_minute_minor as price,
       date_trunc('month', r.finished_at at time zone 'UTC')::date as used_in
     from app_private.usage_records r
     join app_public.coach_profiles cp on cp.id = r.coach_profile_id
     join app_public.billing_plans p on p.id = cp.plan_id
-    where %1$s
+    where (price_usage_records.only_coach is null or r.coach_profile_id = price_usage_records.only_coach)
       -- The first terminal status is the one billed: a record of an attempt
       -- already rated is left out (the rating step deletes it).
       -- (A probe of the unique key per record, never a scan of every event.)
       and (select e.id from app_public.usage_events e where e.transcription_id = r.transcription_id and e.kind = 'attempt') is null
     order by r.id
-    limit $2),
+    limit price_usage_records.max_records),
   -- Each month's billing month: its own, or the first open one after it if closed.
   months as materialized (
     select m.used_in, case when exists (select from app_public.billing_months b where b.month = m.used_in)
@@ -154,9 +154,7 @@ begin
     app_public.billing_rule_version(), null::bigint, null::text, null::uuid
   from positioned r,
     app_private.decide_charge(r.outcome, r.seconds, r.had_success, r.included_cap - r.used_before, r.price,
-      r.sixtieths_before_batch + r.price * (r.seconds_before - (r.used_before - r.used_before_batch))) c$q$,
-    case when only_coach is null then 'true' else 'r.coach_profile_id = $1' end)
-  using only_coach, max_records;
+      r.sixtieths_before_batch + r.price * (r.seconds_before - (r.used_before - r.used_before_batch))) c;
 end;
 $$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp set enable_nestloop = off;
 comment on function app_private.price_usage_records(uuid, integer) is

@@ -18,10 +18,10 @@ function day(value: string | undefined, flag: string): string | undefined {
   return value;
 }
 
-/** Rates what was captured (the rating step) and says what it did, and what it could not rate. */
-async function rateAndReport(client: Parameters<typeof rateCapturedUsage>[0]): Promise<void> {
+/** Rates what was captured (the rating step) and says what it did (unless nothing, when `quiet`), and what it could not rate. */
+async function rateAndReport(client: Parameters<typeof rateCapturedUsage>[0], quiet = false): Promise<void> {
   const { rated, unratable } = await rateCapturedUsage(client);
-  process.stdout.write(`Rated ${rated} usage record${rated === 1 ? "" : "s"}.\n`);
+  if (rated > 0 || !quiet) process.stdout.write(`Rated ${rated} usage record${rated === 1 ? "" : "s"}.\n`);
   for (const line of describeUnratable(unratable)) process.stdout.write(`${line}.\n`);
 }
 
@@ -55,7 +55,7 @@ export async function usage(args: string[]): Promise<void> {
   await withSession(({ database }) =>
     withOwnerClient(database.url, async (client) => {
       await requireSchema(client);
-      await rateAndReport(client);
+      await rateAndReport(client, true);
       if (from === undefined || last === undefined) {
         const days = await usageEventDays(client);
         if (!days) {
