@@ -88,3 +88,22 @@ create trigger _600_bench_capture_floor after update of status on app_public.tra
   for each row when (new.status in ('completed', 'failed') and old.status not in ('completed', 'failed'))
   execute function bench.capture_floor();
 alter table app_public.transcriptions disable trigger _600_bench_capture_floor;
+
+-- Captured usage not rated yet: `how_many` raw records, as the capture writes
+-- them, for random coaches, finished over the last day.
+create function bench.write_pending(how_many integer) returns void as $$
+  with coaches as (
+    select pg_catalog.array_agg(cp.id order by cp.id) as ids from app_public.coach_profiles cp),
+  models (n, provider, model) as (values (0, 'deepgram', 'nova-2'), (1, 'openai', 'whisper-1'), (2, 'assemblyai', 'best')),
+  records as (
+    select c.ids[1 + (random() * (cardinality(c.ids) - 1))::integer] as coach, (random() * 2.999)::integer as model_number,
+      random() < 0.86 as completed, random() < 0.12 as retry, 120 + (random() * 3480)::integer as seconds,
+      pg_catalog.now() - make_interval(secs => random() * 86399) as at
+    from pg_catalog.generate_series(1, how_many), coaches c)
+  insert into app_private.usage_records (transcription_id, coach_profile_id, session_id, is_retry, provider, model, language,
+    outcome, billed_duration_seconds, finished_at)
+  select gen_random_uuid(), r.coach, gen_random_uuid(), r.retry, m.provider, m.model, 'en',
+    case when r.completed then 'completed' else 'failed' end::app_public.attempt_outcome,
+    case when r.completed then r.seconds end, r.at
+  from records r join models m on m.n = r.model_number;
+$$ language sql;

@@ -9,15 +9,23 @@
 // completions per second with usage capture against without it (the
 // capture triggers disabled), interleaved round by round, 4 writers, the
 // audit trail on in both; and, as a floor, with a capture that only writes a
-// constant event row (bench.capture_floor). Prints one JSON line last.
+// constant event row (bench.capture_floor). The analytics and the invoice
+// preview are timed with BENCH_PENDING captured records not rated yet present
+// (they price those on the fly). The rating step: records rated per second
+// over 100,000 captured records plus those pending, and the largest lag from
+// a completion to its rated charge while a rater runs every
+// BENCH_RATE_INTERVAL seconds beside the completions with capture (the
+// worker's job runs every minute). Prints one JSON line last.
 //
-// BENCH_EVENTS, BENCH_COACHES (1000), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_QUERY_RUNS (30).
+// BENCH_EVENTS, BENCH_COACHES (1000), BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_QUERY_RUNS (30),
+// BENCH_PENDING (2000), BENCH_RATE_INTERVAL (5).
 import fs from "node:fs";
 import path from "node:path";
 import type pg from "pg";
 import { UserError } from "../src/errors.ts";
 import { seedDemo } from "../src/seed/seed-demo.ts";
 import { rebuildDays, rollUpDirtyDays, usageEventDays } from "../src/usage/aggregate.ts";
+import { rateCapturedUsage } from "../src/usage/rate.ts";
 import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, timed, type Teardown } from "./scratch-database.ts";
 import { measureTps, type Worker } from "./throughput.ts";
 
@@ -32,6 +40,8 @@ interface Settings {
   seconds: number;
   rounds: number;
   queryRuns: number;
+  pending: number;
+  rateInterval: number;
 }
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
@@ -46,6 +56,8 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     seconds: number("BENCH_SECONDS", 5),
     rounds: Math.round(number("BENCH_ROUNDS", 3)),
     queryRuns: Math.round(number("BENCH_QUERY_RUNS", 30)),
+    pending: Math.round(number("BENCH_PENDING", 2000)),
+    rateInterval: number("BENCH_RATE_INTERVAL", 5),
   };
 }
 
@@ -104,7 +116,34 @@ async function benchQueries(client: pg.Client, runs: number, profileId: string):
   return Object.fromEntries(Object.entries(times).map(([name, values]) => [name, Number(p95(values).toFixed(2))]));
 }
 
-async function benchCompletions(admin: pg.Client, workers: Worker[], settings: Settings) {
+/**
+ * Rates what was captured every `interval` seconds until stopped, as the
+ * worker's job does every minute; the largest lag seen is from the oldest
+ * record a run found waiting to the run's commit.
+ */
+function startRater(rater: pg.Client, interval: number) {
+  let stopped = false;
+  let largestLagSeconds = 0;
+  let runs = 0;
+  const done = (async () => {
+    while (!stopped) {
+      const { rows: [{ age }] } = await rater.query(
+        "select coalesce(extract(epoch from clock_timestamp() - min(recorded_at)), 0)::float8 as age from app_private.usage_records");
+      const ms = await timed(() => rateCapturedUsage(rater));
+      runs++;
+      largestLagSeconds = Math.max(largestLagSeconds, age + ms / 1000);
+      const until = performance.now() + interval * 1000 - ms;
+      while (!stopped && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await done;
+    return { runs, largestLagSeconds };
+  };
+}
+
+async function benchCompletions(admin: pg.Client, rater: pg.Client, workers: Worker[], settings: Settings) {
   // Up to 1,300 completions a second per writer, for each of the three variants.
   const perWriter = Math.ceil(1300 * 3 * settings.seconds * settings.rounds);
   progress(`queueing ${perWriter * writerCount} attempts to complete`);
@@ -141,15 +180,24 @@ async function benchCompletions(admin: pg.Client, workers: Worker[], settings: S
     }
   };
   const tps: Record<keyof typeof variants, number[]> = { with_capture: [], without_capture: [], floor: [] };
+  let largestLagSeconds = 0;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const [variant, enabled] of Object.entries(variants) as Array<[keyof typeof variants, string | null]>) {
       await useCapture(enabled);
+      // Rating runs beside the completions it rates (its cost is the capture's).
+      const stopRater = variant === "with_capture" ? startRater(rater, settings.rateInterval) : null;
       const measured = await measureTps(workers, settings.seconds, complete);
+      if (stopRater) largestLagSeconds = Math.max(largestLagSeconds, (await stopRater()).largestLagSeconds);
       tps[variant].push(measured);
       progress(`completions round ${round} ${variant}: ${Math.round(measured)}/s`);
     }
   }
   await useCapture(variants.with_capture);
+  // What the last round captured is rated too: its lag counts.
+  const { rows: [{ age }] } = await rater.query(
+    "select coalesce(extract(epoch from clock_timestamp() - min(recorded_at)), 0)::float8 as age from app_private.usage_records");
+  const lastMs = await timed(() => rateCapturedUsage(rater));
+  largestLagSeconds = Math.max(largestLagSeconds, age + lastMs / 1000);
   const withCapture = median(tps.with_capture);
   const withoutCapture = median(tps.without_capture);
   return {
@@ -159,6 +207,7 @@ async function benchCompletions(admin: pg.Client, workers: Worker[], settings: S
     // The same for a capture that only writes a constant event row (bench.capture_floor).
     floor_per_second: Math.round(median(tps.floor)),
     floor_ratio: Number((median(tps.floor) / withoutCapture).toFixed(3)),
+    largestLagSeconds,
   };
 }
 
@@ -181,7 +230,9 @@ async function main(settings: Settings, teardown: Teardown) {
   const rebuildMs = await timed(() => rebuildDays(admin, days.from, days.to, () => undefined));
   await admin.query("vacuum analyze app_public.usage_daily");
 
-  progress("analytics queries");
+  progress(`analytics queries, with ${settings.pending} captured records not rated yet`);
+  await admin.query("select bench.write_pending($1)", [settings.pending]);
+  await admin.query("analyze app_private.usage_records");
   const { rows: [someone] } = await admin.query(
     "select u.id as user_id, cp.id as profile_id from app_public.coach_profiles cp join app_public.users u on u.id = cp.user_id where u.email = 'coach7@example.com'",
   );
@@ -204,11 +255,20 @@ async function main(settings: Settings, teardown: Teardown) {
     "select check_name, count(*)::int as n from app_public.usage_reconcile(current_date - 12, current_date + 1) group by 1 order by 1");
   const reconcile = Object.fromEntries(differences.map((row) => [row.check_name as string, row.n as number]));
 
+  progress("rating 100,000 captured records and those pending");
+  await admin.query("select bench.write_pending(100000)");
+  await admin.query("analyze app_private.usage_records");
+  const toRate = (await admin.query("select count(*)::int as n from app_private.usage_records")).rows[0].n as number;
+  let rated = 0;
+  const ratingMs = await timed(async () => (rated = (await rateCapturedUsage(admin)).rated));
+  await admin.query("vacuum analyze app_private.usage_records");
+
   const workers: Worker[] = [];
   for (let index = 0; index < writerCount; index++) {
     workers.push({ client: await connectAsOwner(databaseUrl, teardown), index, sent: 0 });
   }
-  const completions = await benchCompletions(admin, workers, settings);
+  const rater = await connectAsOwner(databaseUrl, teardown);
+  const { largestLagSeconds, ...completions } = await benchCompletions(admin, rater, workers, settings);
 
   const slowest = (p95s: Record<string, number>) => Math.max(...Object.values(p95s));
   return {
@@ -224,6 +284,14 @@ async function main(settings: Settings, teardown: Teardown) {
     slowest_p95_ms: Math.max(slowest(adminP95), slowest(coachP95)),
     incremental_rollup: { new_events: 100_000, days_rebuilt: daysRebuilt, seconds: Number((incrementalMs / 1000).toFixed(2)), reconcile_differences: reconcile },
     completions,
+    rating: {
+      records: toRate,
+      rated,
+      seconds: Number((ratingMs / 1000).toFixed(2)),
+      events_per_second: Math.round(rated / (ratingMs / 1000)),
+      interval_seconds: settings.rateInterval,
+      largest_lag_seconds: Number(largestLagSeconds.toFixed(2)),
+    },
     total_seconds: Math.round((performance.now() - started) / 1000),
   };
 }

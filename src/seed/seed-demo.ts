@@ -4,6 +4,7 @@ import { progressBar } from "../cli/progress.ts";
 import { requireSchema, withOwnerClient } from "../db/owner-client.ts";
 import { projectRoot } from "../paths.ts";
 import { rollUpDirtyDays } from "../usage/aggregate.ts";
+import { rateCapturedUsage } from "../usage/rate.ts";
 
 /** The logins the demo data creates; `start` prints them. */
 export const demoLogins = {
@@ -48,8 +49,9 @@ export async function seedDemo(databaseUrl: string, scale: number, showProgress:
       bar?.tick(last - first + 1);
     }
     bar?.finish();
-    // The attempts' usage events are written as they are seeded; roll them up
-    // now, so that the analytics have figures before the job's first run.
+    // The attempts' usage is captured as they are seeded; rate it and roll it
+    // up now, so that the books have their events before the jobs' first run.
+    await rateCapturedUsage(client);
     await rollUpDirtyDays(client);
   });
 }

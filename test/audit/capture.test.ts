@@ -256,7 +256,7 @@ test("the application roles can neither write audit tables nor call the tracking
     }
   }));
 
-test("every table in app_public, app_private and governance is tracked, but the audit keys, heartbeats and the usage ledger and its rollups", () =>
+test("every table in app_public, app_private and governance is tracked, but the audit keys, heartbeats and the usage ledger, its captured records and its rollups", () =>
   withRootDb(async (client) => {
     const { rows } = await client.query(
       `select n.nspname || '.' || c.relname as name,
@@ -267,10 +267,10 @@ test("every table in app_public, app_private and governance is tracked, but the 
     );
     const untracked = rows.filter((row) => !row.tracked).map((row) => row.name);
     // Keys must never enter the trail; a heartbeat a minute is noise, not governed data; usage
-    // events are an append-only ledger of their own, and rollups, ledgers and dirty days derive from them.
+    // events are an append-only ledger of their own (captured records become them), and rollups, ledgers and dirty days derive from them.
     expect(untracked).toEqual([
       "app_private.audit_subject_keys", "app_private.usage_daily_totals", "app_private.usage_dirty_days",
-      "app_private.usage_ledgers", "app_private.usage_rollup_watermark", "app_private.worker_heartbeats",
+      "app_private.usage_ledgers", "app_private.usage_records", "app_private.usage_rollup_watermark", "app_private.worker_heartbeats",
       "app_public.usage_daily", "app_public.usage_events",
     ]);
   }));

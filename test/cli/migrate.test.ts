@@ -21,6 +21,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_private.usage_daily_totals",
       "app_private.usage_dirty_days",
       "app_private.usage_ledgers",
+      "app_private.usage_records",
       "app_private.usage_rollup_watermark",
       "app_private.user_secrets",
       "app_private.user_sessions",

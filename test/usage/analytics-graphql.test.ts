@@ -72,7 +72,7 @@ async function addSession(coach: Coach, name: string, seconds: number): Promise<
   sessions[name] = rows[0].id;
 }
 
-/** One terminal attempt, finished at a given time of the workload's year; its usage event is captured as it is written. */
+/** One terminal attempt, finished at a given time of the workload's year; its usage is captured as it is written, and rated. */
 async function addAttempt(
   name: string,
   session: string,
@@ -85,6 +85,7 @@ async function addAttempt(
      attempt.retryOf ? attempts[attempt.retryOf] : null, `${day(attempt.at)}:00Z`],
   );
   attempts[name] = rows[0].id;
+  await rootPool().query("select app_private.rate_usage_records(null)");
   const event = await rootPool().query("select id::text from app_public.usage_events where transcription_id = $1 and kind = 'attempt'", [rows[0].id]);
   events[name] = event.rows[0].id;
 }

@@ -12,6 +12,7 @@ import {
   eventsOfCoaches,
   insertAttempt,
   ledgerOf,
+  rateUsage,
   setStatus,
   shapeProblems,
   type BillingCoach,
@@ -89,11 +90,19 @@ describe("capture, exactly once per attempt", () => {
 });
 
 describe("the unique key behind exactly once", () => {
-  test("a second attempt event for one attempt is refused by the unique key, even to the owner writing it directly", () =>
+  test("a second record or attempt event for one attempt is refused by its unique key, even to the owner writing it directly", () =>
     withRootDb(async (client) => {
       const coach = await createBillingCoach(client, (await createPlan(client)).id);
       const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
       const id = await insertAttempt(client, await createSession(client, coach), { status: "completed", seconds: 60, rate });
+      // The captured record: one per attempt.
+      const record = await errorOf(client, `insert into app_private.usage_records (transcription_id, coach_profile_id, is_retry,
+          outcome, billed_duration_seconds, finished_at)
+        select transcription_id, coach_profile_id, is_retry, outcome, billed_duration_seconds, finished_at
+        from app_private.usage_records where transcription_id = $1`, [id]);
+      expect(record).toMatchObject({ code: "23505", constraint: "usage_records_one_per_attempt" });
+      // The rated charge: one per attempt.
+      await rateUsage(client);
       const duplicate = await errorOf(client, `insert into app_public.usage_events (kind, occurred_at, coach_profile_id, session_id,
           transcription_id, billable, billing_reason, amount_minor, usage_month, billing_month, rule_version)
         select kind, occurred_at, coach_profile_id, session_id, transcription_id, billable, billing_reason, amount_minor,
@@ -130,9 +139,11 @@ describe("capture under concurrency (committed, cleaned up)", () => {
 
   /**
    * Two connections each run `statements[i]` in a transaction; the second is
-   * sent while the first still holds its locks, and waits. Then both commit.
+   * sent while the first is still open (it waits only for the same attempt's
+   * row: capture locks nothing). Then both commit, and the rating step prices
+   * what they captured.
    */
-  async function race(statements: Array<[string, unknown[]]>): Promise<number[]> {
+  async function race(statements: Array<[string, unknown[]]>, sameRow = false): Promise<number[]> {
     const [a, b] = [await rootPool().connect(), await rootPool().connect()];
     try {
       await a.query("begin");
@@ -140,7 +151,8 @@ describe("capture under concurrency (committed, cleaned up)", () => {
       const bPid = (await b.query("select pg_backend_pid() as pid")).rows[0].pid as number;
       const first = await a.query(...statements[0]!);
       const second = b.query(...statements[1]!);
-      await waitUntilBlocked(rootPool(), bPid);
+      if (sameRow) await waitUntilBlocked(rootPool(), bPid);
+      else await second;
       await a.query("commit");
       const secondResult = await second;
       await b.query("commit");
@@ -162,7 +174,7 @@ describe("capture under concurrency (committed, cleaned up)", () => {
     const { coach, rate, sessionIds } = await setUp("same-attempt", 1);
     const id = await insertAttempt(rootPool(), sessionIds[0]!, { status: "processing", rate });
     const at = await anInstant();
-    expect(await race([[complete, [id, 600, at]], [complete, [id, 600, at]]])).toEqual([1, 1]);
+    expect(await race([[complete, [id, 600, at]], [complete, [id, 600, at]]], true)).toEqual([1, 1]);
 
     const events = await eventsOfAttempt(rootPool(), id);
     expect(events.map(({ outcome, reason, audio_seconds, included_seconds, charged_seconds, amount }) =>
@@ -305,25 +317,40 @@ describe("bad input from the pipeline", () => {
       expect(ledgers.rows[0].n).toBe(0);
     }));
 
-  test("an attempt whose coach has no known plan is refused in words, and left unchanged", () =>
+  test("an attempt whose coach has no known plan still completes; its record is kept unrated, named by the rating run and reconcile, and rated once the coach has a plan", () =>
     withRootDb(async (client) => {
-      const coach = await createBillingCoach(client, (await createPlan(client)).id);
+      const plan = await createPlan(client);
+      const coach = await createBillingCoach(client, plan.id);
       const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
       const id = await insertAttempt(client, await createSession(client, coach), { status: "processing", rate });
-      const before = await attemptRow(client, id);
 
       // The schema refuses an unknown plan: the foreign key.
       const unknownPlan = "00000000-0000-4000-8000-000000000000";
       const assigned = await errorOf(client, "update app_public.coach_profiles set plan_id = $2 where id = $1", [coach.profileId, unknownPlan]);
       expect(assigned).toMatchObject({ code: "23503", constraint: "coach_profiles_plan_id_fkey" });
-      // Should one get there anyway (a superuser with triggers off), the capture refuses to bill it.
+      // Should one get there anyway (a superuser with triggers off), capture
+      // still records the attempt (it reads no plan), and rating cannot price it.
       await client.query("set session_replication_role = replica");
       await client.query("update app_public.coach_profiles set plan_id = $2 where id = $1", [coach.profileId, unknownPlan]);
       await client.query("set session_replication_role = origin");
-      const refused = await errorOf(client, "update app_public.transcriptions set status = 'completed', billed_duration_seconds = 60 where id = $1", [id]);
-      expect(refused).toMatchObject({ code: "23503", message: `Coach profile ${coach.profileId} has no billing plan; the attempt cannot be billed.` });
+      await client.query("update app_public.transcriptions set status = 'completed', billed_duration_seconds = 60, finished_at = now() where id = $1", [id]);
+      expect((await attemptRow(client, id)).status).toBe("completed");
 
-      expect(await attemptRow(client, id)).toEqual(before);
+      const { rows: [run] } = await client.query("select rated, unratable from app_private.rate_usage_records(null)");
+      expect(run.unratable).toBeGreaterThanOrEqual(1);
+      const { rows: unratable } = await client.query(
+        "select transcription_id, reason from app_private.unratable_usage_records() where coach_profile_id = $1", [coach.profileId]);
+      expect(unratable).toEqual([{ transcription_id: id, reason: `coach profile ${coach.profileId} has no billing plan` }]);
       expect(await eventsOfAttempt(client, id)).toEqual([]);
+      const { rows: differences } = await client.query(
+        "select check_name, subject, expected, actual from app_public.usage_reconcile(current_date, current_date + 1) where subject = $1", [id]);
+      expect(differences).toEqual([{ check_name: "unrated_record", subject: id, expected: "a usage event",
+        actual: `not rated: coach profile ${coach.profileId} has no billing plan` }]);
+
+      await client.query("update app_public.coach_profiles set plan_id = $2 where id = $1", [coach.profileId, plan.id]);
+      const [event] = await eventsOfAttempt(client, id);
+      expect(event).toMatchObject({ outcome: "completed", reason: "included_minutes", audio_seconds: 60, plan_id: plan.id });
+      expect((await client.query("select count(*)::int as n from app_private.unratable_usage_records() where coach_profile_id = $1",
+        [coach.profileId])).rows[0].n).toBe(0);
     }));
 });

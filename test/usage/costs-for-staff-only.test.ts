@@ -24,6 +24,7 @@ beforeAll(async () => {
   auditor = await createUser(pool, "auditor", "cost-auditor");
   rate = await createRates(pool, [{ costPerMinuteMinor: "3.0000" }]);
   await insertAttempt(pool, coach.sessionId, { status: "completed", seconds: 120, finishedAt: "2026-01-05T10:00:00Z", rate });
+  await pool.query("select app_private.rate_usage_records(null)"); // as the usage_rate job does a moment later
   tokens = { coach: await login(coach.user.email), admin: await login(admin.email), auditor: await login(auditor.email) };
 });
 

@@ -160,8 +160,18 @@ export interface UsageEvent {
   created_by: string | null;
 }
 
-/** The usage events of one attempt (there should be exactly one). */
+/**
+ * Runs the rating step (as the usage_rate job does every minute): captured
+ * records become usage events. Returns how many were rated and how many cannot be.
+ */
+export async function rateUsage(client: Queryable): Promise<{ rated: number; unratable: number }> {
+  const { rows } = await client.query("select rated, unratable from app_private.rate_usage_records(null)");
+  return rows[0];
+}
+
+/** The usage events of one attempt (there should be exactly one), once what was captured is rated. */
 export async function eventsOfAttempt(client: Queryable, transcriptionId: string): Promise<UsageEvent[]> {
+  await rateUsage(client);
   const { rows } = await client.query(
     `select ${eventColumns} from app_public.usage_events e where e.transcription_id = $1 and e.kind = 'attempt' order by e.id`,
     [transcriptionId],
@@ -176,8 +186,9 @@ export async function eventOf(client: Queryable, transcriptionId: string): Promi
   return events[0]!;
 }
 
-/** Every usage event of the given coaches, oldest first. */
+/** Every usage event of the given coaches, oldest first, once what was captured is rated. */
 export async function eventsOfCoaches(client: Queryable, profileIds: string[]): Promise<UsageEvent[]> {
+  await rateUsage(client);
   const { rows } = await client.query(
     `select ${eventColumns} from app_public.usage_events e where e.coach_profile_id = any($1::uuid[]) order by e.id`,
     [profileIds],
@@ -185,8 +196,9 @@ export async function eventsOfCoaches(client: Queryable, profileIds: string[]): 
   return rows;
 }
 
-/** A coach's ledger for a billing month, in plain types. */
+/** A coach's ledger for a billing month, in plain types, once what was captured is rated. */
 export async function ledgerOf(client: Queryable, profileId: string, month: string) {
+  await rateUsage(client);
   const { rows } = await client.query(
     `select included_seconds_used::int as included, charged_seconds::int as charged,
             (charge_sixtieths / 60.0)::text as exact, charged_minor::int as amount

@@ -137,7 +137,7 @@ describe("closing a month", () => {
 });
 
 describe("a late attempt meeting a month close (committed: closes a month of 1971-2009 for good)", () => {
-  test("waits for the close in progress, then is billed in the next open month, outside the frozen invoices", async () => {
+  test("is captured without waiting for the close in progress; the rating waits for it, then bills it in the next open month, outside the frozen invoices", async () => {
     const plan = await createPlan(rootPool(), { feeMinor: 0, includedMinutes: 0, pricePerMinuteMinor: 6 });
     const coach = await createBillingCoach(rootPool(), plan.id, "late-close");
     const rate = await createRates(rootPool(), [{ costPerMinuteMinor: "0.43" }]);
@@ -148,20 +148,24 @@ describe("a late attempt meeting a month close (committed: closes a month of 197
       where not exists (select from app_public.billing_months b where b.month = m) order by m limit 1`);
     const closer = await rootPool().connect();
     const pipeline = await rootPool().connect();
+    const rater = await rootPool().connect();
     try {
       await closer.query("begin");
       await closer.query("select app_public.close_month($1)", [month]);
-      const pid = (await pipeline.query("select pg_backend_pid() as pid")).rows[0].pid as number;
-      const capturing = insertAttempt(pipeline, sessionId, { status: "completed", seconds: 120, finishedAt: `${month.slice(0, 8)}20T10:00:00Z`, rate });
+      // Capture locks nothing: the attempt commits while the close is open.
+      const late = await insertAttempt(pipeline, sessionId, { status: "completed", seconds: 120, finishedAt: `${month.slice(0, 8)}20T10:00:00Z`, rate });
+      const pid = (await rater.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      const rating = rater.query("select rated from app_private.rate_usage_records(null)");
       await waitUntilBlocked(rootPool(), pid);
       await closer.query("commit");
-      const late = await capturing;
+      expect((await rating).rows[0].rated).toBeGreaterThanOrEqual(1);
       expect(await eventOf(rootPool(), late)).toMatchObject({ usage_month: month, billing_month: next, amount: 12 });
       expect(await frozenInvoice(rootPool(), coach.profileId, month)).toEqual([]);
     } finally {
       await closer.query("rollback").catch(() => undefined);
       closer.release();
       pipeline.release();
+      rater.release();
       await deleteBillingCoach(rootPool(), coach);
       await rootPool().query("delete from app_public.billing_plans where id = $1", [plan.id]);
       await rootPool().query("delete from app_public.provider_rates where provider = $1", [rate.provider]);

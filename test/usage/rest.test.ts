@@ -82,6 +82,7 @@ async function addAttempt(
      attempt.retryOf ? attempts[attempt.retryOf] : null, `${day(attempt.at)}:00Z`],
   );
   attempts[name] = rows[0].id;
+  await rootPool().query("select app_private.rate_usage_records(null)");
   const event = await rootPool().query("select id::text from app_public.usage_events where transcription_id = $1 and kind = 'attempt'", [rows[0].id]);
   events[name] = event.rows[0].id;
 }

@@ -37,8 +37,9 @@ export const usage = `Usage: custodian <command>
   audit seal                seal pending audit events into the hash chain now
   audit verify [--head H]   recompute the hash chain; exits 1 and names the first altered event,
                             or when the chain no longer leads to a head H saved from an earlier verify
+  usage rate                price the usage captured and not rated yet (the worker does it every minute)
   usage aggregate [--from D --to D]
-                            rebuild the daily usage rollups of a range of days (default: all)
+                            rate, then rebuild the daily usage rollups of a range of days (default: all)
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).

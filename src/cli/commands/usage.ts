@@ -1,12 +1,14 @@
 import { requireSchema, withOwnerClient } from "../../db/owner-client.ts";
 import { UserError } from "../../errors.ts";
 import { rebuildDays, usageEventDays } from "../../usage/aggregate.ts";
+import { describeUnratable, rateCapturedUsage } from "../../usage/rate.ts";
 import { dayBefore, isIsoDate } from "../../usage/dates.ts";
 import { parseFlags } from "../args.ts";
 import { progressBar } from "../progress.ts";
 import { withSession } from "../session.ts";
 
-const usageLine = "Usage: custodian usage aggregate [--from YYYY-MM-DD --to YYYY-MM-DD] (--to excluded, like every range's end)";
+const usageLine =
+  "Usage: custodian usage rate | custodian usage aggregate [--from YYYY-MM-DD --to YYYY-MM-DD] (--to excluded, like every range's end)";
 
 function day(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
@@ -16,9 +18,31 @@ function day(value: string | undefined, flag: string): string | undefined {
   return value;
 }
 
-/** `usage aggregate` rebuilds the daily rollups of a range of days (--from included, --to excluded, as every door reads a range; default: every day with usage). */
+/** Rates what was captured (the rating step) and says what it did (unless nothing, when `quiet`), and what it could not rate. */
+async function rateAndReport(client: Parameters<typeof rateCapturedUsage>[0], quiet = false): Promise<void> {
+  const { rated, unratable } = await rateCapturedUsage(client);
+  if (rated > 0 || !quiet) process.stdout.write(`Rated ${rated} usage record${rated === 1 ? "" : "s"}.\n`);
+  for (const line of describeUnratable(unratable)) process.stdout.write(`${line}.\n`);
+}
+
+/**
+ * `usage rate` prices the usage captured and not rated yet (what the usage_rate
+ * job does every minute). `usage aggregate` rates first, then rebuilds the
+ * daily rollups of a range of days (--from included, --to excluded, as every
+ * door reads a range; default: every day with usage).
+ */
 export async function usage(args: string[]): Promise<void> {
   const [action, ...rest] = args;
+  if (action === "rate") {
+    parseFlags(rest, {});
+    await withSession(({ database }) =>
+      withOwnerClient(database.url, async (client) => {
+        await requireSchema(client);
+        await rateAndReport(client);
+      }),
+    );
+    return;
+  }
   if (action !== "aggregate") throw new UserError(usageLine);
   const { values } = parseFlags(rest, { from: { type: "string" }, to: { type: "string" } });
   let from = day(values.from, "--from");
@@ -31,6 +55,7 @@ export async function usage(args: string[]): Promise<void> {
   await withSession(({ database }) =>
     withOwnerClient(database.url, async (client) => {
       await requireSchema(client);
+      await rateAndReport(client, true);
       if (from === undefined || last === undefined) {
         const days = await usageEventDays(client);
         if (!days) {
