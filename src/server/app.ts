@@ -7,6 +7,7 @@ import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
 import { authenticateRequests, databaseRoleOf } from "./auth.ts";
+import { consoleRoutes } from "./console.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { auditRoutes } from "./rest/audit-export.ts";
@@ -30,7 +31,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** The HTTP API: GraphQL at /graphql (Ruru at /graphiql), /healthz, and the REST routes. */
+/** The HTTP API: GraphQL at /graphql (Ruru at /graphiql), /healthz, the REST routes, and the console at /admin. */
 export async function createApiServer(options: ServerOptions): Promise<ApiServer> {
   // Every statement of a request, GraphQL or REST, stops at the timeout.
   const pool = makePool(options.authenticatorUrl, 10, "api", options.limits.statementTimeoutMs);
@@ -53,6 +54,8 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
     }
   });
   app.use(health);
+  // The console is static and public: its data comes through /graphql with the signed-in token.
+  app.use(consoleRoutes());
   app.use(authenticateRequests(options.jwtSecret, pool));
   app.use(rememberRole(databaseRoleOf));
   app.use(auditRoutes(pool));

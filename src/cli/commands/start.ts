@@ -9,6 +9,7 @@ import { UserError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { demoDataState, demoLogins, seedDemo } from "../../seed/seed-demo.ts";
 import { createApiServer, type ApiServer } from "../../server/app.ts";
+import { ensureConsoleBuilt } from "../../server/console.ts";
 import { startWorker, type RunningWorker } from "../../worker/runner.ts";
 import { parseFlags } from "../args.ts";
 import { listenForStop } from "../signals.ts";
@@ -53,6 +54,8 @@ export async function start(args: string[]): Promise<void> {
       demo.demoLogins = true;
     }
     if (await stopRequested()) return;
+    await ensureConsoleBuilt();
+    if (await stopRequested()) return;
     api = await createApiServer({
       authenticatorUrl: authenticatorUrl(database.url, secrets.authenticatorPassword),
       jwtSecret: secrets.jwtSecret,
@@ -69,6 +72,7 @@ export async function start(args: string[]): Promise<void> {
       `Custodian is running (${database.embedded ? "embedded PostgreSQL" : "DATABASE_URL"}; ready in ${((Date.now() - startedAt) / 1000).toFixed(1)}s).`,
       `  GraphQL   ${base}/graphql`,
       ...(config.nodeEnv !== "production" ? [`  GraphiQL  ${base}/graphiql`] : []),
+      `  Console   ${base}/admin/`,
       `  Health    ${base}/healthz`,
       `  Worker    ${worker ? "running" : "off (WORKER=off)"}`,
     ];

@@ -1,0 +1,69 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import chromium from "@sparticuz/chromium";
+import { chromium as playwright, type Browser, type Page } from "playwright-core";
+import { projectRoot } from "../../src/paths.ts";
+import { PASSWORD } from "./fixtures.ts";
+import { apiUrl } from "./http.ts";
+
+/** Where each run leaves a screenshot of every page it visits (git-ignored). */
+export const screenshotDir = path.join(projectRoot, "test", "console", "screenshots");
+
+/**
+ * A fontconfig that knows only the DejaVu fonts the dejavu-fonts-ttf package
+ * ships: without any, headless Chromium on a machine without system fonts
+ * renders text invisibly while DOM assertions still pass.
+ */
+function fontconfigFile(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-fonts-"));
+  const fonts = path.join(projectRoot, "node_modules", "dejavu-fonts-ttf", "ttf");
+  const file = path.join(dir, "fonts.conf");
+  fs.writeFileSync(
+    file,
+    `<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <dir>${fonts}</dir>
+  <cachedir>${path.join(dir, "cache")}</cachedir>
+  <alias><family>sans-serif</family><prefer><family>DejaVu Sans</family></prefer></alias>
+  <alias><family>serif</family><prefer><family>DejaVu Serif</family></prefer></alias>
+  <alias><family>monospace</family><prefer><family>DejaVu Sans Mono</family></prefer></alias>
+  <alias><family>system-ui</family><prefer><family>DejaVu Sans</family></prefer></alias>
+</fontconfig>
+`,
+  );
+  return file;
+}
+
+/** Real headless Chromium, the build that @sparticuz/chromium ships (unpacked once to $TMPDIR/chromium). */
+export async function launchBrowser(): Promise<Browser> {
+  return playwright.launch({
+    executablePath: await chromium.executablePath(),
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"],
+    env: { ...process.env, FONTCONFIG_FILE: fontconfigFile() } as Record<string, string>,
+  });
+}
+
+/** A new tab (its own sessionStorage) at a laptop's width. */
+export async function newTab(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US" });
+  return context.newPage();
+}
+
+/** Signs in through the console's form and waits for the navigation. */
+export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await page.goto(apiUrl("/admin/"));
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Console" }).waitFor();
+}
+
+/** Keeps a picture of the page as it is now, named for the page and the role. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  const file = path.join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}

@@ -1,0 +1,63 @@
+import type { ReactNode } from "react";
+import { Overview } from "./pages/overview/Overview.tsx";
+import { Reconcile } from "./pages/reconcile/Reconcile.tsx";
+import { SignIn } from "./pages/sign-in/SignIn.tsx";
+import { Link, useLocation } from "./shared/router.tsx";
+import { useSession, type Role } from "./shared/session.tsx";
+
+interface Page {
+  path: string;
+  title: string;
+  roles: readonly Role[];
+  render: () => ReactNode;
+}
+
+/** Every page and the roles that may open it; navigation shows only those of the signed-in role. */
+const PAGES: readonly Page[] = [
+  { path: "/", title: "Overview", roles: ["admin", "auditor", "coach"], render: () => <Overview /> },
+  { path: "/reconcile", title: "Reconcile", roles: ["admin", "auditor"], render: () => <Reconcile /> },
+];
+
+export function App() {
+  const { session, restoring, signOut } = useSession();
+  const { path } = useLocation();
+  if (restoring) return <p className="state loading" role="status">Loading…</p>;
+  if (!session) return <SignIn />;
+  const page = PAGES.find((one) => one.path === path);
+  const allowed = PAGES.filter((one) => one.roles.includes(session.role));
+  return (
+    <div className="shell">
+      <nav aria-label="Console">
+        <strong className="brand">Custodian</strong>
+        <ul>
+          {allowed.map((one) => (
+            <li key={one.path}>
+              <Link to={one.path} current={one === page}>
+                {one.title}
+              </Link>
+            </li>
+          ))}
+        </ul>
+        <div className="who">
+          <span data-role={session.role}>
+            {session.displayName} · {session.role}
+          </span>
+          <button type="button" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </div>
+      </nav>
+      <main>
+        {!page ? (
+          <p className="state error" role="alert">There is no page {path} in the console.</p>
+        ) : !page.roles.includes(session.role) ? (
+          <p className="state error" role="alert">
+            The {page.title} page is for {page.roles.map((role) => `${role}s`).join(" and ")}; you are signed in as {session.role === "admin" ? "an" : "a"} {session.role}.
+          </p>
+        ) : (
+          page.render()
+        )}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,60 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface Series {
+  label: string;
+  values: Array<number | null>;
+  color: string;
+  /** The right-hand axis, for a figure of another unit. */
+  right?: boolean;
+  format?: (value: number) => string;
+}
+
+/**
+ * A time series on canvas (uPlot) over the days from `from` up to `to`: x is each bucket's first day. It fills its
+ * container's width and redraws when that changes.
+ */
+export function TimeChart({ days, series, label, from, to }: { days: string[]; series: Series[]; label: string; from: string; to: string }) {
+  const host = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = host.current;
+    if (!element) return;
+    const hasRight = series.some((one) => one.right);
+    const plot = new uPlot(
+      {
+        width: element.clientWidth || 600,
+        height: 260,
+        // The x axis spans the range asked for, not only the buckets that have usage.
+        scales: { x: { time: true, range: () => [Date.parse(`${from}T00:00:00Z`) / 1000, Date.parse(`${to}T00:00:00Z`) / 1000] } },
+        tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
+        series: [
+          {},
+          ...series.map((one) => ({
+            label: one.label,
+            stroke: one.color,
+            width: 2,
+            scale: one.right ? "right" : "y",
+            value: (_: uPlot, value: number | null) => (value === null ? "—" : one.format ? one.format(value) : String(value)),
+          })),
+        ],
+        axes: [
+          {},
+          { scale: "y" },
+          ...(hasRight
+            ? [{ scale: "right", side: 1, grid: { show: false }, values: (_: uPlot, ticks: number[]) => ticks.map((tick) => series.find((one) => one.right)?.format?.(tick) ?? String(tick)) }]
+            : []),
+        ],
+      },
+      [days.map((day) => Date.parse(`${day}T00:00:00Z`) / 1000), ...series.map((one) => one.values)],
+      element,
+    );
+    const resize = new ResizeObserver(() => plot.setSize({ width: element.clientWidth || 600, height: 260 }));
+    resize.observe(element);
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
+  }, [days, series, from, to]);
+  return <div className="chart" ref={host} role="img" aria-label={label} />;
+}
