@@ -90,9 +90,9 @@ function UsageChart({ rows, by, setBy, staff, from, to }: { rows: UsageRow[]; by
       { label: "Failed", values: numbers((row) => row.failed), color: "#dc2626" },
       { label: "Re-transcriptions", values: numbers((row) => row.retranscriptions), color: "#9333ea" },
     ];
-    const money = (value: number) => (value / 100).toFixed(2);
-    lines.push({ label: "Revenue", values: numbers((row) => row.revenueMinor), color: "#16a34a", right: true, format: money });
-    if (staff) lines.push({ label: "Provider cost", values: numbers((row) => row.providerCostMinor), color: "#ea580c", right: true, format: money });
+    const inMajorUnits = (value: number) => money(String(value), null);
+    lines.push({ label: "Revenue", values: numbers((row) => row.revenueMinor), color: "#16a34a", right: true, format: inMajorUnits });
+    if (staff) lines.push({ label: "Provider cost", values: numbers((row) => row.providerCostMinor), color: "#ea580c", right: true, format: inMajorUnits });
     return lines;
   }, [rows, staff]);
   return (
