@@ -111,7 +111,7 @@ test("`custodian audit verify` finds an edited, a deleted and a forged event, an
     await tamper(databaseUrl, "delete from audit.events where id = 900000000");
 
     // 5. An altered attribution: who wrote is sealed with what was written.
-    await tamper(databaseUrl, "update audit.transactions set actor_kind = 'user' where actor_kind = 'unknown'");
+    await tamper(databaseUrl, "update audit.events set actor_kind = 'user' where actor_kind = 'unknown'");
     verdict = await runCli(["audit", "verify"], env);
     expect(verdict.code).toBe(1);
     expect(verdict.stdout).toMatch(/was altered after it was sealed/);

@@ -41,7 +41,6 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "audit.events",
       "audit.seals",
       "audit.tracked_tables",
-      "audit.transactions",
       "governance.hard_deletions",
       "governance.soft_delete_tables",
     ]);

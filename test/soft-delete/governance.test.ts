@@ -213,8 +213,8 @@ describe("the audit trail", () => {
       const tree = await createTree(client);
       await client.query("select governance.hard_delete('app_public.clients', $1, 'erasure')", [tree.coach.clientId]);
       const { rows } = await client.query(
-        `select audit.event_digest(e, t) = audit.event_digest(jsonb_populate_record(e, '{"details": {"reason": "forged"}}'), t) as same_when_forged,
-                audit.event_digest(jsonb_populate_record(e, '{"details": null}'), t) = public.digest(jsonb_build_array(
+        `select audit.event_digest(e) = audit.event_digest(jsonb_populate_record(e, '{"details": {"reason": "forged"}}')) as same_when_forged,
+                audit.event_digest(jsonb_populate_record(e, '{"details": null}')) = public.digest(jsonb_build_array(
                   e.id, extract(epoch from e.occurred_at), e.transaction_id::text, e.table_schema, e.table_name,
                   e.record_key, e.operation, e.old_values, e.new_values, e.changed_columns, e.owner_id, e.subject_id, e.old_subject_id,
                   t.actor_kind, t.user_id, t.user_role, t.request_id, t.client_ip, t.user_agent, t.task, t.job_id,
