@@ -1,6 +1,6 @@
---! Previous: sha1:52176174667b7d0372d5896796a6c0bd36b5835d
---! Hash: sha1:44ff83ddeb4f07c514609c5cffcc736716b1015e
---! Message: Issue 14 audit: attribution on every event, audit.transactions a view
+--! Previous: sha1:274cee02dd281f6740d7c6cf90ce3a109265278d
+--! Hash: sha1:88403277ef91912880f8ecee2d3495f549f1119f
+--! Message: issue 14 audit: attribution on every event, audit.transactions a view
 
 -- Issue 14, the audit side: attribution without a second insert, and a
 -- capture that costs a one-row statement as little as the simplest design.
