@@ -11,7 +11,8 @@
 // audit trail on in both; and, as a floor, with a capture that only writes a
 // constant event row (bench.capture_floor). The analytics and the invoice
 // preview are timed with BENCH_PENDING captured records not rated yet present
-// (they price those on the fly). The rating step: records rated per second
+// (they price those on the fly), and so is opening each page of the console
+// (its operations through the real server, bench/console-pages.ts). The rating step: records rated per second
 // over 100,000 captured records plus those pending, and the largest lag from
 // a completion to its rated charge while a rater runs every
 // BENCH_RATE_INTERVAL seconds beside the completions with capture (the
@@ -23,9 +24,10 @@ import fs from "node:fs";
 import path from "node:path";
 import type pg from "pg";
 import { UserError } from "../src/errors.ts";
-import { seedDemo } from "../src/seed/seed-demo.ts";
+import { demoLogins, seedDemo } from "../src/seed/seed-demo.ts";
 import { rebuildDays, rollUpDirtyDays, usageEventDays } from "../src/usage/aggregate.ts";
 import { rateCapturedUsage } from "../src/usage/rate.ts";
+import { benchConsolePages } from "./console-pages.ts";
 import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, timed, type Teardown } from "./scratch-database.ts";
 import { measureTps, type Worker } from "./throughput.ts";
 
@@ -243,6 +245,17 @@ async function main(settings: Settings, teardown: Teardown) {
   const asCoach = await connectAsOwner(databaseUrl, teardown);
   await actAs(asCoach, "coach", someone.user_id);
   const coachP95 = await benchQueries(asCoach, settings.queryRuns, someone.profile_id);
+  progress("the console's pages through the real server");
+  const { rows: [days30] } = await admin.query(
+    `select (current_date - 30)::text as "from", (current_date + 1)::text as "to", (current_date - 61)::text as "previousFrom",
+            (current_date - 30)::text as "previousTo", date_trunc('month', current_date)::date::text as month`);
+  const consoleP95 = await benchConsolePages(
+    databaseUrl,
+    teardown,
+    { admin: { email: "bench-admin@example.com", password: "password123" }, coach: { email: "coach7@example.com", password: demoLogins.password } },
+    { ...days30, coachProfileId: someone.profile_id },
+    settings.queryRuns,
+  );
 
   progress("incremental rollup after 100,000 new events");
   await rollUpDirtyDays(admin);
@@ -282,6 +295,7 @@ async function main(settings: Settings, teardown: Teardown) {
     analytics_p95_ms_admin: adminP95,
     analytics_p95_ms_coach: coachP95,
     slowest_p95_ms: Math.max(slowest(adminP95), slowest(coachP95)),
+    console_page_p95_ms: consoleP95,
     incremental_rollup: { new_events: 100_000, days_rebuilt: daysRebuilt, seconds: Number((incrementalMs / 1000).toFixed(2)), reconcile_differences: reconcile },
     completions,
     rating: {

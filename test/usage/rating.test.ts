@@ -283,7 +283,7 @@ describe("rating runs at once, killed, or unable to rate (committed, cleaned up)
     expect(await books(rootPool(), [coach.profileId])).toMatchObject({ events: [{ transcription_id: id, reason: "included_minutes" }], pending: 0 });
   });
 
-  test("the worker rates every minute, one run at a time: the usage_rate job in `custodian worker --once` rates what was captured", async () => {
+  test("the worker rates every minute (and every 5 seconds between), one run at a time: the usage_rate job in `custodian worker --once` rates what was captured", async () => {
     const crontab = fs.readFileSync(path.join(projectRoot, "worker", "crontab"), "utf8");
     expect(crontab).toMatch(/^\* \* \* \* \* usage_rate \?max=1&jobKey=usage_rate$/m);
     const { coach, rate } = await setUp("worker-rates");
@@ -296,5 +296,24 @@ describe("rating runs at once, killed, or unable to rate (committed, cleaned up)
     expect((await rootPool().query("select count(*)::int as n from graphile_worker.jobs where id = $1", [job.id])).rows[0].n).toBe(0);
     const { events, pending } = await books(rootPool(), [coach.profileId]);
     expect({ events, pending }).toEqual({ events: expected, pending: 0 });
+    // Added by hand, it ran once: nothing is scheduled after it.
+    expect((await rootPool().query("select count(*)::int as n from graphile_worker.jobs where key = 'usage_rate'")).rows[0].n).toBe(0);
+  });
+
+  test("between the crontab's minutes the job comes back every 5 seconds: a scheduled run leaves the next one, under the same key", async () => {
+    await rootPool().query("select graphile_worker.add_job('usage_rate', '{\"again\": true}'::json, job_key := 'usage_rate')");
+    const before = Date.now();
+    const result = await runCli(["worker", "--once"], testEnvironment());
+    expect(result.code).toBe(0);
+    try {
+      const { rows } = await rootPool().query(
+        "select extract(epoch from run_at) * 1000 as run_at, key from graphile_worker.jobs where task_identifier = 'usage_rate'");
+      expect(rows).toHaveLength(1);
+      expect(rows[0].key).toBe("usage_rate");
+      expect(Number(rows[0].run_at)).toBeGreaterThan(before + 4_000);
+      expect(Number(rows[0].run_at)).toBeLessThan(Date.now() + 5_500);
+    } finally {
+      await rootPool().query("select graphile_worker.remove_job('usage_rate')");
+    }
   });
 });
