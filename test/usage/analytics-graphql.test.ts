@@ -301,9 +301,10 @@ describe("top coaches", () => {
   });
 });
 
+/** A one-row summary (served as one object, not a connection), in a list so that its expectations read as rows. */
 async function single(token: string, field: string, fields: string, variables: Record<string, unknown> = range()) {
-  const data = await read(token, `query ($fromDay: Date, $toDay: Date) { ${field}(fromDay: $fromDay, toDay: $toDay) { nodes { ${fields} } } }`, variables);
-  return data[field].nodes;
+  const data = await read(token, `query ($fromDay: Date, $toDay: Date) { ${field}(fromDay: $fromDay, toDay: $toDay) { ${fields} } }`, variables);
+  return [data[field]];
 }
 
 describe("revenue summary", () => {
@@ -595,13 +596,14 @@ describe("reconciliation", () => {
 });
 
 describe("ranges the analytics refuse", () => {
-  const functions = [
+  // oneRow: a summary served as one object, not a connection.
+  const functions: Array<{ field: string; from: string; to: string; nodes: string; oneRow?: boolean }> = [
     { field: "usageOverTime", from: "fromDay", to: "toDay", nodes: "periodStart" },
     { field: "usageByProvider", from: "fromDay", to: "toDay", nodes: "provider" },
     { field: "topCoaches", from: "fromDay", to: "toDay", nodes: "coachProfileId" },
-    { field: "revenueSummary", from: "fromDay", to: "toDay", nodes: "revenueMinor" },
-    { field: "retranscriptionStats", from: "fromDay", to: "toDay", nodes: "completed" },
-    { field: "failureStats", from: "fromDay", to: "toDay", nodes: "attempts" },
+    { field: "revenueSummary", from: "fromDay", to: "toDay", nodes: "revenueMinor", oneRow: true },
+    { field: "retranscriptionStats", from: "fromDay", to: "toDay", nodes: "completed", oneRow: true },
+    { field: "failureStats", from: "fromDay", to: "toDay", nodes: "attempts", oneRow: true },
     { field: "monthlyRevenue", from: "fromMonth", to: "toMonth", nodes: "month" },
     { field: "usageInRange", from: "fromDay", to: "toDay", nodes: "rowId" },
     { field: "usageReconcile", from: "fromDay", to: "toDay", nodes: "checkName" },
@@ -613,7 +615,7 @@ describe("ranges the analytics refuse", () => {
     const declarations = given.map(([name]) => `$${name}: Date`).join(", ");
     const args = given.map(([name]) => `${fn[name as "from" | "to"]}: $${name}`).join(", ");
     const refused = await refusal(tokens.admin,
-      `query ${declarations ? `(${declarations})` : ""} { ${fn.field}${args ? `(${args})` : ""} { nodes { ${fn.nodes} } } }`,
+      `query ${declarations ? `(${declarations})` : ""} { ${fn.field}${args ? `(${args})` : ""} { ${fn.oneRow ? fn.nodes : `nodes { ${fn.nodes} }`} } }`,
       Object.fromEntries(given));
     return { data: refused.data?.[fn.field] ?? null, code: refused.code, message: refused.message };
   }
@@ -650,7 +652,7 @@ describe("ranges the analytics refuse", () => {
   });
 
   test("a coach's bad range is refused the same way", async () => {
-    const refused = await refusal(tokens.a, `query ($fromDay: Date, $toDay: Date) { revenueSummary(fromDay: $fromDay, toDay: $toDay) { nodes { revenueMinor } } }`,
+    const refused = await refusal(tokens.a, `query ($fromDay: Date, $toDay: Date) { revenueSummary(fromDay: $fromDay, toDay: $toDay) { revenueMinor } }`,
       { fromDay: day("05-01"), toDay: day("03-01") });
     expect({ code: refused.code, message: refused.message }).toEqual({
       code: "22023", message: `The range is empty or inverted: from (${day("05-01")}) must be before to (${day("03-01")}).`,
