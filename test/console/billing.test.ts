@@ -187,6 +187,9 @@ test("an auditor sees the billing figures and no action buttons", async () => {
   expect(await page.locator("[data-action]").count()).toBe(0);
   expect(await page.getByRole("region", { name: "Admin actions" }).count()).toBe(0);
   await screenshot(page, "billing-auditor");
+  await page.setViewportSize({ width: 800, height: 1000 });
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= 800);
+  await screenshot(page, "billing-auditor-tablet");
   await page.context().close();
 });
 

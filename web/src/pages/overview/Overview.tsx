@@ -1,9 +1,9 @@
-import { useMemo } from "react";
+import { useCallback, useMemo } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { TimeChart, type Series } from "../../shared/chart.tsx";
 import { change, count, money, percent } from "../../shared/format.ts";
 import { bucketRange, previousRange, RangePicker, rangeFromSearch, type DayRange } from "../../shared/range.tsx";
-import { Link, useLocation } from "../../shared/router.tsx";
+import { Link, navigate, searchWith, useLocation } from "../../shared/router.tsx";
 import { useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { DataTable, type Column } from "../../shared/table.tsx";
@@ -128,6 +128,16 @@ function UsageChart({ rows, by, setBy, staff, range, currency, name }: { rows: A
     if (staff) lines.push({ label: "Provider cost", values: numbers((row) => row.providerCostMinor), color: "#ea580c", right: true, format: inMajorUnits });
     return lines;
   }, [rows, staff]);
+  // A click on the chart opens the events of the bucket under the cursor, as its row's link in the table does.
+  const pick = useCallback(
+    (index: number) => {
+      const start = present[index]?.periodStart;
+      if (!start) return;
+      const days = bucketRange(start, by, range);
+      navigate("/usage-events", searchWith({ range: null, from: days.from, to: days.to, after: null }));
+    },
+    [rows, by, range.from, range.to],
+  );
   // The chart's data as a table: readable without the canvas, downloadable, and each bucket leads to its events.
   const columns: Column<UsageRow>[] = [
     {
@@ -158,7 +168,7 @@ function UsageChart({ rows, by, setBy, staff, range, currency, name }: { rows: A
           </button>
         ))}
       </div>
-      <TimeChart days={days} series={series} from={range.from} to={range.to} label={`Usage by ${by}: attempts, failures, re-transcriptions and revenue`} />
+      <TimeChart days={days} series={series} from={range.from} to={range.to} pick={pick} label={`Usage by ${by}: attempts, failures, re-transcriptions and revenue (click a ${by} for its usage events)`} />
       <p className="buckets" data-buckets={present.length}>
         {present.length} {present.length === 1 ? by : `${by}s`} with usage
       </p>
