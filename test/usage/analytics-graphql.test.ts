@@ -804,3 +804,81 @@ describe("billing mutations are for admins only", () => {
     });
   });
 });
+
+describe("one coach's figures (issue 15's coach page)", () => {
+  test("an admin naming a coach gets that coach's revenue, cost, margin and failures; the platform's are the sum", async () => {
+    const coachRange = { ...range(), coachProfileId: a.profileId };
+    const data = await read(tokens.admin,
+      `query ($fromDay: Date, $toDay: Date, $coachProfileId: UUID) {
+         revenueSummary(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
+         failureStats(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { attempts failed failedAttemptsCostMinor }
+         retranscriptionStats(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { completed retranscriptions }
+         usageByProvider(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { nodes { model attempts revenueMinor } }
+         usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: month, coachProfileId: $coachProfileId) { nodes { periodStart attempts revenueMinor } } }`,
+      coachRange);
+    expect(data).toEqual({
+      revenueSummary: { revenueMinor: "16", providerCostMinor: "24.250000", grossMarginMinor: "-8.250000", grossMarginRatio: "-0.5156" },
+      failureStats: { attempts: "5", failed: "2", failedAttemptsCostMinor: "12.000000" },
+      retranscriptionStats: { completed: "3", retranscriptions: "1" },
+      usageByProvider: { nodes: [{ model: "rated", attempts: "5", revenueMinor: "16" }] },
+      usageOverTime: { nodes: [{ periodStart: day("03-01"), attempts: "4", revenueMinor: "16" }, { periodStart: day("04-01"), attempts: "1", revenueMinor: "0" }] },
+    });
+  });
+
+  test("a coach naming themselves gets their own figures; naming another coach is refused in words", async () => {
+    const fields = "revenueMinor providerCostMinor";
+    const own = await read(tokens.a, `query ($fromDay: Date, $toDay: Date, $c: UUID) { revenueSummary(fromDay: $fromDay, toDay: $toDay, coachProfileId: $c) { ${fields} } }`,
+      { ...range(), c: a.profileId });
+    expect(own.revenueSummary).toEqual({ revenueMinor: "16", providerCostMinor: null });
+    for (const field of ["revenueSummary", "failureStats", "retranscriptionStats"]) {
+      const refused = await refusal(tokens.a, `query ($fromDay: Date, $toDay: Date, $c: UUID) { ${field}(fromDay: $fromDay, toDay: $toDay, coachProfileId: $c) { __typename } }`,
+        { ...range(), c: b.profileId });
+      expect({ data: refused.data?.[field] ?? null, code: refused.code, message: refused.message }).toEqual({
+        data: null, code: "P0002", message: `There is no coach profile ${b.profileId} that you can see.`,
+      });
+    }
+  });
+});
+
+describe("monthly provider cost and margin (issue 15's billing page)", () => {
+  const fields = "month totalMinor providerCostMinor grossMarginMinor";
+  const query = `query ($fromMonth: Date, $toMonth: Date) { monthlyRevenue(fromMonth: $fromMonth, toMonth: $toMonth) { nodes { ${fields} } } }`;
+
+  test("staff see each month's provider cost of the usage billed in it and the margin on fees and usage; a coach sees neither", async () => {
+    const months = { fromMonth: day("03-01"), toMonth: day("05-01") };
+    const staff = [
+      { month: day("03-01"), totalMinor: "2030", providerCostMinor: "24.750000", grossMarginMinor: "2005.250000" },
+      { month: day("04-01"), totalMinor: "2000", providerCostMinor: "1.500000", grossMarginMinor: "1998.500000" },
+    ];
+    expect((await read(tokens.admin, query, months)).monthlyRevenue.nodes).toEqual(staff);
+    expect((await read(tokens.auditor, query, months)).monthlyRevenue.nodes).toEqual(staff);
+    expect((await read(tokens.a, query, months)).monthlyRevenue.nodes).toEqual([
+      { month: day("03-01"), totalMinor: "1016", providerCostMinor: null, grossMarginMinor: null },
+      { month: day("04-01"), totalMinor: "1000", providerCostMinor: null, grossMarginMinor: null },
+    ]);
+  });
+});
+
+describe("the usage events of a billing month, provider or model (an invoice's lines)", () => {
+  const ids = async (token: string, variables: Record<string, unknown>) =>
+    (await read(token,
+      `query ($fromDay: Date, $toDay: Date, $billingMonth: Date, $c: UUID, $provider: String, $model: String) {
+         usageInRange(fromDay: $fromDay, toDay: $toDay, billingMonth: $billingMonth, coachProfileId: $c, provider: $provider, model: $model) { nodes { rowId } } }`,
+      variables)).usageInRange.nodes.map((node: { rowId: string }) => node.rowId);
+
+  test("a billing month alone is enough, and narrows with a coach, a provider and a model", async () => {
+    const march = { billingMonth: day("03-01") };
+    expect(await ids(tokens.admin, march)).toEqual(["a1", "a2", "b1", "a3", "a4", "b2"].map((name) => events[name]));
+    expect(await ids(tokens.admin, { ...march, c: a.profileId })).toEqual(["a1", "a2", "a3", "a4"].map((name) => events[name]));
+    expect(await ids(tokens.admin, { ...march, provider, model: "unrated" })).toEqual([events.b1]);
+    expect(await ids(tokens.admin, { ...range(), provider: "no-such-provider" })).toEqual([]);
+    expect(await ids(tokens.b, march)).toEqual([events.b1, events.b2]);
+  });
+
+  test("a billing month that is not a month's first day, or a range with one end, is refused in words", async () => {
+    const notFirst = await refusal(tokens.admin, `query ($m: Date) { usageInRange(billingMonth: $m) { nodes { rowId } } }`, { m: day("03-15") });
+    expect({ code: notFirst.code, message: notFirst.message }).toEqual({ code: "22023", message: `A billing month is its first day (like 2026-10-01), not ${day("03-15")}.` });
+    const oneEnd = await refusal(tokens.admin, `query ($m: Date, $f: Date) { usageInRange(billingMonth: $m, fromDay: $f) { nodes { rowId } } }`, { m: day("03-01"), f: day("03-01") });
+    expect({ code: oneEnd.code, message: oneEnd.message }).toEqual({ code: "22023", message: "A range needs both ends: from and to (dates, to exclusive)." });
+  });
+});
