@@ -2,6 +2,8 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
+const AXIS_FONT = '12px -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "DejaVu Sans", sans-serif';
+
 export interface Series {
   label: string;
   values: Array<number | null>;
@@ -39,11 +41,12 @@ export function TimeChart({ days, series, label, from, to, pick }: { days: strin
             value: (_: uPlot, value: number | null) => (value === null ? "—" : one.format ? one.format(value) : String(value)),
           })),
         ],
+        // The canvas does not inherit the page's font: the axes name it (uPlot's default reads as serif where system-ui is missing).
         axes: [
-          {},
-          { scale: "y" },
+          { font: AXIS_FONT },
+          { scale: "y", font: AXIS_FONT },
           ...(hasRight
-            ? [{ scale: "right", side: 1, grid: { show: false }, values: (_: uPlot, ticks: number[]) => ticks.map((tick) => series.find((one) => one.right)?.format?.(tick) ?? String(tick)) }]
+            ? [{ scale: "right", side: 1, font: AXIS_FONT, grid: { show: false }, values: (_: uPlot, ticks: number[]) => ticks.map((tick) => series.find((one) => one.right)?.format?.(tick) ?? String(tick)) }]
             : []),
         ],
       },
