@@ -1,6 +1,6 @@
 --! Previous: sha1:274cee02dd281f6740d7c6cf90ce3a109265278d
---! Hash: sha1:f041b510e8ea35b057cc4e86a6fa5ca890efe00f
---! Message: Issue 15 billing: one-row summaries, a coach filter on the analytics, cost and margin per month, usage events of a billing month, provider or model
+--! Hash: sha1:d6e8f1161bc8a2dcb305efece9c9ddd0064c85dc
+--! Message: Issue 15 billing: one-row summaries, a coach filter on the analytics, cost and margin per month, usage events of a billing month, provider or model, and their totals
 
 --! Included usage/analytics.sql
 -- Billing analytics: SQL over the daily rollups, under row-level security.
@@ -215,4 +215,17 @@ comment on function app_public.usage_in_range(date, date, uuid, date, text, text
   E'Usage events that occurred in a range of days (UTC, to exclusive), or were billed in a billing month (its first day; the range may then be left out), or both; oldest first, of one coach, provider or model if given: a coach''s own, or any coach''s for admins and auditors (any other is refused: no coach profile you can see). The provider cost is for admins and auditors only. The events a revenue figure sums over a range, and an invoice''s lines for a month.';
 
 grant execute on function app_public.usage_in_range(date, date, uuid, date, text, text) to custodian_coach, custodian_admin, custodian_auditor;
+
+create or replace function app_public.usage_in_range_totals(from_day date, to_day date, coach_profile_id uuid default null,
+  billing_month date default null, provider text default null, model text default null,
+  out events bigint, out amount_minor bigint, out provider_cost_minor numeric)
+returns record as $$
+  select count(*), coalesce(sum(e.amount_minor), 0)::bigint,
+    case when (select app_private.is_staff()) then coalesce(sum(e.provider_cost_minor), 0) end
+  from app_public.usage_in_range(from_day, to_day, coach_profile_id, billing_month, provider, model) e;
+$$ language sql stable;
+comment on function app_public.usage_in_range_totals(date, date, uuid, date, text, text) is
+  E'What the events of usage_in_range (same arguments, same refusals) add up to: how many, their amounts, and for admins and auditors their provider cost (null for a coach). The revenue and cost figures of a range, or an invoice''s usage and credits of a billing month, are these sums. One row.';
+
+grant execute on function app_public.usage_in_range_totals(date, date, uuid, date, text, text) to custodian_coach, custodian_admin, custodian_auditor;
 --! EndIncluded usage/usage-in-range.sql

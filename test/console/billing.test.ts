@@ -116,6 +116,8 @@ test("an admin sees revenue and margin by month and the month's invoices as the 
   const url = new URL(page.url());
   expect([url.searchParams.get("month"), url.searchParams.get("coach")]).toEqual([MONTH, coach.profileId]);
   const events = await tableRows(page, "usage-events");
+  // What the events add up to is the invoice's usage and credits.
+  expect(Number(await page.locator("[data-amount]").getAttribute("data-amount"))).toBe(Number(invoice![2]) + Number(invoice![3]));
   expect(events.filter((row) => row.kind === "attempt").reduce((sum, row) => sum + Number(row.amount), 0)).toBe(Number(invoice![2]));
   const expected = await sqlAs(admin, "select id::text from app_public.usage_in_range(null, null, $1, $2)", [coach.profileId, MONTH]);
   expect(events.map((row) => row.id)).toEqual(expected.map((row) => row.id));

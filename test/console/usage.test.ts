@@ -178,9 +178,14 @@ test("the revenue card leads to its events, paged by cursor; each event explains
   const page = await newTab(browser);
   await signIn(page, admin.email);
   await page.goto(apiUrl(`/admin/?${MAY}`));
-  const revenue = (await cards(page)).revenue;
+  const figures = await cards(page);
+  const revenue = figures.revenue;
   await page.locator('[data-figure="revenue"]').getByRole("link").click();
   await page.waitForURL(/\/admin\/usage-events\?/);
+  // The page says what its events add up to: the card's figures.
+  const totals = page.locator("[data-amount]");
+  await totals.waitFor();
+  expect([await totals.getAttribute("data-amount"), Number(await totals.getAttribute("data-provider-cost"))]).toEqual([revenue, Number(figures["provider-cost"])]);
   const all = await sqlAs(admin, "select id::text, amount_minor::text, transcription_id from app_public.usage_in_range('2018-05-01', '2018-06-01')");
   expect(all.reduce((sum, row) => sum + Number(row.amount_minor), 0)).toBe(Number(revenue));
   expect(Number(await page.locator("[data-total]").getAttribute("data-total"))).toBe(all.length);
@@ -250,6 +255,7 @@ test("a coach sees their own usage without costs, and another coach's page or ev
   const rows = await tableRows(page, "usage-events");
   expect(rows.map((row) => row.id)).toEqual(own.map((row) => row.id));
   expect(rows.every((row) => row.coach === coach.profileId)).toBe(true);
+  expect(await page.locator("[data-amount]").getAttribute("data-provider-cost")).toBe("");
   expect(await page.getByText("Provider cost").count()).toBe(0);
   await screenshot(page, "usage-events-coach");
   await page.context().close();

@@ -875,6 +875,13 @@ describe("the usage events of a billing month, provider or model (an invoice's l
     expect(await ids(tokens.b, march)).toEqual([events.b1, events.b2]);
   });
 
+  test("usageInRangeTotals adds the same events up: how many, their amounts, and for staff their provider cost", async () => {
+    const query = `query ($billingMonth: Date) { usageInRangeTotals(billingMonth: $billingMonth) { events amountMinor providerCostMinor } }`;
+    const march = { billingMonth: day("03-01") };
+    expect((await read(tokens.admin, query, march)).usageInRangeTotals).toEqual({ events: "6", amountMinor: "30", providerCostMinor: "24.750000" });
+    expect((await read(tokens.b, query, march)).usageInRangeTotals).toEqual({ events: "2", amountMinor: "14", providerCostMinor: null });
+  });
+
   test("a billing month that is not a month's first day, or a range with one end, is refused in words", async () => {
     const notFirst = await refusal(tokens.admin, `query ($m: Date) { usageInRange(billingMonth: $m) { nodes { rowId } } }`, { m: day("03-15") });
     expect({ code: notFirst.code, message: notFirst.message }).toEqual({ code: "22023", message: `A billing month is its first day (like 2026-10-01), not ${day("03-15")}.` });

@@ -114,9 +114,10 @@ export function UsageEvents() {
           ];
           return (
             <>
-              <p data-total={connection.totalCount}>
+              <p data-total={connection.totalCount} data-amount={data.totals?.amountMinor ?? ""} data-provider-cost={data.totals?.providerCostMinor ?? ""}>
                 {count(String(connection.totalCount))} {connection.totalCount === 1 ? "event" : "events"}
-                {connection.totalCount > rows.length ? `; ${rows.length} on this page` : ""}.
+                {connection.totalCount > rows.length ? ` (${rows.length} on this page)` : ""}, amounting to <strong>{money(data.totals?.amountMinor, currency)}</strong>
+                {staff ? <> at a provider cost of <strong>{money(data.totals?.providerCostMinor, currency)}</strong></> : null}.
               </p>
               <DataTable label="Usage events" columns={columns} rows={rows} filename="usage-events" rowKey={(row) => row.rowId} />
               <nav className="pager" aria-label="Pages of events">
