@@ -80,7 +80,7 @@ describe("query parameters", () => {
     for (const names of Object.values(taken)) {
       for (const name of names) expect(name).toMatch(/^[a-z]+(_[a-z]+)*$/);
     }
-    expect(taken["/api/v1/usage"]).toEqual(["from", "to", "coach_profile_id", "format"]);
+    expect(taken["/api/v1/usage"]).toEqual(["from", "to", "coach_profile_id", "billing_month", "provider", "model", "format"]);
     expect(taken["/api/v1/audit"]).toEqual(["table_name", "record_key", "actor_id", "actor_kind", "operation", "occurred_from", "occurred_before", "limit", "after", "format"]);
   });
 

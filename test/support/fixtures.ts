@@ -75,3 +75,27 @@ export async function deleteCoach(client: Queryable, coach: Coach): Promise<void
   await client.query("select governance.hard_delete('app_public.coach_profiles', $1, 'test cleanup')", [coach.profileId]);
   await client.query("delete from app_public.users where id = $1", [coach.user.id]);
 }
+
+/** A provider and model with a known cost per minute, named uniquely, for attempts whose cost a test reasons about. */
+export async function createProviderRate(client: Queryable, costPerMinuteMinor = "0.5"): Promise<{ provider: string; model: string }> {
+  const rate = { provider: `provider-${unique()}`, model: "model-1" };
+  await client.query(
+    "insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from) values ($1, $2, $3, '-infinity')",
+    [rate.provider, rate.model, costPerMinuteMinor],
+  );
+  return rate;
+}
+
+/** An attempt of the coach's session that finished (completed or failed) at a pinned instant. Returns its id. */
+export async function createAttempt(
+  client: Queryable,
+  coach: Coach,
+  attempt: { status: "completed" | "failed"; seconds: number; finishedAt: string; provider: string; model: string },
+): Promise<string> {
+  const { rows } = await client.query(
+    `insert into app_public.transcriptions (session_id, provider, model, language, status, billed_duration_seconds, started_at, finished_at)
+     values ($1, $2, $3, 'en', $4, $5, $6, $6) returning id`,
+    [coach.sessionId, attempt.provider, attempt.model, attempt.status, attempt.status === "completed" ? attempt.seconds : null, attempt.finishedAt],
+  );
+  return rows[0].id;
+}

@@ -301,9 +301,10 @@ describe("top coaches", () => {
   });
 });
 
+/** A one-row summary (served as one object, not a connection), in a list so that its expectations read as rows. */
 async function single(token: string, field: string, fields: string, variables: Record<string, unknown> = range()) {
-  const data = await read(token, `query ($fromDay: Date, $toDay: Date) { ${field}(fromDay: $fromDay, toDay: $toDay) { nodes { ${fields} } } }`, variables);
-  return data[field].nodes;
+  const data = await read(token, `query ($fromDay: Date, $toDay: Date) { ${field}(fromDay: $fromDay, toDay: $toDay) { ${fields} } }`, variables);
+  return [data[field]];
 }
 
 describe("revenue summary", () => {
@@ -595,13 +596,14 @@ describe("reconciliation", () => {
 });
 
 describe("ranges the analytics refuse", () => {
-  const functions = [
+  // oneRow: a summary served as one object, not a connection.
+  const functions: Array<{ field: string; from: string; to: string; nodes: string; oneRow?: boolean }> = [
     { field: "usageOverTime", from: "fromDay", to: "toDay", nodes: "periodStart" },
     { field: "usageByProvider", from: "fromDay", to: "toDay", nodes: "provider" },
     { field: "topCoaches", from: "fromDay", to: "toDay", nodes: "coachProfileId" },
-    { field: "revenueSummary", from: "fromDay", to: "toDay", nodes: "revenueMinor" },
-    { field: "retranscriptionStats", from: "fromDay", to: "toDay", nodes: "completed" },
-    { field: "failureStats", from: "fromDay", to: "toDay", nodes: "attempts" },
+    { field: "revenueSummary", from: "fromDay", to: "toDay", nodes: "revenueMinor", oneRow: true },
+    { field: "retranscriptionStats", from: "fromDay", to: "toDay", nodes: "completed", oneRow: true },
+    { field: "failureStats", from: "fromDay", to: "toDay", nodes: "attempts", oneRow: true },
     { field: "monthlyRevenue", from: "fromMonth", to: "toMonth", nodes: "month" },
     { field: "usageInRange", from: "fromDay", to: "toDay", nodes: "rowId" },
     { field: "usageReconcile", from: "fromDay", to: "toDay", nodes: "checkName" },
@@ -613,7 +615,7 @@ describe("ranges the analytics refuse", () => {
     const declarations = given.map(([name]) => `$${name}: Date`).join(", ");
     const args = given.map(([name]) => `${fn[name as "from" | "to"]}: $${name}`).join(", ");
     const refused = await refusal(tokens.admin,
-      `query ${declarations ? `(${declarations})` : ""} { ${fn.field}${args ? `(${args})` : ""} { nodes { ${fn.nodes} } } }`,
+      `query ${declarations ? `(${declarations})` : ""} { ${fn.field}${args ? `(${args})` : ""} { ${fn.oneRow ? fn.nodes : `nodes { ${fn.nodes} }`} } }`,
       Object.fromEntries(given));
     return { data: refused.data?.[fn.field] ?? null, code: refused.code, message: refused.message };
   }
@@ -650,7 +652,7 @@ describe("ranges the analytics refuse", () => {
   });
 
   test("a coach's bad range is refused the same way", async () => {
-    const refused = await refusal(tokens.a, `query ($fromDay: Date, $toDay: Date) { revenueSummary(fromDay: $fromDay, toDay: $toDay) { nodes { revenueMinor } } }`,
+    const refused = await refusal(tokens.a, `query ($fromDay: Date, $toDay: Date) { revenueSummary(fromDay: $fromDay, toDay: $toDay) { revenueMinor } }`,
       { fromDay: day("05-01"), toDay: day("03-01") });
     expect({ code: refused.code, message: refused.message }).toEqual({
       code: "22023", message: `The range is empty or inverted: from (${day("05-01")}) must be before to (${day("03-01")}).`,
@@ -800,5 +802,90 @@ describe("billing mutations are for admins only", () => {
     expect(await explain(tokens.a, "a6")).toMatchObject({
       rule: "retranscription", usage_month: day("06-01"), billing_month: day("07-01"), late: true, included_seconds: 60, charged_seconds: 30, amount_minor: 3,
     });
+  });
+});
+
+describe("one coach's figures (issue 15's coach page)", () => {
+  test("an admin naming a coach gets that coach's revenue, cost, margin and failures; the platform's are the sum", async () => {
+    const coachRange = { ...range(), coachProfileId: a.profileId };
+    const data = await read(tokens.admin,
+      `query ($fromDay: Date, $toDay: Date, $coachProfileId: UUID) {
+         revenueSummary(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
+         failureStats(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { attempts failed failedAttemptsCostMinor }
+         retranscriptionStats(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { completed retranscriptions }
+         usageByProvider(fromDay: $fromDay, toDay: $toDay, coachProfileId: $coachProfileId) { nodes { model attempts revenueMinor } }
+         usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: month, coachProfileId: $coachProfileId) { nodes { periodStart attempts revenueMinor } } }`,
+      coachRange);
+    expect(data).toEqual({
+      revenueSummary: { revenueMinor: "16", providerCostMinor: "24.250000", grossMarginMinor: "-8.250000", grossMarginRatio: "-0.5156" },
+      failureStats: { attempts: "5", failed: "2", failedAttemptsCostMinor: "12.000000" },
+      retranscriptionStats: { completed: "3", retranscriptions: "1" },
+      usageByProvider: { nodes: [{ model: "rated", attempts: "5", revenueMinor: "16" }] },
+      usageOverTime: { nodes: [{ periodStart: day("03-01"), attempts: "4", revenueMinor: "16" }, { periodStart: day("04-01"), attempts: "1", revenueMinor: "0" }] },
+    });
+  });
+
+  test("a coach naming themselves gets their own figures; naming another coach is refused in words", async () => {
+    const fields = "revenueMinor providerCostMinor";
+    const own = await read(tokens.a, `query ($fromDay: Date, $toDay: Date, $c: UUID) { revenueSummary(fromDay: $fromDay, toDay: $toDay, coachProfileId: $c) { ${fields} } }`,
+      { ...range(), c: a.profileId });
+    expect(own.revenueSummary).toEqual({ revenueMinor: "16", providerCostMinor: null });
+    for (const field of ["revenueSummary", "failureStats", "retranscriptionStats"]) {
+      const refused = await refusal(tokens.a, `query ($fromDay: Date, $toDay: Date, $c: UUID) { ${field}(fromDay: $fromDay, toDay: $toDay, coachProfileId: $c) { __typename } }`,
+        { ...range(), c: b.profileId });
+      expect({ data: refused.data?.[field] ?? null, code: refused.code, message: refused.message }).toEqual({
+        data: null, code: "P0002", message: `There is no coach profile ${b.profileId} that you can see.`,
+      });
+    }
+  });
+});
+
+describe("monthly provider cost and margin (issue 15's billing page)", () => {
+  const fields = "month totalMinor providerCostMinor grossMarginMinor";
+  const query = `query ($fromMonth: Date, $toMonth: Date) { monthlyRevenue(fromMonth: $fromMonth, toMonth: $toMonth) { nodes { ${fields} } } }`;
+
+  test("staff see each month's provider cost of the usage billed in it and the margin on fees and usage; a coach sees neither", async () => {
+    const months = { fromMonth: day("03-01"), toMonth: day("05-01") };
+    const staff = [
+      { month: day("03-01"), totalMinor: "2030", providerCostMinor: "24.750000", grossMarginMinor: "2005.250000" },
+      { month: day("04-01"), totalMinor: "2000", providerCostMinor: "1.500000", grossMarginMinor: "1998.500000" },
+    ];
+    expect((await read(tokens.admin, query, months)).monthlyRevenue.nodes).toEqual(staff);
+    expect((await read(tokens.auditor, query, months)).monthlyRevenue.nodes).toEqual(staff);
+    expect((await read(tokens.a, query, months)).monthlyRevenue.nodes).toEqual([
+      { month: day("03-01"), totalMinor: "1016", providerCostMinor: null, grossMarginMinor: null },
+      { month: day("04-01"), totalMinor: "1000", providerCostMinor: null, grossMarginMinor: null },
+    ]);
+  });
+});
+
+describe("the usage events of a billing month, provider or model (an invoice's lines)", () => {
+  const ids = async (token: string, variables: Record<string, unknown>) =>
+    (await read(token,
+      `query ($fromDay: Date, $toDay: Date, $billingMonth: Date, $c: UUID, $provider: String, $model: String) {
+         usageInRange(fromDay: $fromDay, toDay: $toDay, billingMonth: $billingMonth, coachProfileId: $c, provider: $provider, model: $model) { nodes { rowId } } }`,
+      variables)).usageInRange.nodes.map((node: { rowId: string }) => node.rowId);
+
+  test("a billing month alone is enough, and narrows with a coach, a provider and a model", async () => {
+    const march = { billingMonth: day("03-01") };
+    expect(await ids(tokens.admin, march)).toEqual(["a1", "a2", "b1", "a3", "a4", "b2"].map((name) => events[name]));
+    expect(await ids(tokens.admin, { ...march, c: a.profileId })).toEqual(["a1", "a2", "a3", "a4"].map((name) => events[name]));
+    expect(await ids(tokens.admin, { ...march, provider, model: "unrated" })).toEqual([events.b1]);
+    expect(await ids(tokens.admin, { ...range(), provider: "no-such-provider" })).toEqual([]);
+    expect(await ids(tokens.b, march)).toEqual([events.b1, events.b2]);
+  });
+
+  test("usageInRangeTotals adds the same events up: how many, their amounts, and for staff their provider cost", async () => {
+    const query = `query ($billingMonth: Date) { usageInRangeTotals(billingMonth: $billingMonth) { events amountMinor providerCostMinor } }`;
+    const march = { billingMonth: day("03-01") };
+    expect((await read(tokens.admin, query, march)).usageInRangeTotals).toEqual({ events: "6", amountMinor: "30", providerCostMinor: "24.750000" });
+    expect((await read(tokens.b, query, march)).usageInRangeTotals).toEqual({ events: "2", amountMinor: "14", providerCostMinor: null });
+  });
+
+  test("a billing month that is not a month's first day, or a range with one end, is refused in words", async () => {
+    const notFirst = await refusal(tokens.admin, `query ($m: Date) { usageInRange(billingMonth: $m) { nodes { rowId } } }`, { m: day("03-15") });
+    expect({ code: notFirst.code, message: notFirst.message }).toEqual({ code: "22023", message: `A billing month is its first day (like 2026-10-01), not ${day("03-15")}.` });
+    const oneEnd = await refusal(tokens.admin, `query ($m: Date, $f: Date) { usageInRange(billingMonth: $m, fromDay: $f) { nodes { rowId } } }`, { m: day("03-01"), f: day("03-01") });
+    expect({ code: oneEnd.code, message: oneEnd.message }).toEqual({ code: "22023", message: "A range needs both ends: from and to (dates, to exclusive)." });
   });
 });

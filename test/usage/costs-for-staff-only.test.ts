@@ -114,10 +114,10 @@ describe("over GraphQL", () => {
   });
 
   test("revenueSummary gives a coach their revenue without cost or margin, and an admin all of it", async () => {
-    const query = `{ revenueSummary(fromDay: "${from}", toDay: "${to}") { nodes { revenueMinor providerCostMinor grossMarginMinor } } }`;
-    const mine = (await graphql(query, {}, tokens.coach)).body.data!.revenueSummary.nodes[0];
+    const query = `{ revenueSummary(fromDay: "${from}", toDay: "${to}") { revenueMinor providerCostMinor grossMarginMinor } }`;
+    const mine = (await graphql(query, {}, tokens.coach)).body.data!.revenueSummary;
     expect(mine).toMatchObject({ providerCostMinor: null, grossMarginMinor: null });
-    const all = (await graphql(query, {}, tokens.admin)).body.data!.revenueSummary.nodes[0];
+    const all = (await graphql(query, {}, tokens.admin)).body.data!.revenueSummary;
     expect(all.providerCostMinor).not.toBeNull(); // the platform's, over every coach's usage of the day
   });
 });

@@ -267,6 +267,18 @@ describe("GET /api/v1/usage", () => {
     expect(await ids("03-03", "03-10", tokens.a)).toEqual([events.a3]);
   });
 
+  test("billing_month, provider and model narrow the events, as GraphQL's usageInRange does", async () => {
+    const ids = async (query: Record<string, string>) => (await getJson("/api/v1/usage", { ...march(), ...query }, tokens.admin)).map((row) => row.id);
+    expect(await ids({ billing_month: day("03-01"), coach_profile_id: a.profileId })).toEqual([events.a1, events.a2, events.a3]);
+    expect(await ids({ billing_month: day("04-01") })).toEqual([]);
+    expect(await ids({ provider, model: "r1" })).toEqual([events.a1, events.a2, events.b1, events.a3]);
+    expect(await ids({ provider: "no-such-provider" })).toEqual([]);
+    const response = await get("/api/v1/usage", { ...march(), billing_month: day("03-02") }, tokens.admin);
+    expect({ status: response.status, body: await response.json() }).toEqual({
+      status: 400, body: { error: `"billing_month" must be the first day of a month (like 2026-11-01), not "${day("03-02")}".` },
+    });
+  });
+
   test("CSV has a header of the same camelCase names, then one row per event saying what the JSON says (a coach's provider cost empty)", async () => {
     const response = await get("/api/v1/usage", { ...march(), format: "csv" }, tokens.a);
     expect(response.status).toBe(200);
@@ -314,7 +326,7 @@ describe("GET /api/v1/usage", () => {
     { name: "an empty to", parameters: "from=1910-03-01&to=", message: '"to" is required: a date like 2026-11-01 (the range is from inclusive, to exclusive).' },
     { name: "a malformed date", parameters: { from: "1910-3-1", to: "1910-04-01" }, message: '"from" must be a date like 2026-11-01, not "1910-3-1".' },
     { name: "a date that is no date", parameters: { from: "1910-03-01", to: "1910-13-01" }, message: '"to" must be a date like 2026-11-01, not "1910-13-01".' },
-    { name: "an unknown parameter", parameters: { from: "1910-03-01", to: "1910-04-01", coach: "x" }, message: 'Unknown parameter "coach"; use from, to, coach_profile_id, format.' },
+    { name: "an unknown parameter", parameters: { from: "1910-03-01", to: "1910-04-01", coach: "x" }, message: 'Unknown parameter "coach"; use from, to, coach_profile_id, billing_month, provider, model, format.' },
     { name: "a coach_profile_id that is no id", parameters: { from: "1910-03-01", to: "1910-04-01", coach_profile_id: "coach-7" }, message: '"coach_profile_id" must be a UUID, not "coach-7".' },
     { name: "a parameter given twice", parameters: "from=1910-03-01&from=1910-03-02&to=1910-04-01", message: 'Give "from" once, as a plain value.' },
     { name: "an unknown format", parameters: { from: "1910-03-01", to: "1910-04-01", format: "xml" }, message: 'format must be json or csv, not "xml".' },
@@ -462,18 +474,18 @@ describe("GET /api/v1/admin/analytics/top-coaches", () => {
 });
 
 describe("every analytics field GraphQL has is a REST route saying the same", () => {
-  /** A GraphQL analytics field's rows over March, as the admin reads them. */
-  async function fieldRows(field: string, range: string, columns: string): Promise<Array<Record<string, unknown>>> {
-    const { body } = await graphql(`query ($from: Date, $to: Date) { ${field}(${range}) { nodes { ${columns} } } }`,
+  /** A GraphQL analytics field's rows over March, as the admin reads them (a one-row summary is one object: one row). */
+  async function fieldRows(field: string, range: string, columns: string, oneRow = false): Promise<Array<Record<string, unknown>>> {
+    const { body } = await graphql(`query ($from: Date, $to: Date) { ${field}(${range}) { ${oneRow ? columns : `nodes { ${columns} }`} } }`,
       march(), tokens.admin);
     expect(body.errors).toBeUndefined();
-    return body.data![field].nodes;
+    return oneRow ? [body.data![field]] : body.data![field].nodes;
   }
 
   test("failures: the failure rate, failed retries and what failed attempts cost us", async () => {
     const rows = await getJson(analytics("failures"), march(), tokens.admin);
     expect(rows).toEqual(await fieldRows("failureStats", "fromDay: $from, toDay: $to",
-      "attempts failed failureRate freeRetries failedAttemptsCostMinor"));
+      "attempts failed failureRate freeRetries failedAttemptsCostMinor", true));
     expect(rows).toEqual([expect.objectContaining({ attempts: "4", failed: "1", failureRate: "0.2500", failedAttemptsCostMinor: "3.000000" })]);
     expect((await getCsv(analytics("failures"), march(), tokens.auditor)).header).toEqual(
       ["attempts", "failed", "failureRate", "freeRetries", "failedAttemptsCostMinor"]);
@@ -486,10 +498,18 @@ describe("every analytics field GraphQL has is a REST route saying the same", ()
     expect(rows).toEqual([expect.objectContaining({ provider, model: "r1", attempts: "4", failed: "1", revenueMinor: "18" })]);
   });
 
+  test("revenue of one coach: coach_profile_id narrows it, as GraphQL's coachProfileId does", async () => {
+    const rows = await getJson(analytics("revenue"), { ...march(), coach_profile_id: a.profileId }, tokens.admin);
+    expect(rows).toEqual([{ revenueMinor: "15", providerCostMinor: "16.500000", grossMarginMinor: "-1.500000", grossMarginRatio: "-0.1000" }]);
+    const { body } = await graphql(`query ($from: Date, $to: Date, $c: UUID) { revenueSummary(fromDay: $from, toDay: $to, coachProfileId: $c) {
+      revenueMinor providerCostMinor grossMarginMinor grossMarginRatio } }`, { ...march(), c: a.profileId }, tokens.admin);
+    expect(rows).toEqual([body.data!.revenueSummary]);
+  });
+
   test("monthly-revenue: plan fees and usage revenue by month, from the month of from up to, not including, the month of to", async () => {
     const rows = await getJson(analytics("monthly-revenue"), { from: day("02-01"), to: day("04-01") }, tokens.admin);
     const { body } = await graphql(
-      `query ($from: Date, $to: Date) { monthlyRevenue(fromMonth: $from, toMonth: $to) { nodes { month planFeeMinor usageRevenueMinor totalMinor payingCoaches } } }`,
+      `query ($from: Date, $to: Date) { monthlyRevenue(fromMonth: $from, toMonth: $to) { nodes { month planFeeMinor usageRevenueMinor totalMinor payingCoaches providerCostMinor grossMarginMinor } } }`,
       { from: day("02-01"), to: day("04-01") }, tokens.admin);
     expect(rows).toEqual(body.data!.monthlyRevenue.nodes);
     expect(rows.map((row) => [row.month, row.usageRevenueMinor])).toEqual([[day("02-01"), "0"], [day("03-01"), "18"]]);
@@ -502,12 +522,12 @@ describe("every analytics field GraphQL has is a REST route saying the same", ()
 
 describe("who may read the analytics, and parameters they refuse", () => {
   const endpoints = [
-    { name: "usage", parameters: ["from", "to", "granularity"] },
-    { name: "providers", parameters: ["from", "to"] },
-    { name: "revenue", parameters: ["from", "to"] },
+    { name: "usage", parameters: ["from", "to", "granularity", "coach_profile_id"] },
+    { name: "providers", parameters: ["from", "to", "coach_profile_id"] },
+    { name: "revenue", parameters: ["from", "to", "coach_profile_id"] },
     { name: "monthly-revenue", parameters: ["from", "to"] },
-    { name: "retranscriptions", parameters: ["from", "to"] },
-    { name: "failures", parameters: ["from", "to"] },
+    { name: "retranscriptions", parameters: ["from", "to", "coach_profile_id"] },
+    { name: "failures", parameters: ["from", "to", "coach_profile_id"] },
     { name: "top-coaches", parameters: ["from", "to", "limit"] },
   ];
 

@@ -1,7 +1,10 @@
 import type { ReactNode } from "react";
+import { Billing } from "./pages/billing/Billing.tsx";
+import { CoachPage } from "./pages/overview/Coach.tsx";
 import { Overview } from "./pages/overview/Overview.tsx";
 import { Reconcile } from "./pages/reconcile/Reconcile.tsx";
 import { SignIn } from "./pages/sign-in/SignIn.tsx";
+import { UsageEvents } from "./pages/usage-events/UsageEvents.tsx";
 import { Link, useLocation } from "./shared/router.tsx";
 import { useSession, type Role } from "./shared/session.tsx";
 
@@ -10,11 +13,16 @@ interface Page {
   title: string;
   roles: readonly Role[];
   render: () => ReactNode;
+  /** False for a page reached by drilling down (a coach's page), not from the navigation. */
+  nav?: boolean;
 }
 
 /** Every page and the roles that may open it; navigation shows only those of the signed-in role. */
 const PAGES: readonly Page[] = [
   { path: "/", title: "Overview", roles: ["admin", "auditor", "coach"], render: () => <Overview /> },
+  { path: "/coach", title: "Coach", roles: ["admin", "auditor", "coach"], render: () => <CoachPage />, nav: false },
+  { path: "/billing", title: "Billing", roles: ["admin", "auditor", "coach"], render: () => <Billing /> },
+  { path: "/usage-events", title: "Usage events", roles: ["admin", "auditor", "coach"], render: () => <UsageEvents /> },
   { path: "/reconcile", title: "Reconcile", roles: ["admin", "auditor"], render: () => <Reconcile /> },
 ];
 
@@ -24,7 +32,7 @@ export function App() {
   if (restoring) return <p className="state loading" role="status">Loading…</p>;
   if (!session) return <SignIn />;
   const page = PAGES.find((one) => one.path === path);
-  const allowed = PAGES.filter((one) => one.roles.includes(session.role));
+  const allowed = PAGES.filter((one) => one.roles.includes(session.role) && one.nav !== false);
   return (
     <div className="shell">
       <nav aria-label="Console">
@@ -32,7 +40,7 @@ export function App() {
         <ul>
           {allowed.map((one) => (
             <li key={one.path}>
-              <Link to={one.path} current={one === page}>
+              <Link to={one.path} current={one === page} search={{ after: null, event: null }}>
                 {one.title}
               </Link>
             </li>

@@ -38,21 +38,24 @@ const monthRange: Parameter[] = [
   { name: "to", kind: { type: "date", required: true, firstOfMonth: true } },
 ];
 
+/** One coach's figures instead of every coach's (GraphQL's coachProfileId). */
+const coach: Parameter = { name: "coach_profile_id", kind: { type: "uuid" } };
+
 /** The analytics GraphQL offers, one route each, named after the GraphQL field. */
 const analytics: Record<string, Endpoint> = {
   usage: {
-    parameters: [...range, { name: "granularity", kind: { type: "choice", values: ["day", "week", "month"] } }],
-    sql: "select * from app_public.usage_over_time($1::date, $2::date, coalesce($3::app_public.usage_granularity, 'day'))",
+    parameters: [...range, { name: "granularity", kind: { type: "choice", values: ["day", "week", "month"] } }, coach],
+    sql: "select * from app_public.usage_over_time($1::date, $2::date, coalesce($3::app_public.usage_granularity, 'day'), $4::uuid)",
     filename: "usage",
   },
   providers: {
-    parameters: range,
-    sql: "select * from app_public.usage_by_provider($1::date, $2::date)",
+    parameters: [...range, coach],
+    sql: "select * from app_public.usage_by_provider($1::date, $2::date, $3::uuid)",
     filename: "providers",
   },
   revenue: {
-    parameters: range,
-    sql: "select * from app_public.revenue_summary($1::date, $2::date)",
+    parameters: [...range, coach],
+    sql: "select * from app_public.revenue_summary($1::date, $2::date, $3::uuid)",
     filename: "revenue",
   },
   "monthly-revenue": {
@@ -61,13 +64,13 @@ const analytics: Record<string, Endpoint> = {
     filename: "monthly-revenue",
   },
   retranscriptions: {
-    parameters: range,
-    sql: "select * from app_public.retranscription_stats($1::date, $2::date)",
+    parameters: [...range, coach],
+    sql: "select * from app_public.retranscription_stats($1::date, $2::date, $3::uuid)",
     filename: "retranscriptions",
   },
   failures: {
-    parameters: range,
-    sql: "select * from app_public.failure_stats($1::date, $2::date)",
+    parameters: [...range, coach],
+    sql: "select * from app_public.failure_stats($1::date, $2::date, $3::uuid)",
     filename: "failures",
   },
   "top-coaches": {
@@ -84,7 +87,7 @@ export const analyticsRoutes = Object.keys(analytics);
  * Usage over REST, thin and under the same row-level security as GraphQL:
  * GET /api/v1/usage (a coach's own events, an admin's any: all, or one
  * coach's with coach_profile_id; a coach profile the caller may not see is a
- * 404) and GET /api/v1/admin/analytics/{usage,providers,revenue,
+ * 404; billing_month, provider and model narrow them) and GET /api/v1/admin/analytics/{usage,providers,revenue,
  * monthly-revenue,retranscriptions,failures,top-coaches}.
  */
 export function usageRoutes(pool: Pool): express.Router {
@@ -93,8 +96,14 @@ export function usageRoutes(pool: Pool): express.Router {
     router,
     "/api/v1/usage",
     route(pool, {
-      parameters: [...range, { name: "coach_profile_id", kind: { type: "uuid" } }],
-      sql: "select * from app_public.usage_in_range($1::date, $2::date, $3::uuid)",
+      parameters: [
+        ...range,
+        coach,
+        { name: "billing_month", kind: { type: "date", firstOfMonth: true } },
+        { name: "provider", kind: { type: "text" } },
+        { name: "model", kind: { type: "text" } },
+      ],
+      sql: "select * from app_public.usage_in_range($1::date, $2::date, $3::uuid, $4::date, $5, $6)",
       filename: "usage-events",
     }, false),
   );

@@ -40,7 +40,8 @@ export async function request<Result, Variables>(
   }
   if (body.errors?.length) {
     const first = body.errors[0]!;
-    throw new ApiError(body.errors.map((error) => error.message).join(" "), first.extensions?.code);
+    // Fields of one operation often fail for one reason: it is said once.
+    throw new ApiError([...new Set(body.errors.map((error) => error.message))].join(" "), first.extensions?.code);
   }
   if (!body.data) throw new ApiError(`Custodian answered ${response.status} without data.`);
   return body.data;

@@ -33,3 +33,15 @@ export function change(now: string | null | undefined, before: string | null | u
     direction: ratio > 0 ? "up" : "down",
   };
 }
+
+/** A moment in the reader's locale, in UTC as the API counts days. */
+export function moment(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short", timeZone: "UTC" }).format(new Date(iso)) + " UTC";
+}
+
+/** A month (its first day, 2026-10-01) as the reader reads it: October 2026. */
+export function monthName(firstDay: string | null | undefined): string {
+  if (!firstDay) return "—";
+  return new Intl.DateTimeFormat(locale, { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(`${firstDay.slice(0, 10)}T00:00:00Z`));
+}

@@ -132,3 +132,25 @@ export function RangePicker({ range, change }: { range: DayRange; change: (searc
     </div>
   );
 }
+
+/** The first day of the month `months` after the month of `day`. */
+export function monthStart(day: string, months = 0): string {
+  const start = new Date(parse(`${day.slice(0, 7)}-01`));
+  start.setUTCMonth(start.getUTCMonth() + months);
+  return iso(start.getTime());
+}
+
+/** The whole months a range touches, as the API reads months: first day of the first, first day after the last. */
+export function monthsOf(range: { from: string; to: string }): { from: string; to: string } {
+  return { from: monthStart(range.from), to: monthStart(lastDay(range), 1) };
+}
+
+/**
+ * The days a bucket of a chart stands for: [its start, the next bucket's start)
+ * (a day, an ISO week, a month), within the range the figures were asked for,
+ * since a bucket's figure only counts the days of the range.
+ */
+export function bucketRange(start: string, by: "day" | "week" | "month", range: { from: string; to: string }): { from: string; to: string } {
+  const next = by === "day" ? iso(parse(start) + DAY) : by === "week" ? iso(parse(start) + 7 * DAY) : monthStart(start, 1);
+  return { from: parse(start) < parse(range.from) ? range.from : start, to: parse(next) > parse(range.to) ? range.to : next };
+}

@@ -26,28 +26,40 @@ export function useLocation() {
   }, []);
   const setSearch = useCallback(
     (change: Record<string, string | null>) => {
-      const next = new URLSearchParams(window.location.search);
-      for (const [key, value] of Object.entries(change)) {
-        if (value === null) next.delete(key);
-        else next.set(key, value);
-      }
-      navigate(current().path, next);
+      navigate(current().path, searchWith(change));
     },
     [],
   );
   return { ...location, setSearch };
 }
 
-export function Link({ to, children, current: isCurrent }: { to: string; children: React.ReactNode; current?: boolean }) {
+/** The query string a link leads to: the current one (range and filters go along) with `change` applied (null drops a key). */
+export function searchWith(change: Record<string, string | null> = {}): URLSearchParams {
+  const next = new URLSearchParams(window.location.search);
+  for (const [key, value] of Object.entries(change)) {
+    if (value === null) next.delete(key);
+    else next.set(key, value);
+  }
+  return next;
+}
+
+/**
+ * A link inside the console. The range and filters of the page go along, with
+ * `search` changed on top (a drill-down names what it narrows to).
+ */
+export function Link({ to, children, current: isCurrent, search }: { to: string; children: React.ReactNode; current?: boolean; search?: Record<string, string | null> }) {
+  const { search: now } = useLocation();
+  void now; // re-render when the query string changes, so the href is current
+  const next = searchWith(search);
+  const query = [...next.keys()].length ? `?${next}` : "";
   return (
     <a
-      href={`${BASE}${to}`}
+      href={`${BASE}${to === "/" ? "/" : to}${query}`}
       aria-current={isCurrent ? "page" : undefined}
       onClick={(event) => {
         if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
         event.preventDefault();
-        // The range and filters go along from page to page.
-        navigate(to, new URLSearchParams(window.location.search));
+        navigate(to, searchWith(search));
       }}
     >
       {children}

@@ -8,8 +8,12 @@ export type QueryState<Result> =
   | { status: "error"; message: string }
   | { status: "done"; data: Result };
 
-/** Runs a typed operation as the signed-in user whenever its variables change; a refused token ends the session. */
-export function useQuery<Result, Variables>(document: TadaDocumentNode<Result, Variables>, variables: Variables): QueryState<Result> {
+/**
+ * Runs a typed operation as the signed-in user whenever its variables change
+ * (or `version` does: a page bumps it after an action changed the data); a
+ * refused token ends the session.
+ */
+export function useQuery<Result, Variables>(document: TadaDocumentNode<Result, Variables>, variables: Variables, version = 0): QueryState<Result> {
   const { session, ended } = useSession();
   const [state, setState] = useState<QueryState<Result>>({ status: "loading" });
   const key = JSON.stringify(variables);
@@ -27,6 +31,6 @@ export function useQuery<Result, Variables>(document: TadaDocumentNode<Result, V
     return () => {
       live = false;
     };
-  }, [document, key, session?.token]);
+  }, [document, key, session?.token, version]);
   return state;
 }

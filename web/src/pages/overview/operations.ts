@@ -1,30 +1,20 @@
 import { graphql } from "../../graphql.ts";
 
 /**
- * The overview's figures for a range and the period before it: each card is
- * one field of one SQL function (revenue_summary, failure_stats,
- * retranscription_stats), the chart usage_over_time.
+ * The overview's figures for a range and the period before it, of every coach
+ * the caller may see or of one coach: each card is one field of one SQL
+ * function (revenue_summary, failure_stats, retranscription_stats, one row
+ * each), the chart usage_over_time, the tables usage_by_provider and
+ * top_coaches.
  */
 export const OverviewFigures = graphql(`
-  query OverviewFigures($from: Date!, $to: Date!, $previousFrom: Date!, $previousTo: Date!) {
-    revenue: revenueSummary(fromDay: $from, toDay: $to) {
-      nodes { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
-    }
-    previousRevenue: revenueSummary(fromDay: $previousFrom, toDay: $previousTo) {
-      nodes { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
-    }
-    failures: failureStats(fromDay: $from, toDay: $to) {
-      nodes { attempts failed failureRate freeRetries failedAttemptsCostMinor }
-    }
-    previousFailures: failureStats(fromDay: $previousFrom, toDay: $previousTo) {
-      nodes { attempts failed failureRate freeRetries failedAttemptsCostMinor }
-    }
-    retranscriptions: retranscriptionStats(fromDay: $from, toDay: $to) {
-      nodes { completed retranscriptions retranscriptionRate }
-    }
-    previousRetranscriptions: retranscriptionStats(fromDay: $previousFrom, toDay: $previousTo) {
-      nodes { completed retranscriptions retranscriptionRate }
-    }
+  query OverviewFigures($from: Date!, $to: Date!, $previousFrom: Date!, $previousTo: Date!, $coach: UUID) {
+    revenue: revenueSummary(fromDay: $from, toDay: $to, coachProfileId: $coach) { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
+    previousRevenue: revenueSummary(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
+    failures: failureStats(fromDay: $from, toDay: $to, coachProfileId: $coach) { attempts failed failureRate freeRetries failedAttemptsCostMinor }
+    previousFailures: failureStats(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) { attempts failed failureRate freeRetries failedAttemptsCostMinor }
+    retranscriptions: retranscriptionStats(fromDay: $from, toDay: $to, coachProfileId: $coach) { completed retranscriptions retranscriptionRate }
+    previousRetranscriptions: retranscriptionStats(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) { completed retranscriptions retranscriptionRate }
     billingPlans(first: 1) {
       nodes { currency }
     }
@@ -32,9 +22,44 @@ export const OverviewFigures = graphql(`
 `);
 
 export const UsageOverTime = graphql(`
-  query UsageOverTime($from: Date!, $to: Date!, $granularity: UsageGranularity!) {
-    usageOverTime(fromDay: $from, toDay: $to, granularity: $granularity) {
+  query UsageOverTime($from: Date!, $to: Date!, $granularity: UsageGranularity!, $coach: UUID) {
+    usageOverTime(fromDay: $from, toDay: $to, granularity: $granularity, coachProfileId: $coach) {
       nodes { periodStart attempts completed failed freeRetries retranscriptions revenueMinor providerCostMinor }
+    }
+  }
+`);
+
+export const UsageByProvider = graphql(`
+  query UsageByProvider($from: Date!, $to: Date!, $coach: UUID) {
+    usageByProvider(fromDay: $from, toDay: $to, coachProfileId: $coach) {
+      nodes { provider model attempts completed failed failureRate audioMinutes revenueMinor providerCostMinor unknownCostAttempts }
+    }
+  }
+`);
+
+/** top_coaches, with the coaches' names (coach profiles, deleted ones included) to show beside their ids. */
+export const TopCoaches = graphql(`
+  query TopCoaches($from: Date!, $to: Date!) {
+    topCoaches(fromDay: $from, toDay: $to, maxRows: 10) {
+      nodes { coachProfileId attempts billableMinutes revenueMinor providerCostMinor grossMarginMinor }
+    }
+    coachProfiles(includeDeleted: true) {
+      nodes { id: rowId displayName isDeleted }
+    }
+    billingPlans(first: 1) {
+      nodes { currency }
+    }
+  }
+`);
+
+/** One coach: their name and user (for their audit events) and their invoice as it stands for a month. */
+export const CoachDetail = graphql(`
+  query CoachDetail($coach: UUID!, $month: Date!) {
+    coachProfiles(includeDeleted: true, condition: { rowId: $coach }) {
+      nodes { id: rowId displayName userId isDeleted }
+    }
+    invoicePreview(coachProfileId: $coach, month: $month) {
+      nodes { coachProfileId month planName currency planFeeMinor includedMinutes audioSeconds includedSeconds chargedSeconds usageMinor creditsMinor totalMinor lateEvents closedAt }
     }
   }
 `);

@@ -1,0 +1,2 @@
+--!include usage/analytics.sql
+--!include usage/usage-in-range.sql
