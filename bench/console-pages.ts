@@ -10,16 +10,21 @@ import { print } from "@0no-co/graphql.web";
 import type { DocumentNode } from "graphql";
 import type { TadaDocumentNode } from "gql.tada";
 import { projectRoot } from "../src/paths.ts";
-import { OverviewFigures, UsageOverTime } from "../web/src/pages/overview/operations.ts";
+import { Invoices, MonthlyRevenue } from "../web/src/pages/billing/operations.ts";
+import { CoachDetail, OverviewFigures, TopCoaches, UsageByProvider, UsageOverTime } from "../web/src/pages/overview/operations.ts";
 import { UsageReconcile } from "../web/src/pages/reconcile/operations.ts";
+import { UsageEvents } from "../web/src/pages/usage-events/operations.ts";
 import type { Teardown } from "./scratch-database.ts";
 
-/** What a page is opened on: the bench's default range (the last 30 days) and one coach. */
+/** What a page is opened on: the console's default range (the last 30 days), its months, and one coach. */
 export interface PageContext {
   from: string;
   to: string;
   previousFrom: string;
   previousTo: string;
+  /** The first days of the range's first month and of the month after its last. */
+  fromMonth: string;
+  toMonth: string;
   month: string;
   coachProfileId: string;
 }
@@ -33,12 +38,36 @@ function operation<Result, Variables>(document: TadaDocumentNode<Result, Variabl
 }
 
 /** Each page, the roles that open it, and the operations it sends on opening. */
-const PAGES: Record<string, { roles: readonly Role[]; operations: (context: PageContext) => Operation[] }> = {
+const PAGES: Record<string, { roles: readonly Role[]; operations: (context: PageContext, role: Role) => Operation[] }> = {
   overview: {
     roles: ["admin", "coach"],
+    operations: (c, role) => [
+      operation(OverviewFigures, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo, coach: null }),
+      operation(UsageOverTime, { from: c.from, to: c.to, granularity: "day", coach: null }),
+      operation(UsageByProvider, { from: c.from, to: c.to, coach: null }),
+      ...(role === "admin" ? [operation(TopCoaches, { from: c.from, to: c.to })] : []),
+    ],
+  },
+  coach: {
+    roles: ["admin"],
     operations: (c) => [
-      operation(OverviewFigures, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo }),
-      operation(UsageOverTime, { from: c.from, to: c.to, granularity: "day" }),
+      operation(CoachDetail, { coach: c.coachProfileId, month: c.month }),
+      operation(OverviewFigures, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo, coach: c.coachProfileId }),
+      operation(UsageOverTime, { from: c.from, to: c.to, granularity: "day", coach: c.coachProfileId }),
+      operation(UsageByProvider, { from: c.from, to: c.to, coach: c.coachProfileId }),
+    ],
+  },
+  billing: {
+    roles: ["admin", "coach"],
+    operations: (c, role) => [
+      ...(role === "admin" ? [operation(MonthlyRevenue, { from: c.fromMonth, to: c.toMonth })] : []),
+      operation(Invoices, { month: c.month, coach: null }),
+    ],
+  },
+  usage_events: {
+    roles: ["admin", "coach"],
+    operations: (c) => [
+      operation(UsageEvents, { from: c.from, to: c.to, month: null, coach: null, provider: null, model: null, after: null, first: 50 }),
     ],
   },
   reconcile: { roles: ["admin"], operations: (c) => [operation(UsageReconcile, { from: c.from, to: c.to })] },
@@ -118,7 +147,7 @@ export async function benchConsolePages(
     for (const [page, { roles, operations }] of Object.entries(PAGES)) {
       for (const role of roles) {
         const started = performance.now();
-        await Promise.all(operations(context).map(([document, variables]) => post(base, tokens[role], print(document), variables)));
+        await Promise.all(operations(context, role).map(([document, variables]) => post(base, tokens[role], print(document), variables)));
         const ms = performance.now() - started;
         if (run < 2) continue; // two warm-up runs
         ((times[role] ??= {})[page] ??= []).push(ms);

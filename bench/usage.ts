@@ -248,7 +248,8 @@ async function main(settings: Settings, teardown: Teardown) {
   progress("the console's pages through the real server");
   const { rows: [days30] } = await admin.query(
     `select (current_date - 30)::text as "from", (current_date + 1)::text as "to", (current_date - 61)::text as "previousFrom",
-            (current_date - 30)::text as "previousTo", date_trunc('month', current_date)::date::text as month`);
+            (current_date - 30)::text as "previousTo", date_trunc('month', current_date - 30)::date::text as "fromMonth",
+            (date_trunc('month', current_date) + interval '1 month')::date::text as "toMonth", date_trunc('month', current_date)::date::text as month`);
   const consoleP95 = await benchConsolePages(
     databaseUrl,
     teardown,

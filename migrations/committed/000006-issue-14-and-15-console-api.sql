@@ -1,6 +1,6 @@
---! Previous: sha1:274cee02dd281f6740d7c6cf90ce3a109265278d
---! Hash: sha1:d6e8f1161bc8a2dcb305efece9c9ddd0064c85dc
---! Message: Issue 15 billing: one-row summaries, a coach filter on the analytics, cost and margin per month, usage events of a billing month, provider or model, and their totals
+--! Previous: sha1:88403277ef91912880f8ecee2d3495f549f1119f
+--! Hash: sha1:a2180a2357b4917152dc85c58ffcaf6aab36ef54
+--! Message: issue 14 and 15: console API
 
 --! Included usage/analytics.sql
 -- Billing analytics: SQL over the daily rollups, under row-level security.
