@@ -448,9 +448,9 @@ describe("GET /api/v1/admin/analytics/retranscriptions", () => {
 });
 
 describe("GET /api/v1/admin/analytics/top-coaches", () => {
-  const columns = ["coachProfileId", "attempts", "billableMinutes", "revenueMinor", "providerCostMinor", "grossMarginMinor"];
-  const topA = () => ({ coachProfileId: a.profileId, attempts: "3", billableMinutes: "2.25", revenueMinor: "15", providerCostMinor: "16.500000", grossMarginMinor: "-1.500000" });
-  const topB = () => ({ coachProfileId: b.profileId, attempts: "1", billableMinutes: "1.25", revenueMinor: "3", providerCostMinor: "7.500000", grossMarginMinor: "-4.500000" });
+  const columns = ["coachProfileId", "displayName", "isDeleted", "attempts", "billableMinutes", "revenueMinor", "providerCostMinor", "grossMarginMinor"];
+  const topA = () => ({ coachProfileId: a.profileId, displayName: "usage-rest-a", isDeleted: false, attempts: "3", billableMinutes: "2.25", revenueMinor: "15", providerCostMinor: "16.500000", grossMarginMinor: "-1.500000" });
+  const topB = () => ({ coachProfileId: b.profileId, displayName: "usage-rest-b", isDeleted: false, attempts: "1", billableMinutes: "1.25", revenueMinor: "3", providerCostMinor: "7.500000", grossMarginMinor: "-4.500000" });
 
   test("the coaches by revenue, most first, as JSON and CSV; limit keeps the first ones", async () => {
     const rows = await getJson(analytics("top-coaches"), march(), tokens.admin);

@@ -72,7 +72,16 @@ export function Billing() {
         </div>
       </section>
       <Panel title={`Invoices for ${monthName(month)}`} state={invoices} isEmpty={(data) => !data.invoicePreview?.nodes.length} empty="No invoices for this month.">
-        {(data) => <InvoiceTable rows={data.invoicePreview!.nodes.filter((row) => row !== null)} coaches={coaches} staff={staff} />}
+        {(data) => (
+          <>
+            {data.invoicePreview!.totalCount > data.invoicePreview!.nodes.length && (
+              <p className="state" role="status">
+                Showing the first {count(String(data.invoicePreview!.nodes.length))} of {count(String(data.invoicePreview!.totalCount))} invoices; pick a coach to see any other.
+              </p>
+            )}
+            <InvoiceTable rows={data.invoicePreview!.nodes.filter((row) => row !== null)} coaches={coaches} staff={staff} />
+          </>
+        )}
       </Panel>
       <ExplainForm event={event} setEvent={(id) => setSearch({ event: id })} />
       {event && /^\d+$/.test(event) && <ExplainCharge key={`${event}/${version}`} id={event} staff={staff} />}

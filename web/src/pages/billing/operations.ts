@@ -15,13 +15,19 @@ export const MonthlyRevenue = graphql(`
   }
 `);
 
-/** invoice_preview: a month's invoices (frozen once closed), every coach's or one coach's; and the coaches to pick from. */
+/**
+ * invoice_preview: a month's invoices (frozen once closed), every coach's or
+ * one coach's; and the coaches to pick from. Pages of the API's largest size
+ * (1,000), not its default of 100: a page that silently showed the first 100
+ * coaches' invoices would misstate the month.
+ */
 export const Invoices = graphql(`
   query Invoices($month: Date!, $coach: UUID) {
-    invoicePreview(month: $month, coachProfileId: $coach) {
+    invoicePreview(month: $month, coachProfileId: $coach, first: 1000) {
+      totalCount
       nodes { coachProfileId month planName currency planFeeMinor usageMinor creditsMinor totalMinor lateEvents closedAt }
     }
-    coachProfiles(includeDeleted: true) {
+    coachProfiles(includeDeleted: true, first: 1000) {
       nodes { id: rowId displayName isDeleted }
     }
   }

@@ -218,16 +218,15 @@ function TopCoachesPanel({ range }: { range: DayRange }) {
     <Panel title="Top coaches" state={top} isEmpty={(data) => !data.topCoaches?.nodes.length} empty="No coach had usage in this range.">
       {(data) => {
         const currency = data.billingPlans?.nodes[0]?.currency ?? null;
-        const names = new Map((data.coachProfiles?.nodes ?? []).filter((one) => one !== null).map((one) => [one.id as string | null, one]));
         const columns: Column<CoachRow>[] = [
           {
             id: "coach",
             label: "Coach",
-            raw: (row) => names.get(row.coachProfileId)?.displayName ?? row.coachProfileId,
+            raw: (row) => row.displayName ?? row.coachProfileId,
             show: (row) => (
               <Link to="/coach" search={{ coach: row.coachProfileId, after: null }}>
-                {names.get(row.coachProfileId)?.displayName ?? row.coachProfileId}
-                {names.get(row.coachProfileId)?.isDeleted ? " (deleted)" : ""}
+                {row.displayName ?? row.coachProfileId}
+                {row.isDeleted ? " (deleted)" : ""}
               </Link>
             ),
           },

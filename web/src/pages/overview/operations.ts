@@ -37,14 +37,11 @@ export const UsageByProvider = graphql(`
   }
 `);
 
-/** top_coaches, with the coaches' names (coach profiles, deleted ones included) to show beside their ids. */
+/** top_coaches, with the coaches' names (deleted profiles marked). */
 export const TopCoaches = graphql(`
   query TopCoaches($from: Date!, $to: Date!) {
     topCoaches(fromDay: $from, toDay: $to, maxRows: 10) {
-      nodes { coachProfileId attempts billableMinutes revenueMinor providerCostMinor grossMarginMinor }
-    }
-    coachProfiles(includeDeleted: true) {
-      nodes { id: rowId displayName isDeleted }
+      nodes { coachProfileId displayName isDeleted attempts billableMinutes revenueMinor providerCostMinor grossMarginMinor }
     }
     billingPlans(first: 1) {
       nodes { currency }

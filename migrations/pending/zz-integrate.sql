@@ -1,0 +1,1 @@
+--!include usage/analytics.sql
