@@ -1,4 +1,7 @@
 import type { ReactNode } from "react";
+import { Audit } from "./pages/audit/Audit.tsx";
+import { Deleted } from "./pages/deleted/Deleted.tsx";
+import { Exports } from "./pages/exports/Exports.tsx";
 import { Overview } from "./pages/overview/Overview.tsx";
 import { Reconcile } from "./pages/reconcile/Reconcile.tsx";
 import { SignIn } from "./pages/sign-in/SignIn.tsx";
@@ -16,6 +19,9 @@ interface Page {
 const PAGES: readonly Page[] = [
   { path: "/", title: "Overview", roles: ["admin", "auditor", "coach"], render: () => <Overview /> },
   { path: "/reconcile", title: "Reconcile", roles: ["admin", "auditor"], render: () => <Reconcile /> },
+  { path: "/audit", title: "Audit", roles: ["admin", "auditor", "coach"], render: () => <Audit /> },
+  { path: "/deleted", title: "Deleted items", roles: ["admin", "auditor", "coach"], render: () => <Deleted /> },
+  { path: "/exports", title: "Exports", roles: ["admin", "auditor", "coach"], render: () => <Exports /> },
 ];
 
 export function App() {

@@ -33,3 +33,9 @@ export function change(now: string | null | undefined, before: string | null | u
     direction: ratio > 0 ? "up" : "down",
   };
 }
+
+/** An instant in the reader's locale, in UTC (as the API reads ranges), saying so. */
+export function instant(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return `${new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(new Date(iso))} UTC`;
+}
