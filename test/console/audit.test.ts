@@ -273,5 +273,9 @@ test("an auditor sees the chain's newest seal as audit_chain_status says, verifi
   await settled(page);
   expect(await page.locator("[data-action]").count()).toBe(0);
   await screenshot(page, "audit-auditor");
+  // At a tablet's width the page still fits: nothing wider than the window but the tables, which scroll.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+  await screenshot(page, "audit-auditor-tablet");
   await page.context().close();
 });

@@ -88,12 +88,16 @@ test("a coach sees only their own deleted items, as deleted_items returns them, 
   // The session started its cascade and may be restored; the transcription comes back with it.
   const session = page.locator(`[data-row="${coach.sessionId}"]`);
   expect(await session.getByRole("button", { name: "Restore…" }).count()).toBe(1);
-  expect(await page.locator(`[data-row="${coach.transcriptionId}"]`).getByRole("button").count()).toBe(0);
+  expect(await page.locator(`[data-row="${coach.transcriptionId}"]`).getByRole("button", { name: "Restore…" }).count()).toBe(0);
   // The client deleted long ago: the window closed 30 days after its deletion, and the page says so.
   const old = page.locator(`[data-row="${oldClientId}"]`);
-  expect(await old.getByRole("button").count()).toBe(0);
+  expect(await old.getByRole("button", { name: "Restore…" }).count()).toBe(0);
   expect(await old.locator('[data-window="closed"]').textContent()).toBe("Your 30 days to restore ended Feb 4, 2026, 10:00:00 AM UTC; ask an admin to restore it.");
   await screenshot(page, "deleted-coach");
+  // At a tablet's width the page still fits: nothing wider than the window but the tables, which scroll.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+  await screenshot(page, "deleted-coach-tablet");
 
   // The API refuses it too.
   const token = await login(coach.user.email);

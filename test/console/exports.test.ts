@@ -126,6 +126,10 @@ test("a coach exports only their own usage and audit events, and has no analytic
   expect(auditIds.every((id) => visible.has(id))).toBe(true);
   await page.locator("[data-export-rows]").first().waitFor();
   await screenshot(page, "exports-coach");
+  // At a tablet's width the page still fits: nothing wider than the window but the tables, which scroll.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+  await screenshot(page, "exports-coach-tablet");
 
   // The analytics routes refuse a coach in words.
   const response = await fetch(apiUrl(`/api/v1/admin/analytics/revenue?from=${day.from}&to=${day.to}&format=jsonl`), { headers: { authorization: `Bearer ${await login(coach.user.email)}` } });

@@ -75,6 +75,8 @@ export async function commitAs<T>(user: Actor, work: (client: pg.PoolClient) => 
   try {
     await client.query("begin");
     await becomeUser(client, user);
+    // Attributed as the API attributes a request: a user's write.
+    await client.query("select pg_catalog.set_config('custodian.actor_kind', 'user', true)");
     const result = await work(client);
     await client.query("commit");
     return result;

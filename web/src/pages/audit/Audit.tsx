@@ -158,9 +158,9 @@ export function Audit() {
         >
           {(data) => (
             <>
-              <p className="summary" data-total={data.auditEvents!.totalCount}>
-                {count(String(data.auditEvents!.totalCount))} {data.auditEvents!.totalCount === 1 ? "event matches" : "events match"}, oldest first
-                {after ? " (a later page)" : ""}.
+              <p className="summary" data-shown={data.auditEvents!.nodes.length}>
+                {data.auditEvents!.nodes.length} {data.auditEvents!.nodes.length === 1 ? "event" : "events"}
+                {after ? " after the previous page" : ""}, oldest first{data.auditEvents!.pageInfo.hasNextPage ? "; more on the next page" : ""}.
               </p>
               <EventTable events={data.auditEvents!.nodes.filter((one): one is AuditEvent => one !== null)} admin={session.role === "admin"} changed={(message) => {
                   setUndone(message);

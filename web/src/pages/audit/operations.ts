@@ -1,6 +1,10 @@
 import { graphql } from "../../graphql.ts";
 
-/** audit_events: the trail filtered as the URL says, a page at a time (cursor). */
+/**
+ * audit_events: the trail filtered as the URL says, a page at a time (cursor).
+ * No totalCount: counting a whole trail of millions of events would cost more
+ * than the page.
+ */
 export const AuditEvents = graphql(`
     query AuditEvents(
       $tableName: String
@@ -24,7 +28,6 @@ export const AuditEvents = graphql(`
         first: $first
         after: $after
       ) {
-        totalCount
         pageInfo {
           hasNextPage
           endCursor

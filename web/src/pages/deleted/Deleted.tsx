@@ -1,7 +1,7 @@
 import { useState } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { instant } from "../../shared/format.ts";
-import { useLocation } from "../../shared/router.tsx";
+import { navigate, useLocation } from "../../shared/router.tsx";
 import { useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { useQuery, useRequest } from "../../shared/use-query.ts";
@@ -92,7 +92,14 @@ export function Deleted() {
                 .map((item) => (
                   <tr key={`${item.tableName}/${item.rowId}`} data-row={item.rowId} data-batch={item.deletionBatchId}>
                     <td>
-                      <span className="kind">{noun(item.tableName)}</span> {item.label}
+                      <span className="kind">{noun(item.tableName)}</span> {item.label}{" "}
+                      <button
+                        type="button"
+                        className="link"
+                        onClick={() => navigate("/audit", new URLSearchParams({ table: item.tableName ?? "", record: item.rowId ?? "" }))}
+                      >
+                        history
+                      </button>
                     </td>
                     <td>{item.coachName}</td>
                     <td>{instant(item.deletedAt)}</td>
