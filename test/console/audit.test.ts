@@ -2,7 +2,7 @@ import type { Browser, Page } from "playwright-core";
 import { downloadText, launchBrowser, newTab, screenshot, settled, signIn } from "../support/browser.ts";
 import { becomeUser, closeRootPool, commitAs, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
-import { apiUrl } from "../support/http.ts";
+import { apiUrl, graphql, login } from "../support/http.ts";
 
 // The audit viewer in a real browser: filters from and into the URL, each
 // event's diff and a record's state as of a time against the SQL functions
@@ -178,6 +178,41 @@ test("erased personal data shows as erased, as audit_events returns it", async (
   expect(diff.email!.after).toBe("erased (the person's key was destroyed)");
   expect(diff.notes!.after).toBe("null");
   await page.context().close();
+});
+
+test("personal data the reader may not read shows as redacted, in the form the API documents for it", async () => {
+  // No role is sent a visible event with redacted values today (a coach reads only their own records, whose personal
+  // data they may read); the API's documented marker is put into a real answer to see how the page shows it.
+  const page = await newTab(browser);
+  await signIn(page, coach.user.email);
+  await page.route("**/graphql", async (route) => {
+    const body = route.request().postDataJSON() as { query: string };
+    if (!body.query.includes("query AuditEvents")) return route.continue();
+    const response = await route.fetch();
+    const json = await response.json();
+    for (const node of json.data.auditEvents.nodes) if (node.newValues?.full_name) node.newValues.full_name = { $redacted: "pii" };
+    await route.fulfill({ response, json });
+  });
+  await page.goto(apiUrl(`/admin/audit?table=clients&record=${coach.clientId}`));
+  const [inserted] = await sqlEvents(coach.user, { table: "clients", record: coach.clientId });
+  const diff = await shownDiff(page, inserted!.id);
+  expect(diff.full_name!.after).toBe("redacted (personal data you may not read)");
+  expect(await page.locator('[data-pii="redacted"]').count()).toBe(1);
+  await page.context().close();
+});
+
+test("the chain and the undo are not a coach's: the API refuses them in words", async () => {
+  const token = await login(coach.user.email);
+  const chain = await graphql("{ auditChainStatus { newestSealId } }", {}, token);
+  expect(chain.body.errors?.[0]?.message).toMatch(/permission denied|not allowed|may not/i);
+  const undo = await graphql(
+    "mutation ($key: JSON!, $id: BigInt!) { undoAuditEvent(input: { tableName: \"clients\", recordKey: $key, eventId: $id }) { result } }",
+    { key: coach.clientId, id: adminUpdateId },
+    token,
+  );
+  expect(undo.body.errors?.[0]?.message).toMatch(/permission denied|not allowed|may not/i);
+  const { rows } = await rootPool().query("select notes from app_public.clients where id = $1", [coach.clientId]);
+  expect(rows[0].notes).toBe("Admin notes");
 });
 
 test("an admin undoes an update through the API: the old values are back and the undo is a new audited event by the admin", async () => {

@@ -453,11 +453,12 @@ function Undo({ event, admin, changed }: { event: AuditEvent; admin: boolean; ch
               </button>
             )}
             {admin && confirming && (
-              <div className="confirm" role="group" aria-label="Confirm undo">
+              <div className="confirm" role="group" aria-label="Confirm undo" onKeyDown={(event) => event.key === "Escape" && setConfirming(false)}>
                 <p>This runs the statement above as you, through the API; the undo is recorded in the trail as your write.</p>
                 <button
                   type="button"
                   data-action="confirm-undo"
+                  autoFocus
                   onClick={async () => {
                     setConfirming(false);
                     try {

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { instant } from "../../shared/format.ts";
 import { navigate, useLocation } from "../../shared/router.tsx";
@@ -150,6 +150,9 @@ function RestoreConfirm({ item, cancel, restored }: { item: Item; cancel: () => 
   const send = useRequest();
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Keyboard users land on the question; Escape cancels.
+  const dialog = useRef<HTMLElement>(null);
+  useEffect(() => dialog.current?.focus(), [item]);
   async function confirm(rows: number) {
     setBusy(true);
     setProblem(null);
@@ -177,7 +180,15 @@ function RestoreConfirm({ item, cancel, restored }: { item: Item; cancel: () => 
     }
   }
   return (
-    <section className="panel confirm" role="dialog" aria-label="Confirm restore" aria-modal="false">
+    <section
+      className="panel confirm"
+      role="dialog"
+      aria-label="Confirm restore"
+      aria-modal="false"
+      tabIndex={-1}
+      ref={dialog}
+      onKeyDown={(event) => event.key === "Escape" && cancel()}
+    >
       <h2>
         Restore the {noun(item.tableName)} {item.label}?
       </h2>
