@@ -256,6 +256,37 @@ test("an admin undoes an update through the API: the old values are back and the
   await page.context().close();
 });
 
+test("an admin undoes a delete: the SQL inserts the old values again, and the row is back under a new key", async () => {
+  const pool = rootPool();
+  const provider = `undo-${Date.now()}`;
+  const { rows: [rate] } = await pool.query(
+    "insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from) values ($1, 'm-1', 0.5, '2026-01-01T00:00:00Z') returning id",
+    [provider],
+  );
+  await commitAs(admin, (client) => client.query("delete from app_public.provider_rates where id = $1", [rate.id]));
+  try {
+    const [deleted] = await sqlEvents(admin, { table: "provider_rates", record: rate.id, operation: "DELETE" });
+    const page = await newTab(browser);
+    await signIn(page, admin.email);
+    await page.goto(apiUrl(`/admin/audit?table=provider_rates&record=${rate.id}`));
+    const event = page.locator(`[data-event="${deleted!.id}"]`);
+    await event.getByRole("button", { name: /Show change/ }).click();
+    await event.locator("[data-undo-sql]").waitFor();
+    expect(await event.locator("[data-undo-sql]").textContent()).toBe(
+      `insert into app_public.provider_rates (model, currency, provider, effective_from, cost_per_minute_minor) values ('m-1', 'EUR', '${provider}', '2026-01-01 00:00:00+00', '0.5000');`,
+    );
+    await event.getByRole("button", { name: "Undo this delete…" }).click();
+    await event.getByRole("button", { name: "Confirm undo" }).click();
+    await page.locator("[data-undone]").waitFor();
+    const { rows } = await pool.query("select id, cost_per_minute_minor::text as cost from app_public.provider_rates where provider = $1", [provider]);
+    expect(rows.map((row) => row.cost)).toEqual(["0.5000"]);
+    expect(rows[0].id).not.toBe(rate.id);
+    await page.context().close();
+  } finally {
+    await pool.query("delete from app_public.provider_rates where provider = $1", [provider]);
+  }
+});
+
 test("a coach sees their own records' events with no undo button, and nothing of another coach's record", async () => {
   const page = await newTab(browser);
   await signIn(page, coach.user.email);
