@@ -167,3 +167,61 @@ begin
   perform pg_temp.seed_own_timestamps(seeded, false);
 end;
 $$ language plpgsql;
+
+-- Something for the console's audit viewer and deleted items: an admin
+-- corrects a client's notes and a coach's bio and deletes one of coach 2's
+-- clients (with its sessions and transcriptions); coach 1 deletes a session
+-- today and, 45 days before as_of, a client (past the 30 days a coach may
+-- restore in). Each person's writes in their own transaction, attributed to
+-- them as the API would; once only: a demo that shows deletions is left as it is.
+create function pg_temp.demo_profile(email text) returns uuid as $$
+  select p.id from app_public.coach_profiles p join app_public.users u on u.id = p.user_id where u.email = demo_profile.email;
+$$ language sql stable;
+
+create function pg_temp.demo_has_deletions() returns boolean as $$
+  select exists (select from app_public.clients
+                 where is_deleted and coach_profile_id in (pg_temp.demo_profile('coach1@example.com'), pg_temp.demo_profile('coach2@example.com')))
+      or exists (select from app_public.coaching_sessions
+                 where is_deleted and coach_profile_id = pg_temp.demo_profile('coach1@example.com'));
+$$ language sql stable;
+
+create function pg_temp.act_as(email text) returns void as $$
+  select pg_catalog.set_config('custodian.actor_kind', 'user', true),
+         pg_catalog.set_config('jwt.claims.user_id', u.id::text, true),
+         pg_catalog.set_config('jwt.claims.role', u.role::text, true)
+  from app_public.users u where u.email = act_as.email;
+$$ language sql;
+
+create function pg_temp.seed_admin_actions() returns void as $$
+declare
+  coach1 uuid := pg_temp.demo_profile('coach1@example.com');
+  coach2 uuid := pg_temp.demo_profile('coach2@example.com');
+begin
+  if coach1 is null or coach2 is null or pg_temp.demo_has_deletions() then
+    return;
+  end if;
+  perform pg_temp.act_as('admin@example.com');
+  update app_public.clients set notes = 'Moved to fortnightly sessions from next month; prefers video calls.'
+  where id = (select id from app_public.clients where coach_profile_id = coach1 order by created_at, id limit 1);
+  update app_public.coach_profiles set bio = 'Leadership and career coach; ICF PCC certified since 2024.' where id = coach1;
+  delete from app_public.clients where id = (select id from app_public.clients where coach_profile_id = coach2 order by created_at desc, id limit 1);
+end;
+$$ language plpgsql;
+
+create function pg_temp.seed_coach_deletions(as_of timestamptz) returns void as $$
+declare
+  coach1 uuid := pg_temp.demo_profile('coach1@example.com');
+begin
+  if coach1 is null or exists (select from app_public.clients where is_deleted and coach_profile_id = coach1) then
+    return;
+  end if;
+  perform pg_temp.act_as('coach1@example.com');
+  delete from app_public.coaching_sessions where id = (
+    select s.id from app_public.coaching_sessions s
+    where s.client_id = (select id from app_public.clients where coach_profile_id = coach1 order by created_at, id offset 1 limit 1)
+    order by s.recorded_at desc, s.id limit 1);
+  -- A deletion long past: the soft delete keeps the time it is given.
+  update app_public.clients set is_deleted = true, deleted_at = as_of - interval '45 days'
+  where id = (select id from app_public.clients where coach_profile_id = coach1 order by created_at desc, id limit 1);
+end;
+$$ language plpgsql;

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import chromium from "@sparticuz/chromium";
-import { chromium as playwright, type Browser, type Page } from "playwright-core";
+import { chromium as playwright, type Browser, type Locator, type Page } from "playwright-core";
 import { projectRoot } from "../../src/paths.ts";
 import { PASSWORD } from "./fixtures.ts";
 import { apiUrl } from "./http.ts";
@@ -66,4 +66,16 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(screenshotDir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/** Clicks a button that downloads a file and returns the file's name and text. */
+export async function downloadText(page: Page, button: Locator): Promise<{ filename: string; text: string }> {
+  const [download] = await Promise.all([page.waitForEvent("download"), button.click()]);
+  const file = await download.path();
+  return { filename: download.suggestedFilename(), text: fs.readFileSync(file, "utf8") };
+}
+
+/** Waits until no panel is loading. */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
 }

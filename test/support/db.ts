@@ -68,3 +68,22 @@ export async function waitUntilBlocked(client: pg.Pool | pg.ClientBase, pid: num
   }
   throw new Error(`backend ${pid} never waited for a lock`);
 }
+
+/** Runs `work` as this user in a transaction that commits, as a write through the API would (tests that commit clean up after themselves). */
+export async function commitAs<T>(user: Actor, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await rootPool().connect();
+  try {
+    await client.query("begin");
+    await becomeUser(client, user);
+    // Attributed as the API attributes a request: a user's write.
+    await client.query("select pg_catalog.set_config('custodian.actor_kind', 'user', true)");
+    const result = await work(client);
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback");
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -329,7 +329,7 @@ describe("GET /api/v1/usage", () => {
     { name: "an unknown parameter", parameters: { from: "1910-03-01", to: "1910-04-01", coach: "x" }, message: 'Unknown parameter "coach"; use from, to, coach_profile_id, billing_month, provider, model, format.' },
     { name: "a coach_profile_id that is no id", parameters: { from: "1910-03-01", to: "1910-04-01", coach_profile_id: "coach-7" }, message: '"coach_profile_id" must be a UUID, not "coach-7".' },
     { name: "a parameter given twice", parameters: "from=1910-03-01&from=1910-03-02&to=1910-04-01", message: 'Give "from" once, as a plain value.' },
-    { name: "an unknown format", parameters: { from: "1910-03-01", to: "1910-04-01", format: "xml" }, message: 'format must be json or csv, not "xml".' },
+    { name: "an unknown format", parameters: { from: "1910-03-01", to: "1910-04-01", format: "xml" }, message: 'format must be json, csv or jsonl, not "xml".' },
     { name: "an inverted range", parameters: { from: "1910-04-01", to: "1910-03-01" }, message: "The range is empty or inverted: from (1910-04-01) must be before to (1910-03-01)." },
     { name: "an empty range", parameters: { from: "1910-03-01", to: "1910-03-01" }, message: "The range is empty or inverted: from (1910-03-01) must be before to (1910-03-01)." },
     { name: "a range longer than 10 years", parameters: { from: "1890-01-01", to: "1910-03-01" }, message: "The range is longer than 10 years (1890-01-01 to 1910-03-01); ask for less." },
@@ -548,7 +548,7 @@ describe("who may read the analytics, and parameters they refuse", () => {
       [{ from: day("03-01") }, '"to" is required: a date like 2026-11-01 (the range is from inclusive, to exclusive).'],
       [{ from: "March", to: day("04-01") }, '"from" must be a date like 2026-11-01, not "March".'],
       [{ ...march(), coach: a.profileId }, `Unknown parameter "coach"; use ${[...parameters, "format"].join(", ")}.`],
-      [{ ...march(), format: "xlsx" }, 'format must be json or csv, not "xlsx".'],
+      [{ ...march(), format: "xlsx" }, 'format must be json, csv or jsonl, not "xlsx".'],
       [{ from: day("04-01"), to: day("03-01") }, `The range is empty or inverted: from (${day("04-01")}) must be before to (${day("03-01")}).`],
     ];
     for (const [query, error] of cases) {

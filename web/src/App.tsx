@@ -1,5 +1,8 @@
 import type { ReactNode } from "react";
+import { Audit } from "./pages/audit/Audit.tsx";
 import { Billing } from "./pages/billing/Billing.tsx";
+import { Deleted } from "./pages/deleted/Deleted.tsx";
+import { Exports } from "./pages/exports/Exports.tsx";
 import { CoachPage } from "./pages/overview/Coach.tsx";
 import { Overview } from "./pages/overview/Overview.tsx";
 import { Reconcile } from "./pages/reconcile/Reconcile.tsx";
@@ -24,6 +27,9 @@ const PAGES: readonly Page[] = [
   { path: "/billing", title: "Billing", roles: ["admin", "auditor", "coach"], render: () => <Billing /> },
   { path: "/usage-events", title: "Usage events", roles: ["admin", "auditor", "coach"], render: () => <UsageEvents /> },
   { path: "/reconcile", title: "Reconcile", roles: ["admin", "auditor"], render: () => <Reconcile /> },
+  { path: "/audit", title: "Audit", roles: ["admin", "auditor", "coach"], render: () => <Audit /> },
+  { path: "/deleted", title: "Deleted items", roles: ["admin", "auditor", "coach"], render: () => <Deleted /> },
+  { path: "/exports", title: "Exports", roles: ["admin", "auditor", "coach"], render: () => <Exports /> },
 ];
 
 export function App() {

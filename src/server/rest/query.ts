@@ -64,6 +64,10 @@ function checked(parameter: Parameter, value: string): string {
   }
 }
 
+/** "a or b", "a, b or c". */
+const inWords = (choices: readonly string[]) =>
+  choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}` : (choices[0] ?? "");
+
 /**
  * Reads a route's query string: only the named parameters (and `format`, one
  * of `formats`, the first the default), each once, each checked. Dates marked
@@ -90,7 +94,7 @@ export function readQuery<F extends string>(
     if (typeof value !== "string") throw new UserError(`Give "${name}" once, as a plain value.`);
     if (name === "format") {
       if (!(formats as readonly string[]).includes(value)) {
-        throw new UserError(`format must be ${formats.join(" or ")}, not "${value}".`);
+        throw new UserError(`format must be ${inWords(formats)}, not "${value}".`);
       }
       format = value as F;
       continue;

@@ -18,7 +18,7 @@ function route(pool: Pool, endpoint: Endpoint, staffOnly: boolean) {
       res.status(403).json({ error: "Billing analytics across coaches are for admins and auditors." });
       return;
     }
-    const { values, format } = readQuery(req.query, endpoint.parameters, ["json", "csv"] as const);
+    const { values, format } = readQuery(req.query, endpoint.parameters, ["json", "csv", "jsonl"] as const);
     await streamRows(pool, req, res, {
       sql: endpoint.sql,
       params: endpoint.parameters.map((parameter) => values[parameter.name]),
@@ -88,7 +88,8 @@ export const analyticsRoutes = Object.keys(analytics);
  * GET /api/v1/usage (a coach's own events, an admin's any: all, or one
  * coach's with coach_profile_id; a coach profile the caller may not see is a
  * 404; billing_month, provider and model narrow them) and GET /api/v1/admin/analytics/{usage,providers,revenue,
- * monthly-revenue,retranscriptions,failures,top-coaches}.
+ * monthly-revenue,retranscriptions,failures,top-coaches}; each as JSON (one
+ * array, the default), CSV or JSON Lines (format=jsonl).
  */
 export function usageRoutes(pool: Pool): express.Router {
   const router = express.Router();

@@ -46,3 +46,64 @@ export async function request<Result, Variables>(
   if (!body.data) throw new ApiError(`Custodian answered ${response.status} without data.`);
   return body.data;
 }
+
+/** What an export brought: its text, how many rows it holds, and the name to save it under. */
+export interface ExportFile {
+  text: string;
+  rows: number;
+  filename: string;
+  type: string;
+}
+
+/**
+ * Reads one of the REST exports (`/api/v1/...`) with the tab's token, every
+ * page of it (a `Link: <...>; rel="next"` header names the next one), as one
+ * file: a CSV keeps its header line once. A refusal is thrown in the route's
+ * own words.
+ */
+export async function fetchExport(path: string, search: URLSearchParams, token: string): Promise<ExportFile> {
+  let next: string | null = `${path}?${search}`;
+  const parts: string[] = [];
+  let filename = "export";
+  let type = "text/plain";
+  let rows = 0;
+  while (next) {
+    let response: Response;
+    try {
+      response = await fetch(next, { headers: { authorization: `Bearer ${token}` } });
+    } catch {
+      throw new ApiError("Custodian could not be reached. Check that the server is running, then try again.");
+    }
+    if (!response.ok) {
+      const body = (await response.json().catch(() => null)) as { error?: string } | null;
+      const message = body?.error ?? `Custodian answered ${response.status} ${response.statusText}.`;
+      throw response.status === 401 ? new SessionEnded(message) : new ApiError(message);
+    }
+    type = response.headers.get("content-type") ?? type;
+    filename = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? filename;
+    const csv = type.startsWith("text/csv");
+    let text = await response.text();
+    if (csv && parts.length > 0) text = text.slice(text.indexOf("\n") + 1);
+    parts.push(text);
+    if (type.startsWith("application/json")) {
+      rows += (JSON.parse(text) as unknown[]).length;
+    } else {
+      const lines = text.split(/\r?\n/).filter((line) => line !== "").length;
+      rows += csv && parts.length === 1 ? Math.max(0, lines - 1) : lines;
+    }
+    next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("link") ?? "")?.[1] ?? null;
+  }
+  return { text: parts.join(""), rows, filename, type };
+}
+
+/** Hands a file to the browser's downloads. */
+export function saveFile(file: ExportFile): void {
+  const url = URL.createObjectURL(new Blob([file.text], { type: file.type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = file.filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -34,10 +34,10 @@ export function change(now: string | null | undefined, before: string | null | u
   };
 }
 
-/** A moment in the reader's locale, in UTC as the API counts days. */
-export function moment(iso: string | null | undefined): string {
+/** An instant in the reader's locale, in UTC (as the API reads ranges), saying so. */
+export function instant(iso: string | null | undefined): string {
   if (!iso) return "—";
-  return new Intl.DateTimeFormat(locale, { dateStyle: "short", timeStyle: "short", timeZone: "UTC" }).format(new Date(iso)) + " UTC";
+  return `${new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" }).format(new Date(iso))} UTC`;
 }
 
 /** A month (its first day, 2026-10-01) as the reader reads it: October 2026. */

@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { request, SessionEnded } from "../../shared/api.ts";
 import { ExplainCharge } from "../../shared/explain-charge.tsx";
-import { count, money, moment, monthName } from "../../shared/format.ts";
+import { count, money, instant, monthName } from "../../shared/format.ts";
 import { monthsOf, monthStart, RangePicker, rangeFromSearch } from "../../shared/range.tsx";
 import { Link, useLocation } from "../../shared/router.tsx";
 import { useSession, useSignedIn } from "../../shared/session.tsx";
@@ -36,7 +36,7 @@ export function Billing() {
   const event = search.get("event");
   // Bumped after an action, so that the figures it changed are read again.
   const [version, setVersion] = useState(0);
-  const invoices = useQuery(Invoices, { month, coach }, version);
+  const invoices = useQuery(Invoices, { month, coach }, { version });
   const coaches: CoachOption[] =
     invoices.status === "done"
       ? (invoices.data.coachProfiles?.nodes ?? []).filter((one) => one !== null).map((one) => ({ id: one.id, displayName: one.displayName, isDeleted: one.isDeleted })).sort((a, b) => a.displayName.localeCompare(b.displayName))
@@ -92,7 +92,7 @@ export function Billing() {
 
 function MonthlyPanel({ range, version }: { range: ReturnType<typeof rangeFromSearch>; version: number }) {
   const months = monthsOf(range);
-  const state = useQuery(MonthlyRevenue, { from: months.from, to: months.to }, version);
+  const state = useQuery(MonthlyRevenue, { from: months.from, to: months.to }, { version });
   return (
     <Panel title="Revenue and margin by month" state={state} isEmpty={(data) => !data.monthlyRevenue?.nodes.length}>
       {(data) => {
@@ -117,7 +117,7 @@ function MonthlyPanel({ range, version }: { range: ReturnType<typeof rangeFromSe
           { id: "provider-cost", label: "Provider cost", csvLabel: "Provider cost (minor units)", raw: (row) => row.providerCostMinor, show: (row) => money(row.providerCostMinor, currency), numeric: true },
           { id: "gross-margin", label: "Gross margin", csvLabel: "Gross margin (minor units)", raw: (row) => row.grossMarginMinor, show: (row) => money(row.grossMarginMinor, currency), numeric: true },
           { id: "paying-coaches", label: "Paying coaches", raw: (row) => row.payingCoaches, show: (row) => count(row.payingCoaches), numeric: true },
-          { id: "closed", label: "Closed", raw: (row) => closed.get(row.month ?? "") ?? null, show: (row) => (closed.get(row.month ?? "") ? moment(closed.get(row.month ?? "")) : "open") },
+          { id: "closed", label: "Closed", raw: (row) => closed.get(row.month ?? "") ?? null, show: (row) => (closed.get(row.month ?? "") ? instant(closed.get(row.month ?? "")) : "open") },
         ];
         return <DataTable label="Revenue and margin by month" columns={columns} rows={data.monthlyRevenue!.nodes.filter((row) => row !== null)} filename="monthly-revenue" rowKey={(row) => row.month!} />;
       }}
@@ -147,7 +147,7 @@ function InvoiceTable({ rows, coaches, staff }: { rows: InvoiceRow[]; coaches: C
     { id: "credits", label: "Credits and voids", csvLabel: "Credits and voids (minor units)", raw: (row) => row.creditsMinor, show: (row) => events(row, money(row.creditsMinor, row.currency), "the credits and voids among the events"), numeric: true },
     { id: "total", label: "Total", csvLabel: "Total (minor units)", raw: (row) => row.totalMinor, show: (row) => <strong>{money(row.totalMinor, row.currency)}</strong>, numeric: true },
     { id: "late-events", label: "Late events", raw: (row) => String(row.lateEvents), numeric: true },
-    { id: "closed-at", label: "Closed", raw: (row) => row.closedAt, show: (row) => (row.closedAt ? moment(row.closedAt) : "open: as it stands") },
+    { id: "closed-at", label: "Closed", raw: (row) => row.closedAt, show: (row) => (row.closedAt ? instant(row.closedAt) : "open: as it stands") },
   ];
   return <DataTable label="Invoices" columns={columns} rows={rows} filename="invoices" rowKey={(row) => row.coachProfileId} />;
 }

@@ -1,6 +1,6 @@
 import type { ResultOf } from "../../graphql.ts";
 import { ExplainCharge } from "../../shared/explain-charge.tsx";
-import { count, money, moment, monthName } from "../../shared/format.ts";
+import { count, money, instant, monthName } from "../../shared/format.ts";
 import { RangePicker, rangeFromSearch } from "../../shared/range.tsx";
 import { BASE, Link, useLocation } from "../../shared/router.tsx";
 import { useSignedIn } from "../../shared/session.tsx";
@@ -77,7 +77,7 @@ export function UsageEvents() {
           const rows = connection.nodes.filter((row): row is EventRow => row !== null);
           const columns: Column<EventRow>[] = [
             { id: "id", label: "Event", raw: (row) => row.rowId },
-            { id: "occurred-at", label: "Occurred (UTC)", raw: (row) => row.occurredAt, show: (row) => moment(row.occurredAt) },
+            { id: "occurred-at", label: "Occurred (UTC)", raw: (row) => row.occurredAt, show: (row) => instant(row.occurredAt) },
             { id: "kind", label: "Kind", raw: (row) => row.kind },
             {
               id: "coach",

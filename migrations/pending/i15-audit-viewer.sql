@@ -1,0 +1,3 @@
+--!include audit/chain-status.sql
+--!include audit/undo.sql
+--!include soft-delete/deleted-items.sql
