@@ -10,7 +10,9 @@ import { print } from "@0no-co/graphql.web";
 import type { DocumentNode } from "graphql";
 import type { TadaDocumentNode } from "gql.tada";
 import { projectRoot } from "../src/paths.ts";
+import { AuditChainStatus, AuditEvents } from "../web/src/pages/audit/operations.ts";
 import { Invoices, MonthlyRevenue } from "../web/src/pages/billing/operations.ts";
+import { DeletedItems } from "../web/src/pages/deleted/operations.ts";
 import { CoachDetail, OverviewFigures, TopCoaches, UsageByProvider, UsageOverTime } from "../web/src/pages/overview/operations.ts";
 import { UsageReconcile } from "../web/src/pages/reconcile/operations.ts";
 import { UsageEvents } from "../web/src/pages/usage-events/operations.ts";
@@ -71,6 +73,16 @@ const PAGES: Record<string, { roles: readonly Role[]; operations: (context: Page
     ],
   },
   reconcile: { roles: ["admin"], operations: (c) => [operation(UsageReconcile, { from: c.from, to: c.to })] },
+  audit: {
+    roles: ["admin", "coach"],
+    operations: (_c, role) => [
+      operation(AuditEvents, {
+        tableName: null, recordKey: null, actorId: null, actorKind: null, operation: null, occurredFrom: null, occurredBefore: null, first: 50, after: null,
+      }),
+      ...(role === "admin" ? [operation(AuditChainStatus, {})] : []),
+    ],
+  },
+  deleted: { roles: ["admin", "coach"], operations: () => [operation(DeletedItems, { tableName: null, deletionBatchId: null })] },
 };
 
 const AUTHENTICATE = `mutation ($email: String!, $password: String!) {
