@@ -1,3 +1,0 @@
---!include audit/chain-status.sql
---!include audit/undo.sql
---!include soft-delete/deleted-items.sql

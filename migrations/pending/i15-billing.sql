@@ -1,2 +1,0 @@
---!include usage/analytics.sql
---!include usage/usage-in-range.sql

@@ -1,1 +1,0 @@
---!include usage/analytics.sql
