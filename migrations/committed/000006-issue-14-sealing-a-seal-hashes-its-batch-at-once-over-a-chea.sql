@@ -1,5 +1,5 @@
 --! Previous: sha1:88403277ef91912880f8ecee2d3495f549f1119f
---! Hash: sha1:a7a388cff30c08c2737379b15de1081118944a6a
+--! Hash: sha1:0b9a7e1d9280771482ae7c82531431db9fb7515e
 --! Message: Issue 14 sealing: a seal hashes its batch at once over a cheaper digest (version 2); older seals verify as before
 
 -- Issue 14, sealing: a seal hashes its batch at once instead of chaining
@@ -85,6 +85,7 @@ comment on function audit.seal_horizon(interval) is
 create or replace function audit.seal_batch(horizon bigint, batch_size integer default 10000) returns integer as $$
 declare
   head record;
+  first_id bigint;
   ids bigint[];
   digests bytea;
 begin
@@ -94,20 +95,21 @@ begin
   -- One sealer at a time: the chain must not fork.
   lock table audit.seals in exclusive mode;
   select s.last_event_id, s.hash into head from audit.seals s order by s.id desc limit 1;
-  -- Set-based: the digests in id order, joined; the seal's hash is one
-  -- SHA-256 over the previous hash and them (checked by audit.seals itself).
-  select pg_catalog.array_agg(b.id order by b.id), pg_catalog.string_agg(b.digest, ''::bytea order by b.id)
-    into ids, digests
-  from (
-    select e.id, audit.event_digest_v2(e) as digest
-    from audit.events e
-    where e.id > coalesce(head.last_event_id, -9223372036854775808) and e.id <= horizon
-    order by e.id
-    limit batch_size
-  ) b;
-  if ids is null then
+  select pg_catalog.min(e.id) into first_id
+  from audit.events e
+  where e.id > coalesce(head.last_event_id, -9223372036854775808) and e.id <= horizon;
+  if first_id is null then
     return 0;
   end if;
+  -- The batch is a range of ids, not the first batch_size events: a query
+  -- with a limit is planned on statistics, and before audit.events is first
+  -- analyzed it would hash every pending event to keep batch_size of them.
+  -- Set-based: the digests in id order, joined; the seal's hash is one
+  -- SHA-256 over the previous hash and them (checked by audit.seals itself).
+  select pg_catalog.array_agg(e.id order by e.id), pg_catalog.string_agg(audit.event_digest_v2(e), ''::bytea order by e.id)
+    into ids, digests
+  from audit.events e
+  where e.id >= first_id and e.id <= least(horizon, first_id + (batch_size - 1));
   insert into audit.seals (version, first_event_id, last_event_id, event_ids, digests, previous_hash, hash)
   select 2, ids[1], ids[cardinality(ids)], ids, digests, p.hash, pg_catalog.sha256(p.hash || digests)
   from (select coalesce(head.hash, audit.genesis_hash()) as hash) p;
@@ -115,7 +117,7 @@ begin
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function audit.seal_batch(bigint, integer) is
-  E'Seals up to batch_size events after the last seal and not above horizon, in id order, as one version 2 seal; returns how many.';
+  E'Seals the events among the next batch_size ids after the last seal and not above horizon, in id order, as one version 2 seal; returns how many (0 once nothing is left to seal).';
 
 create or replace function audit.verify_chain() returns table (
   intact boolean, events_verified bigint, seals_verified bigint, events_unsealed bigint,

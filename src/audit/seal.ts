@@ -26,8 +26,9 @@ export async function sealPendingEvents(client: ClientBase, maxWaitSeconds = 10)
   for (;;) {
     const batch = await client.query<{ sealed: number }>("select audit.seal_batch($1, $2) as sealed", [horizon, batchSize]);
     const count = batch.rows[0]!.sealed;
+    // A batch is a range of ids: gaps (rolled-back writes) make it smaller, and only an empty one means done.
+    if (count === 0) return { sealed, horizon };
     sealed += count;
-    if (count < batchSize) return { sealed, horizon };
   }
 }
 
