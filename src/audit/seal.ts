@@ -26,8 +26,9 @@ export async function sealPendingEvents(client: ClientBase, maxWaitSeconds = 10)
   for (;;) {
     const batch = await client.query<{ sealed: number }>("select audit.seal_batch($1, $2) as sealed", [horizon, batchSize]);
     const count = batch.rows[0]!.sealed;
+    // A batch is a range of ids: gaps (rolled-back writes) make it smaller, and only an empty one means done.
+    if (count === 0) return { sealed, horizon };
     sealed += count;
-    if (count < batchSize) return { sealed, horizon };
   }
 }
 
@@ -71,18 +72,18 @@ export interface SavedHead {
 
 /**
  * Where an intact chain passes through `headHash` (hex), a hash the operator
- * kept from an earlier verify. Every sealed hash was just recomputed by
- * verifyChain, so the chain reaches the saved head exactly when a seal holds
- * it; when none does, seals were removed from the end or the chain was
- * rewritten since.
+ * kept from an earlier verify: always a seal's hash. Every seal's hash was
+ * just recomputed by verifyChain, so the chain reaches the saved head exactly
+ * when a seal holds it; when none does, seals were removed from the end or
+ * the chain was rewritten since.
  */
 export async function findSavedHead(client: ClientBase, headHash: string): Promise<SavedHead> {
   const { rows } = await client.query<{ event_id: string; seal_id: string; sealed_since: number }>(
-    `select s.event_ids[c.position]::text as event_id, s.id::text as seal_id,
-            (select count(*) from audit.seals later, unnest(later.event_ids) e(id)
-              where e.id > s.event_ids[c.position])::int as sealed_since
-     from audit.seals s, unnest(s.chain) with ordinality c(hash, position)
-     where c.hash = decode($1, 'hex')
+    `select s.last_event_id::text as event_id, s.id::text as seal_id,
+            (select coalesce(sum(cardinality(later.event_ids)), 0) from audit.seals later where later.id > s.id)::int as sealed_since
+     from audit.seals s
+     where s.hash = decode($1, 'hex')
+     order by s.id
      limit 1`,
     [headHash],
   );

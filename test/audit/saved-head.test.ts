@@ -86,8 +86,14 @@ test("`audit verify --head` fails when the saved head's seal was altered, and wh
     expect((await runCli(["audit", "seal"], env)).code).toBe(0);
     const savedHead = headOf((await runCli(["audit", "verify"], env)).stdout);
 
-    // The head's seal altered: its hash no longer follows from its events.
-    await tamper(databaseUrl, "update audit.seals set chain[cardinality(chain)] = public.digest('forged', 'sha256'), hash = public.digest('forged', 'sha256')");
+    // The seal's hash alone cannot be forged: audit.seals checks it against the digests it keeps.
+    await expect(tamper(databaseUrl, "update audit.seals set hash = sha256('forged')")).rejects.toMatchObject({ code: "23514" });
+    // The head's seal altered, its last digest and its hash together: the hash no longer follows from its events.
+    await tamper(
+      databaseUrl,
+      `update audit.seals set digests = overlay(digests placing sha256('forged') from octet_length(digests) - 31),
+         hash = sha256(previous_hash || overlay(digests placing sha256('forged') from octet_length(digests) - 31))`,
+    );
     const altered = await runCli(["audit", "verify", "--head", savedHead], env);
     expect(altered.code).toBe(1);
     expect(altered.stdout).toMatch(/^Audit trail TAMPERED: event \d+ was altered after it was sealed in seal \d+/);

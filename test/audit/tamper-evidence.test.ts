@@ -169,3 +169,35 @@ test("the audit_seal job seals in batches through the real worker, and the chain
     const report = await queryOnce(databaseUrl, "select intact, seals_verified::int, events_unsealed::int from audit.verify_chain()");
     expect(report.rows[0]).toEqual({ intact: true, seals_verified: 2, events_unsealed: 0 });
   }));
+
+test("a batch is a range of ids: sealing steps over a gap wider than a batch and stops only when nothing is left", () =>
+  withScratchDatabase(async (databaseUrl) => {
+    expect((await runCli(["migrate"], testEnvironment({ DATABASE_URL: databaseUrl }))).code).toBe(0);
+    await writeSomeRows(databaseUrl);
+    // A rolled-back write of many rows leaves a gap of ids wider than the batches below.
+    await queryOnce(
+      databaseUrl,
+      `begin;
+       select app_private.create_user(('gap-' || g || '@test.example')::citext, 'long-enough-1', 'coach') from generate_series(1, 5) g;
+       rollback`,
+    );
+    await writeSomeRows(databaseUrl);
+    const sealer = new pg.Client({ connectionString: databaseUrl });
+    await sealer.connect();
+    try {
+      const horizon = (await sealer.query("select audit.seal_horizon() as horizon")).rows[0].horizon;
+      const counts: number[] = [];
+      for (;;) {
+        const { rows } = await sealer.query("select audit.seal_batch($1, 3) as sealed", [horizon]);
+        counts.push(rows[0].sealed);
+        if (rows[0].sealed === 0) break;
+      }
+      expect(counts.every((count) => count <= 3)).toBe(true);
+      const report = await sealer.query("select intact, events_verified::int, events_unsealed::int from audit.verify_chain()");
+      const events = await sealer.query("select count(*)::int as n from audit.events");
+      expect(report.rows[0]).toEqual({ intact: true, events_verified: events.rows[0].n, events_unsealed: 0 });
+      expect(counts.reduce((sum, count) => sum + count, 0)).toBe(events.rows[0].n);
+    } finally {
+      await sealer.end();
+    }
+  }));
