@@ -1,6 +1,6 @@
---! Previous: sha1:88403277ef91912880f8ecee2d3495f549f1119f
---! Hash: sha1:0b9a7e1d9280771482ae7c82531431db9fb7515e
---! Message: Issue 14 sealing: a seal hashes its batch at once over a cheaper digest (version 2); older seals verify as before
+--! Previous: sha1:ed722db556d0709a98c7fb6a02b3667c98eb4ebd
+--! Hash: sha1:6acd52e4a1a7599417c3544f70162ed3ab50a2fb
+--! Message: issue 14 audit: sealing and capture
 
 -- Issue 14, sealing: a seal hashes its batch at once instead of chaining
 -- event by event, over a cheaper digest. A version 2 seal keeps each event's
