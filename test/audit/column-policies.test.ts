@@ -129,6 +129,7 @@ test("admins and auditors read pii; the policies of the domain tables are as shi
       { table: "app_public.clients", columns: "email:pii,full_name:pii,notes:pii,phone:pii" },
       { table: "app_public.coach_profiles", columns: "bio:pii,display_name:pii" },
       { table: "app_public.coaching_sessions", columns: "title:pii" },
+      { table: "app_public.data_subject_requests", columns: "extension_reason:pii,rejection_reason:pii,verification:pii" },
       { table: "app_public.transcriptions", columns: "error_message:pii,transcript_text:pii" },
       { table: "app_public.users", columns: "display_name:pii,email:pii" },
     ]);

@@ -31,7 +31,9 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_public.clients",
       "app_public.coach_profiles",
       "app_public.coaching_sessions",
+      "app_public.data_subject_requests",
       "app_public.invoices",
+      "app_public.legal_holds",
       "app_public.provider_rates",
       "app_public.transcriptions",
       "app_public.usage_daily",
@@ -42,6 +44,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "audit.seals",
       "audit.tracked_tables",
       "governance.hard_deletions",
+      "governance.personal_data_columns",
       "governance.soft_delete_tables",
     ]);
     for (const table of tables.rows) expect(table).toMatchObject({ rls: true, owner: "custodian_owner" });
