@@ -106,14 +106,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setSession(opened);
     },
     async signOut() {
-      if (session) {
-        try {
-          await request(SignOut, {}, session.token);
-        } catch {
-          // The token is dropped either way; an ended session has nothing left to end.
-        }
-      }
+      const token = session?.token;
+      // The tab forgets the token at once; the server is told to end the
+      // session without anyone waiting on its answer (a failure leaves
+      // nothing to do: an ended session has nothing left to end).
       ended("You signed out.");
+      if (token) void request(SignOut, {}, token).catch(() => undefined);
     },
     ended,
   };
