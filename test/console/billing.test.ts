@@ -1,10 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
-import { downloadCsv, settled, sqlAs, tableMatrix, tableRows } from "../support/console.ts";
+import { downloadCsv, rateAndRollUp, settled, sqlAs, tableMatrix, tableRows } from "../support/console.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createAttempt, createCoach, createProviderRate, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl } from "../support/http.ts";
-import { rollUpDirtyDays } from "../../src/usage/aggregate.ts";
 
 // The billing page in a real headless Chromium: revenue and margin by month,
 // invoices, a charge explained, and the admin's month close, credit and void,
@@ -47,13 +46,7 @@ beforeAll(async () => {
   const attempt = await createAttempt(pool, coach, { status: "completed", seconds: 19_200, finishedAt: `${MONTH.slice(0, 8)}06T10:00:00Z`, ...rate });
   await createAttempt(pool, coach, { status: "failed", seconds: 0, finishedAt: `${MONTH.slice(0, 8)}07T10:00:00Z`, ...rate });
   await createAttempt(pool, other, { status: "completed", seconds: 60, finishedAt: `${MONTH.slice(0, 8)}20T10:00:00Z`, ...rate });
-  const client = await pool.connect();
-  try {
-    await client.query("select app_private.rate_usage_records(null)");
-    await rollUpDirtyDays(client);
-  } finally {
-    client.release();
-  }
+  await rateAndRollUp();
   charged = (await pool.query("select id::text from app_public.usage_events where transcription_id = $1", [attempt])).rows[0].id;
   browser = await launchBrowser();
 });

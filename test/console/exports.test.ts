@@ -1,10 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { downloadText, launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
 import { becomeUser, closeRootPool, rootPool, withRootDb, type Actor } from "../support/db.ts";
+import { rateAndRollUp } from "../support/console.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, login } from "../support/http.ts";
-import { rollUpDirtyDays } from "../../src/usage/aggregate.ts";
-import { rateCapturedUsage } from "../../src/usage/rate.ts";
 
 // The exports page in a real browser: each download comes from the REST
 // route for the page's range and holds what the SQL function returns for the
@@ -39,17 +38,6 @@ afterAll(async () => {
   await rateAndRollUp();
   await closeRootPool();
 });
-
-/** What the worker would do: rate the captured usage and roll the days up. */
-async function rateAndRollUp(): Promise<void> {
-  const client = await rootPool().connect();
-  try {
-    await rateCapturedUsage(client);
-    await rollUpDirtyDays(client);
-  } finally {
-    client.release();
-  }
-}
 
 async function asRole<T>(actor: Actor, sql: string, params: unknown[]): Promise<T[]> {
   return withRootDb(async (client) => {

@@ -1,9 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
 import { becomeUser, closeRootPool, rootPool, withRootDb, type Actor } from "../support/db.ts";
+import { rateAndRollUp } from "../support/console.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl } from "../support/http.ts";
-import { rollUpDirtyDays } from "../../src/usage/aggregate.ts";
 
 // The console in a real headless Chromium against the real server: sign-in,
 // each role's navigation, and the overview's figures against the SQL
@@ -21,7 +21,7 @@ beforeAll(async () => {
   auditor = await createUser(pool, "auditor");
   coach = await createCoach(pool, "console-coach");
   otherCoach = await createCoach(pool, "console-other");
-  await rollUp();
+  await rateAndRollUp();
   browser = await launchBrowser();
 });
 
@@ -30,19 +30,9 @@ afterAll(async () => {
   const pool = rootPool();
   for (const one of [coach, otherCoach]) if (one) await deleteCoach(pool, one);
   for (const user of [admin, auditor]) if (user) await pool.query("delete from app_public.users where id = $1", [user.id]);
-  await rollUp();
+  await rateAndRollUp();
   await closeRootPool();
 });
-
-/** The analytics read the daily rollups: roll up the days the committed attempts touched, as the worker would. */
-async function rollUp(): Promise<void> {
-  const client = await rootPool().connect();
-  try {
-    await rollUpDirtyDays(client);
-  } finally {
-    client.release();
-  }
-}
 
 interface Figures {
   revenue: string | null;

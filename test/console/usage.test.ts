@@ -1,10 +1,9 @@
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
-import { downloadCsv, settled, sqlAs, tableMatrix, tableRows } from "../support/console.ts";
+import { downloadCsv, rateAndRollUp, settled, sqlAs, tableMatrix, tableRows } from "../support/console.ts";
 import { closeRootPool, rootPool, type Actor } from "../support/db.ts";
 import { createAttempt, createCoach, createProviderRate, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl } from "../support/http.ts";
-import { rollUpDirtyDays } from "../../src/usage/aggregate.ts";
 
 // The overview's tables (usage by provider and model, top coaches), a coach's
 // page, and the usage events behind a figure, in a real headless Chromium.
@@ -33,7 +32,7 @@ beforeAll(async () => {
   await createAttempt(pool, coach, { status: "completed", seconds: 600, finishedAt: "2018-05-22T15:00:00Z", ...second });
   await createAttempt(pool, other, { status: "completed", seconds: 18_600, finishedAt: "2018-05-29T08:00:00Z", ...second });
   await createAttempt(pool, other, { status: "completed", seconds: 120, finishedAt: "2018-04-12T08:00:00Z", ...second });
-  await rollUp();
+  await rateAndRollUp();
   browser = await launchBrowser();
 });
 
@@ -42,18 +41,9 @@ afterAll(async () => {
   const pool = rootPool();
   for (const one of [coach, other]) if (one) await deleteCoach(pool, one);
   for (const user of [admin, auditor]) if (user) await pool.query("delete from app_public.users where id = $1", [user.id]);
-  await rollUp();
+  await rateAndRollUp();
   await closeRootPool();
 });
-
-async function rollUp(): Promise<void> {
-  const client = await rootPool().connect();
-  try {
-    await rollUpDirtyDays(client);
-  } finally {
-    client.release();
-  }
-}
 
 /** The cards' raw figures (data-value) by name. */
 async function cards(page: Page): Promise<Record<string, string>> {

@@ -1,6 +1,19 @@
 import fs from "node:fs";
 import type { Page } from "playwright-core";
-import { becomeUser, withRootDb, type Actor } from "./db.ts";
+import { rollUpDirtyDays } from "../../src/usage/aggregate.ts";
+import { rateCapturedUsage } from "../../src/usage/rate.ts";
+import { becomeUser, rootPool, withRootDb, type Actor } from "./db.ts";
+
+/** What the worker's usage_rate job does: rate the captured usage, then roll up the days it touched. */
+export async function rateAndRollUp(): Promise<void> {
+  const client = await rootPool().connect();
+  try {
+    await rateCapturedUsage(client);
+    await rollUpDirtyDays(client);
+  } finally {
+    client.release();
+  }
+}
 
 /** What a SQL statement returns when run as this user (as the API would run it), in a transaction rolled back. */
 export async function sqlAs<Row = Record<string, string | null>>(actor: Actor, sql: string, values: unknown[] = []): Promise<Row[]> {
