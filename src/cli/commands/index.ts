@@ -1,5 +1,6 @@
 import { audit } from "./audit.ts";
 import { db } from "./db.ts";
+import { gdpr } from "./gdpr.ts";
 import { migrate } from "./migrate.ts";
 import { schema } from "./schema.ts";
 import { seed } from "./seed.ts";
@@ -18,6 +19,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   schema,
   audit,
   usage: usageCommand,
+  gdpr,
 };
 
 export const usage = `Usage: custodian <command>
@@ -40,6 +42,11 @@ export const usage = `Usage: custodian <command>
   usage rate                price the usage captured and not rated yet (the worker does it every minute)
   usage aggregate [--from D --to D]
                             rate, then rebuild the daily usage rollups of a range of days (default: all)
+  gdpr erase --client ID --reason TEXT
+                            file and run an erasure request for a client; prints the residue count
+  gdpr export --client ID --out FILE
+                            write everything held about a client to a zip file
+  gdpr report               the GDPR readiness report
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).
