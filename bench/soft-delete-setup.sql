@@ -18,6 +18,11 @@ select cp.id, pg_catalog.format('Client %s', n), pg_catalog.format('client%s@ben
 from app_public.coach_profiles cp cross join pg_catalog.generate_series(1, 10000) n
 where cp.display_name = 'Bench Coach';
 
+-- Transcribing a session needs its client's consent.
+insert into app_public.consents (client_id, purpose, decision, wording_version, wording_sha256)
+select c.id, 'transcription', 'granted', 'bench-1', pg_catalog.encode(pg_catalog.sha256('I agree to transcription.'), 'hex')
+from app_public.clients c;
+
 insert into app_public.coaching_sessions (client_id, coach_profile_id, title, recorded_at, audio_object_key, audio_duration_seconds)
 select c.id, c.coach_profile_id, 'Weekly session', now() - interval '1 day', 'recordings/' || c.id || '.m4a', 3600
 from app_public.clients c;

@@ -56,6 +56,10 @@ begin
   select cp.id, 'Workload client' from app_public.coach_profiles cp
   join app_public.users u on u.id = cp.user_id
   where u.email in (select pg_catalog.format('coach%s@example.com', n) from pg_catalog.generate_series(1, writers) n);
+  -- Transcribing a session needs its client's consent.
+  insert into app_public.consents (client_id, purpose, decision, wording_version, wording_sha256)
+  select c.id, 'transcription', 'granted', 'bench-1', pg_catalog.encode(pg_catalog.sha256('I agree to transcription.'), 'hex')
+  from app_public.clients c where c.full_name = 'Workload client';
   insert into app_public.coaching_sessions (client_id, coach_profile_id, title, recorded_at, audio_object_key, audio_duration_seconds)
   select c.id, c.coach_profile_id, 'Workload session', pg_catalog.now(), 'recordings/bench.m4a', 600
   from app_public.clients c cross join pg_catalog.generate_series(1, greatest(per_writer / 10, 1))

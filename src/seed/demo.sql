@@ -61,6 +61,14 @@ create function pg_temp.seed_staff(password text) returns void as $$
   where not exists (select from app_public.users where email = 'auditor@example.com');
 $$ language sql;
 
+-- The consent text a demo client is shown for a purpose (its SHA-256 is recorded with the decision).
+create function pg_temp.demo_consent_text(purpose app_public.consent_purpose) returns text as $$
+  select case purpose
+    when 'recording' then 'I agree that my coaching sessions are recorded. I can withdraw this consent at any time by telling my coach.'
+    when 'transcription' then 'I agree that recordings of my coaching sessions are transcribed by a transcription provider and the transcripts kept for my coach. I can withdraw this consent at any time by telling my coach.'
+  end;
+$$ language sql immutable;
+
 -- Coaches first_number..last_number with 8 clients each, 4 sessions per
 -- client, and 1 to 3 attempts per session, in the 180 days before as_of.
 -- Accounts and profiles are created when the history starts (coach n, n
@@ -71,7 +79,7 @@ returns void as $$
 declare
   plans uuid[] := array(select id from app_public.billing_plans order by monthly_fee_minor, name);
   models text[][] := array[['deepgram', 'nova-2'], ['openai', 'whisper-1'], ['assemblyai', 'best']];
-  seeded regclass[] := array['app_public.users', 'app_public.coach_profiles', 'app_public.clients',
+  seeded regclass[] := array['app_public.users', 'app_public.coach_profiles', 'app_public.clients', 'app_public.consents',
                              'app_public.coaching_sessions', 'app_public.transcriptions']::regclass[];
 begin
   perform pg_temp.seed_own_timestamps(seeded, true);
@@ -102,6 +110,13 @@ begin
            pg_catalog.format('+44 20 7946 %s', lpad(((n * 8 + k) % 10000)::text, 4, '0')),
            'Wants to grow into a leadership role; prefers morning sessions.', created_at, created_at
     from seed_clients;
+  -- Each client agrees to recording and transcription when their coach adds
+  -- them (transcribing a session needs it), recorded by the coach.
+  insert into app_public.consents (client_id, purpose, decision, wording_version, wording_sha256, recorded_by, recorded_at)
+    select cl.client_id, p.purpose, 'granted', '2026-01', pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_temp.demo_consent_text(p.purpose), 'UTF8')), 'hex'),
+           c.user_id, cl.created_at
+    from seed_clients cl join seed_coaches c on c.n = cl.n
+    cross join unnest(array['recording', 'transcription']::app_public.consent_purpose[]) p (purpose);
 
   create temp table seed_sessions on commit drop as
     select gen_random_uuid() as session_id, cl.client_id, cl.profile_id, s,
@@ -223,5 +238,23 @@ begin
   -- A deletion long past: the soft delete keeps the time it is given.
   update app_public.clients set is_deleted = true, deleted_at = as_of - interval '45 days'
   where id = (select id from app_public.clients where coach_profile_id = coach1 order by created_at desc, id limit 1);
+end;
+$$ language plpgsql;
+
+-- One client withdraws their consent to transcription (Art. 7(3)), today,
+-- through their coach: their transcripts so far stay, and transcribing any of
+-- their sessions again is refused. Once only.
+create function pg_temp.seed_consent_withdrawal() returns void as $$
+declare
+  coach1 uuid := pg_temp.demo_profile('coach1@example.com');
+  withdrawing uuid;
+begin
+  if coach1 is null or exists (select from app_public.consents c join app_public.clients cl on cl.id = c.client_id
+                               where cl.coach_profile_id = coach1 and c.decision = 'withdrawn') then
+    return;
+  end if;
+  select id into withdrawing from app_public.clients where coach_profile_id = coach1 and not is_deleted order by created_at, id offset 2 limit 1;
+  perform pg_temp.act_as('coach1@example.com');
+  insert into app_public.consents (client_id, purpose, decision) values (withdrawing, 'transcription', 'withdrawn');
 end;
 $$ language plpgsql;

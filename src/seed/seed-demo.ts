@@ -20,8 +20,8 @@ const COACHES_PER_BATCH = 50;
 /**
  * Seeds demo data: plans, provider rates, an admin, an auditor and
  * 3 × scale coaches with their clients, sessions and attempts (and so their
- * usage events, rolled up by day), then a few admin actions and soft deletes
- * (src/seed/demo.sql says which). Idempotent:
+ * usage events, rolled up by day), then a few admin actions, soft deletes and
+ * a client's withdrawal of consent (src/seed/demo.sql says which). Idempotent:
  * existing demo accounts are left as they are.
  *
  * The demo is the history of the 180 days before `asOf` (default: the
@@ -50,8 +50,8 @@ export async function seedDemo(databaseUrl: string, scale: number, showProgress:
       bar?.tick(last - first + 1);
     }
     bar?.finish();
-    // A few admin actions and deletions for the console's audit viewer and deleted items, each person's in their own transaction.
-    for (const step of ["select pg_temp.seed_admin_actions()", "select pg_temp.seed_coach_deletions($1)"]) {
+    // A few admin actions and deletions for the console's audit viewer and deleted items, and a client's withdrawal of consent, each person's in their own transaction.
+    for (const step of ["select pg_temp.seed_admin_actions()", "select pg_temp.seed_coach_deletions($1)", "select pg_temp.seed_consent_withdrawal()"]) {
       await client.query("begin");
       await client.query(step, step.includes("$1") ? [now] : []);
       await client.query("commit");

@@ -1,5 +1,5 @@
 import { closeRootPool, rootPool } from "../support/db.ts";
-import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
+import { CONSENT_WORDING, createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { graphql, login } from "../support/http.ts";
 
 let a: Coach;
@@ -127,6 +127,13 @@ describe("coach isolation in lists, nested relations and creation over GraphQL",
       tokenA,
     );
     expect(session.body.data.createCoachingSession.coachingSession.coachProfileId).toBe(a.profileId);
+    // Transcribing needs the client's consent, which their coach records.
+    const consent = await graphql<any>(
+      `mutation ($id: UUID!, $version: String!, $sha: String!) { createConsent(input: { consent: { clientId: $id, purpose: transcription, decision: granted, wordingVersion: $version, wordingSha256: $sha } }) { consent { recordedBy } } }`,
+      { id: newClient.rowId, version: CONSENT_WORDING.version, sha: CONSENT_WORDING.sha256 },
+      tokenA,
+    );
+    expect(consent.body.data.createConsent.consent).toEqual({ recordedBy: a.user.id });
     const attempt = await graphql<any>(
       `mutation ($id: UUID!) { createTranscription(input: { transcription: { sessionId: $id, provider: "openai", model: "whisper-1" } }) { transcription { coachProfileId status requestedBy isRetranscription } } }`,
       { id: session.body.data.createCoachingSession.coachingSession.rowId },

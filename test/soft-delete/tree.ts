@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { createCoach, type Coach } from "../support/fixtures.ts";
+import { createCoach, grantConsents, type Coach } from "../support/fixtures.ts";
 
 /** A coach with a small tree: 2 clients × 2 sessions × 2 transcriptions (the fixture's own rows included). */
 export interface Tree {
@@ -16,6 +16,7 @@ export async function createTree(client: pg.ClientBase, label = "tree"): Promise
     [coach.profileId],
   );
   const clients = [coach.clientId, second.rows[0].id as string];
+  await grantConsents(client, [second.rows[0].id]);
   await client.query(
     `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
      select c, 'Session', now(), 'recordings/x.m4a', 600 from unnest($1::uuid[]) c, generate_series(1, 2) n

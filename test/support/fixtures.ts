@@ -37,7 +37,30 @@ export async function testPlanId(client: Queryable): Promise<string> {
   return rows[0].id;
 }
 
-/** A coach with a profile, one client, one session and one completed transcription. Run as superuser. */
+/** The consent text the tests' clients are shown, its version and SHA-256 (what a consent record keeps). */
+export const CONSENT_WORDING = {
+  version: "test-2026-01",
+  text: "I agree that my coaching sessions are recorded and transcribed.",
+  get sha256() {
+    return crypto.createHash("sha256").update(this.text).digest("hex");
+  },
+};
+
+/**
+ * Records these clients' consent to recording and transcription, with the
+ * test wording: transcribing a session needs its client's active consent, so
+ * every fixture that creates a client calls this (one way everywhere). Run as
+ * superuser, an admin or the clients' coach.
+ */
+export async function grantConsents(client: Queryable, clientIds: string[]): Promise<void> {
+  await client.query(
+    `insert into app_public.consents (client_id, purpose, decision, wording_version, wording_sha256)
+     select c, p, 'granted', $2, $3 from unnest($1::uuid[]) c, unnest(array['recording', 'transcription']::app_public.consent_purpose[]) p`,
+    [clientIds, CONSENT_WORDING.version, CONSENT_WORDING.sha256],
+  );
+}
+
+/** A coach with a profile, one client (who consents to recording and transcription), one session and one completed transcription. Run as superuser. */
 export async function createCoach(client: Queryable, label = "coach"): Promise<Coach> {
   const user = await createUser(client, "coach", label);
   const planId = await testPlanId(client);
@@ -50,6 +73,7 @@ export async function createCoach(client: Queryable, label = "coach"): Promise<C
     "insert into app_public.clients (coach_profile_id, full_name, email) values ($1, $2, $3) returning id",
     [profileId, `Client of ${label}`, `client-${unique()}@test.example`],
   );
+  await grantConsents(client, [clientRow.rows[0].id]);
   const session = await client.query(
     `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
      values ($1, 'Kick-off', now() - interval '1 day', 'recordings/test.m4a', 1800) returning id`,

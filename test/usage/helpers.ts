@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import type pg from "pg";
-import { createUser, type User } from "../support/fixtures.ts";
+import { createUser, grantConsents, type User } from "../support/fixtures.ts";
 
 /** A transaction's client, or a pool (or a client of one) for data that tests commit. */
 type Queryable = pg.ClientBase | pg.Pool;
@@ -34,7 +34,7 @@ export interface BillingCoach {
   planId: string;
 }
 
-/** A coach on `planId` with one client and no attempts yet, so that the coach's ledgers start empty. Run as superuser. */
+/** A coach on `planId` with one client (who consents to transcription) and no attempts yet, so that the coach's ledgers start empty. Run as superuser. */
 export async function createBillingCoach(client: Queryable, planId: string, label = "billing"): Promise<BillingCoach> {
   const user = await createUser(client, "coach", label);
   const profile = await client.query(
@@ -46,6 +46,7 @@ export async function createBillingCoach(client: Queryable, planId: string, labe
     "insert into app_public.clients (coach_profile_id, full_name) values ($1, $2) returning id",
     [profileId, `Client of ${label}`],
   );
+  await grantConsents(client, [clientRow.rows[0].id]);
   return { user, profileId, clientId: clientRow.rows[0].id, planId };
 }
 

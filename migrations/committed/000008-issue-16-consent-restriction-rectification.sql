@@ -1,0 +1,678 @@
+--! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
+--! Hash: sha1:771e2b069479580fe74b72d7d98b0a325b5b2753
+--! Message: issue 16 consent restriction rectification
+
+-- Issue 16 (GDPR): consent (Art. 7), restriction of processing (Art. 18) and rectification (Art. 16).
+
+-- Consent ---------------------------------------------------------------------------
+create type app_public.consent_purpose as enum ('recording', 'transcription');
+comment on type app_public.consent_purpose is
+  E'What a client consents to: recording (their sessions'' audio is recorded) or transcription (the audio is sent to a transcription provider and the transcript kept). A later feature that needs consent adds its purpose.';
+create type app_public.consent_decision as enum ('granted', 'withdrawn');
+comment on type app_public.consent_decision is E'A consent decision: granted, or withdrawn (Art. 7(3)).';
+
+create table app_public.consents (
+  id uuid primary key default gen_random_uuid(),
+  client_id uuid not null references app_public.clients on delete cascade,
+  purpose app_public.consent_purpose not null,
+  decision app_public.consent_decision not null,
+  wording_version text constraint consents_wording_version_check check (length(btrim(wording_version)) between 1 and 100),
+  wording_sha256 text constraint consents_wording_sha256_check check (wording_sha256 ~ '^[0-9a-f]{64}$'),
+  recorded_by uuid references app_public.users on delete restrict,
+  recorded_at timestamptz not null default now(),
+  constraint consents_grant_has_wording check (decision = 'withdrawn' or wording_version is not null),
+  constraint consents_wording_pair check ((wording_version is null) = (wording_sha256 is null))
+);
+create index consents_client_id_purpose_recorded_at_idx on app_public.consents (client_id, purpose, recorded_at desc, id desc);
+create index consents_recorded_by_idx on app_public.consents (recorded_by);
+comment on table app_public.consents is
+  E'@behavior -update -delete\nA client''s consent decision (GDPR Art. 7) for one purpose: granted or withdrawn, who recorded it, when, and the wording the client was shown. Append-only for every writer: a withdrawal is a new record, and the latest decision per client and purpose is the state (currentConsents). Transcribing a session needs its client''s active consent for transcription. Admins and the client''s coach record them; auditors read them all; a coach sees their own clients''.';
+comment on column app_public.consents.client_id is E'The client who decided.';
+comment on column app_public.consents.purpose is E'What the decision is about: recording or transcription.';
+comment on column app_public.consents.decision is E'granted or withdrawn.';
+comment on column app_public.consents.wording_version is E'The version of the consent text the client was shown (1 to 100 characters); required to grant.';
+comment on column app_public.consents.wording_sha256 is E'The SHA-256 of the exact text shown, as 64 lowercase hex digits; given with wordingVersion.';
+comment on column app_public.consents.recorded_by is E'Who recorded the decision: the caller (null when an operator recorded it from the command line).';
+comment on column app_public.consents.recorded_at is E'When the decision was recorded, set by the database.';
+alter table app_public.consents enable row level security;
+
+-- Restriction of processing ---------------------------------------------------------
+create table app_public.processing_restrictions (
+  id uuid primary key default gen_random_uuid(),
+  client_id uuid not null references app_public.clients on delete restrict,
+  request_id uuid not null references app_public.data_subject_requests on delete restrict,
+  reason text not null constraint processing_restrictions_reason_check check (length(btrim(reason)) between 3 and 2000),
+  placed_by uuid references app_public.users on delete restrict,
+  placed_at timestamptz not null default now(),
+  lifted_by uuid references app_public.users on delete restrict,
+  lifted_at timestamptz,
+  lift_reason text constraint processing_restrictions_lift_reason_check check (length(btrim(lift_reason)) between 3 and 2000),
+  constraint processing_restrictions_lift_state check ((lifted_at is null) = (lift_reason is null))
+);
+create index processing_restrictions_active_client_id_idx on app_public.processing_restrictions (client_id) where lifted_at is null;
+create index processing_restrictions_client_id_idx on app_public.processing_restrictions (client_id);
+create index processing_restrictions_request_id_idx on app_public.processing_restrictions (request_id);
+comment on table app_public.processing_restrictions is
+  E'@behavior -update\nA restriction of processing (GDPR Art. 18) on a client, placed under the verified restriction or rectification request that asked for it: while active, new transcriptions of the client''s sessions are refused; reading and exporting stay possible. Placed and lifted by admins, read by auditors and by the client''s coach; never deleted. Its reason describes the ground, not the person.';
+comment on column app_public.processing_restrictions.client_id is E'The client restricted: the request''s, set by the database.';
+comment on column app_public.processing_restrictions.request_id is E'The data-subject request (restriction or rectification, verified) that asked for it.';
+comment on column app_public.processing_restrictions.reason is E'The ground (3 to 2,000 characters), such as accuracy contested until checked (Art. 18(1)(a)); not details of the person.';
+comment on column app_public.processing_restrictions.placed_by is E'The admin who placed it.';
+comment on column app_public.processing_restrictions.placed_at is E'When it was placed.';
+comment on column app_public.processing_restrictions.lifted_by is E'The admin who lifted it.';
+comment on column app_public.processing_restrictions.lifted_at is E'When it was lifted; null while active.';
+comment on column app_public.processing_restrictions.lift_reason is E'Why it no longer applies.';
+alter table app_public.processing_restrictions enable row level security;
+
+--! Included gdpr/consents.sql
+-- Consent (GDPR Art. 7): an append-only record per client and purpose of each
+-- decision (granted or withdrawn), who recorded it, when, and the wording the
+-- client was shown (its version and SHA-256). The latest decision is the
+-- state; app_private.tg_transcriptions__require_consent refuses transcribing
+-- a session whose client's latest transcription decision is not a grant.
+
+create or replace function app_private.lock_client_processing(client_id uuid) returns void as $$
+begin
+  perform from app_public.clients c where c.id = lock_client_processing.client_id for update;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.lock_client_processing(uuid) is
+  E'Locks a client''s row (FOR UPDATE) until the transaction ends, before a change of their processing state (a consent decision, a restriction): it waits for the transcriptions under way, which hold the row FOR KEY SHARE while they check that state, and a transcription started later waits for the change and sees it. Row locks, so a bulk insert of attempts for many clients needs no lock table entries.';
+
+create or replace function app_private.latest_consent(client_id uuid, purpose app_public.consent_purpose) returns app_public.consents as $$
+  select c.* from app_public.consents c
+  where c.client_id = latest_consent.client_id and c.purpose = latest_consent.purpose
+  order by c.recorded_at desc, c.id desc
+  limit 1;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.latest_consent(uuid, app_public.consent_purpose) is
+  E'A client''s latest consent decision for a purpose (null when none was ever recorded): the consent is active when its decision is granted.';
+
+create or replace function app_public.tg_consents__recorded() returns trigger as $$
+begin
+  -- One decision at a time per client: "latest" is then the order in which
+  -- they were recorded, and a transcription under way ends first.
+  perform app_private.lock_client_processing(NEW.client_id);
+  NEW.recorded_by := app_public.current_user_id();
+  NEW.recorded_at := pg_catalog.clock_timestamp();
+  return NEW;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_consents__recorded() is
+  E'Who recorded a consent decision and when come from the caller and the clock, read after waiting for any other decision on the same client and for the transcriptions under way.';
+
+create or replace function app_public.tg_consents__append_only() returns trigger as $$
+declare
+  latest app_public.consents;
+begin
+  if TG_OP = 'INSERT' then
+    if not governance.caller_is_staff() and not exists (select from app_public.clients c where c.id = NEW.client_id) then
+      raise exception 'There is no client % of yours; a coach records consents for their own clients only.', NEW.client_id
+        using errcode = '42501';
+    end if;
+    latest := app_private.latest_consent(NEW.client_id, NEW.purpose);
+    if NEW.decision = 'withdrawn' and latest.decision is distinct from 'granted' then
+      raise exception 'Client % has no active consent for % to withdraw (%).', NEW.client_id, NEW.purpose,
+        case when latest.id is null then 'none was ever granted' else 'withdrawn at ' || latest.recorded_at end
+        using errcode = '55000';
+    end if;
+    return NEW;
+  elsif TG_OP = 'DELETE' and governance.current_hard_deletion() is not null then
+    -- A consent record leaves only with its client, through the governed hard delete (recorded with its reason).
+    return OLD;
+  elsif TG_OP = 'DELETE' or TG_OP = 'TRUNCATE' then
+    raise exception 'Consent records are never deleted: they prove what the client agreed to. A withdrawal is a new record (decision withdrawn).'
+      using errcode = '55000';
+  else
+    raise exception 'Consent records cannot be changed: a withdrawal or a new grant is a new record.' using errcode = '55000';
+  end if;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_consents__append_only() is
+  E'Keeps consent records append-only for every writer, the owner included: never updated, deleted or truncated (a row leaves only with its client, through governance.hard_delete). A coach records them for their own clients only; a withdrawal needs an active grant to withdraw.';
+
+drop trigger if exists _100_timestamps on app_public.consents;
+create trigger _100_timestamps before insert on app_public.consents
+  for each row execute function app_public.tg_consents__recorded();
+drop trigger if exists _200_append_only on app_public.consents;
+create trigger _200_append_only before insert or update or delete on app_public.consents
+  for each row execute function app_public.tg_consents__append_only();
+drop trigger if exists _200_append_only_truncate on app_public.consents;
+create trigger _200_append_only_truncate before truncate on app_public.consents
+  for each statement execute function app_public.tg_consents__append_only();
+
+create or replace function app_public.current_consents(client_id uuid default null) returns setof app_public.consents as $$
+  select distinct on (c.client_id, c.purpose) c.*
+  from app_public.consents c
+  where current_consents.client_id is null or c.client_id = current_consents.client_id
+  order by c.client_id, c.purpose, c.recorded_at desc, c.id desc;
+$$ language sql stable;
+comment on function app_public.current_consents(uuid) is
+  E'The state of consent: the latest decision per client and purpose (of one client when clientId is given), among the clients the caller may see. A purpose is consented to when its latest decision is granted; a purpose with no row was never asked.';
+
+grant execute on function app_public.current_consents(uuid) to custodian_coach, custodian_admin, custodian_auditor;
+
+-- The transcription rule: every new attempt (a first one, a retry, a
+-- re-transcription) needs the client's active consent for transcription.
+-- Checked once per statement over its rows, so bulk inserts stay set-based.
+create or replace function app_private.tg_transcriptions__require_consent() returns trigger as $$
+declare
+  refused record;
+begin
+  -- Held until commit: a consent decision on these clients waits for this statement's transaction (lock_client_processing).
+  perform from app_public.clients c
+  where c.id in (select cs.client_id from new_rows t join app_public.coaching_sessions cs on cs.id = t.session_id)
+  for key share;
+  select t.session_id, cs.client_id, latest.decision, latest.recorded_at into refused
+  from new_rows t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  left join lateral (
+    select c.decision, c.recorded_at from app_public.consents c
+    where c.client_id = cs.client_id and c.purpose = 'transcription'
+    order by c.recorded_at desc, c.id desc limit 1) latest on true
+  where latest.decision is distinct from 'granted'
+  limit 1;
+  if found then
+    raise exception 'Cannot transcribe session %: client % has no active consent for transcription (%).', refused.session_id, refused.client_id,
+      case when refused.decision is null then 'none was ever recorded' else 'withdrawn at ' || refused.recorded_at end
+      using errcode = '55000',
+        hint = 'Record the client''s consent for transcription first (createConsent with purpose transcription and decision granted).';
+  end if;
+  return null;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__require_consent() is
+  E'Refuses a statement that inserts transcription attempts (first attempts, retries, re-transcriptions) for a session whose client has no active consent for transcription, naming the consent; every writer, the owner included. Earlier attempts stay (a withdrawal is not retroactive, Art. 7(3)).';
+
+drop trigger if exists _050_require_consent on app_public.transcriptions;
+create trigger _050_require_consent after insert on app_public.transcriptions
+  referencing new table as new_rows
+  for each statement execute function app_private.tg_transcriptions__require_consent();
+
+-- For the readiness report: attempts kept (not soft-deleted) whose client
+-- has no active consent for transcription now.
+create or replace function app_private.transcriptions_without_consent_count() returns bigint as $$
+  select pg_catalog.count(*)
+  from app_public.transcriptions t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  left join lateral (
+    select c.decision from app_public.consents c
+    where c.client_id = cs.client_id and c.purpose = 'transcription'
+    order by c.recorded_at desc, c.id desc limit 1) latest on true
+  where not t.is_deleted and latest.decision is distinct from 'granted';
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.transcriptions_without_consent_count() is
+  E'How many transcription attempts that are not soft-deleted belong to a client whose consent for transcription is not active now (withdrawn, or never recorded): the readiness report''s "active transcriptions without consent".';
+
+revoke all on function app_private.lock_client_processing(uuid) from public;
+revoke all on function app_private.latest_consent(uuid, app_public.consent_purpose) from public;
+revoke all on function app_private.transcriptions_without_consent_count() from public;
+-- Called by the consent and restriction triggers, which run as the writer.
+grant execute on function app_private.lock_client_processing(uuid),
+  app_private.latest_consent(uuid, app_public.consent_purpose) to custodian_coach, custodian_admin;
+grant execute on function app_private.transcriptions_without_consent_count() to custodian_admin, custodian_auditor;
+
+-- Admins and the client's coach record consents; auditors read them all; a
+-- coach sees their own clients' only.
+drop policy if exists admin_all on app_public.consents;
+create policy admin_all on app_public.consents for all to custodian_admin using (true) with check (true);
+drop policy if exists auditor_read on app_public.consents;
+create policy auditor_read on app_public.consents for select to custodian_auditor using (true);
+drop policy if exists coach_own_clients on app_public.consents;
+create policy coach_own_clients on app_public.consents for all to custodian_coach
+  using (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())))
+  with check (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())));
+
+grant select on app_public.consents to custodian_coach, custodian_admin, custodian_auditor;
+grant insert (client_id, purpose, decision, wording_version, wording_sha256) on app_public.consents to custodian_coach, custodian_admin;
+--! EndIncluded gdpr/consents.sql
+--! Included gdpr/restrictions.sql
+-- Restriction of processing (GDPR Art. 18): placed on a client under the
+-- request that asked for it, lifted later with a reason, never deleted or
+-- rewritten. While one is active, new transcriptions of the client's
+-- sessions are refused; reading and exporting stay possible.
+
+create or replace function app_public.tg_processing_restrictions__append_only() returns trigger as $$
+declare
+  request app_public.data_subject_requests;
+begin
+  if TG_OP = 'INSERT' then
+    select * into request from app_public.data_subject_requests r where r.id = NEW.request_id;
+    if not found then
+      raise exception 'There is no data-subject request %.', NEW.request_id using errcode = 'P0002';
+    end if;
+    if request.kind not in ('restriction', 'rectification') or request.client_id is null then
+      raise exception 'Request % is a% % request about %; a restriction is placed under a client''s restriction or rectification request (Art. 18(1)).',
+        request.id, case when request.kind in ('access', 'erasure') then 'n' else '' end, request.kind,
+        case when request.client_id is null then 'a user account' else 'a client' end
+        using errcode = '22023';
+    end if;
+    if request.state in ('received', 'rejected') then
+      raise exception 'Request % is %; a restriction is placed once the person''s identity is verified (verify the request first).', request.id, request.state
+        using errcode = '55000';
+    end if;
+    perform app_private.lock_client_processing(request.client_id);
+    NEW.client_id := request.client_id;
+    NEW.placed_by := app_public.current_user_id();
+    NEW.placed_at := pg_catalog.clock_timestamp();
+    NEW.lifted_by := null;
+    NEW.lifted_at := null;
+    NEW.lift_reason := null;
+    return NEW;
+  elsif TG_OP = 'UPDATE' then
+    if OLD.lifted_at is not null then
+      raise exception 'Restriction % was lifted at %; a lifted restriction cannot change. Place a new one instead.', OLD.id, OLD.lifted_at
+        using errcode = '55000';
+    end if;
+    if (NEW.id, NEW.client_id, NEW.request_id, NEW.reason, NEW.placed_by, NEW.placed_at)
+       is distinct from (OLD.id, OLD.client_id, OLD.request_id, OLD.reason, OLD.placed_by, OLD.placed_at) then
+      raise exception 'A restriction cannot be changed, only lifted with a reason (liftProcessingRestriction).' using errcode = '55000';
+    end if;
+    if NEW.lift_reason is null then
+      raise exception 'Lifting a restriction needs a reason.' using errcode = '23502';
+    end if;
+    NEW.lifted_by := app_public.current_user_id();
+    NEW.lifted_at := pg_catalog.clock_timestamp();
+    return NEW;
+  else
+    raise exception 'Restrictions are never deleted; lift the restriction instead.' using errcode = '55000';
+  end if;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_processing_restrictions__append_only() is
+  E'Keeps restrictions append-only for every writer: one is placed under a verified restriction or rectification request about a client (whose client it covers comes from the request), who placed it and when come from the caller and the clock; it changes once, when lifted with a reason; it is never deleted or truncated.';
+
+drop trigger if exists _200_append_only on app_public.processing_restrictions;
+create trigger _200_append_only before insert or update or delete on app_public.processing_restrictions
+  for each row execute function app_public.tg_processing_restrictions__append_only();
+drop trigger if exists _200_append_only_truncate on app_public.processing_restrictions;
+create trigger _200_append_only_truncate before truncate on app_public.processing_restrictions
+  for each statement execute function app_public.tg_processing_restrictions__append_only();
+
+create or replace function app_public.lift_processing_restriction(restriction_id uuid, reason text) returns app_public.processing_restrictions as $$
+  update app_public.processing_restrictions set lift_reason = lift_processing_restriction.reason
+  where id = lift_processing_restriction.restriction_id
+  returning *;
+$$ language sql volatile;
+comment on function app_public.lift_processing_restriction(uuid, text) is
+  E'Lifts an active restriction, with the reason it no longer applies (Art. 18(3): the person is told before); who and when are recorded. Admins only; a lifted restriction stays on record.';
+
+revoke all on function app_public.lift_processing_restriction(uuid, text) from public;
+grant execute on function app_public.lift_processing_restriction(uuid, text) to custodian_admin;
+
+-- The transcription rule: no new attempt while the client is restricted.
+create or replace function app_private.tg_transcriptions__refuse_restricted() returns trigger as $$
+declare
+  refused record;
+begin
+  -- Held until commit: a restriction placed on these clients waits for this statement's transaction (lock_client_processing).
+  perform from app_public.clients c
+  where c.id in (select cs.client_id from new_rows t join app_public.coaching_sessions cs on cs.id = t.session_id)
+  for key share;
+  select t.session_id, r.client_id, r.id, r.placed_at, r.reason into refused
+  from new_rows t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  join app_public.processing_restrictions r on r.client_id = cs.client_id and r.lifted_at is null
+  order by r.placed_at, r.id
+  limit 1;
+  if found then
+    raise exception 'Cannot transcribe session %: processing of client %''s data is restricted (restriction % placed at %: %).',
+      refused.session_id, refused.client_id, refused.id, refused.placed_at, refused.reason
+      using errcode = '55000',
+        hint = 'Reading and exporting stay possible; an admin lifts the restriction (liftProcessingRestriction) when it no longer applies.';
+  end if;
+  return null;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__refuse_restricted() is
+  E'Refuses a statement that inserts transcription attempts (retries included) for a session whose client is under an active restriction of processing (Art. 18), with the restriction''s reason; every writer, the owner included.';
+
+drop trigger if exists _051_refuse_restricted on app_public.transcriptions;
+create trigger _051_refuse_restricted after insert on app_public.transcriptions
+  referencing new table as new_rows
+  for each statement execute function app_private.tg_transcriptions__refuse_restricted();
+
+-- For the readiness report.
+create or replace function app_private.restricted_subjects_count() returns bigint as $$
+  select pg_catalog.count(distinct r.client_id) from app_public.processing_restrictions r where r.lifted_at is null;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.restricted_subjects_count() is
+  E'How many clients are under an active restriction of processing now: the readiness report''s "subjects under restriction".';
+
+revoke all on function app_private.restricted_subjects_count() from public;
+grant execute on function app_private.restricted_subjects_count() to custodian_admin, custodian_auditor;
+
+-- Admins place and lift restrictions; auditors read them; a coach reads their
+-- own clients' (it tells them why a transcription is refused).
+drop policy if exists admin_all on app_public.processing_restrictions;
+create policy admin_all on app_public.processing_restrictions for all to custodian_admin using (true) with check (true);
+drop policy if exists auditor_read on app_public.processing_restrictions;
+create policy auditor_read on app_public.processing_restrictions for select to custodian_auditor using (true);
+drop policy if exists coach_own_clients on app_public.processing_restrictions;
+create policy coach_own_clients on app_public.processing_restrictions for select to custodian_coach
+  using (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())));
+
+grant select on app_public.processing_restrictions to custodian_coach, custodian_admin, custodian_auditor;
+grant insert (request_id, reason) on app_public.processing_restrictions to custodian_admin;
+grant update (lift_reason) on app_public.processing_restrictions to custodian_admin;
+--! EndIncluded gdpr/restrictions.sql
+--! Included gdpr/rectification.sql
+-- Rectification (GDPR Art. 16): corrected values for the subject's personal
+-- columns, applied through a verified rectification request, which it then
+-- completes. The old values stay only in the audit trail, where the columns'
+-- pii policy (governance.classify_column: identity, contact and content are
+-- pii) seals them under the subject's key.
+
+create or replace function app_private.rectifiable_columns(target regclass) returns text[] as $$
+  select coalesce(pg_catalog.array_agg(a.attname::text order by a.attnum), '{}')
+  from governance.personal_data_columns p
+  join pg_catalog.pg_attribute a on a.attrelid = p.table_oid and a.attnum = p.column_number and not a.attisdropped
+  where p.table_oid = target and p.category in ('identity', 'contact', 'content');
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.rectifiable_columns(regclass) is
+  E'The columns of a table a rectification may correct: those the map of personal data classifies as identity, contact or content (never keys, timestamps or technical data).';
+
+create or replace function app_public.rectify_personal_data(request_id uuid, corrections jsonb) returns app_public.data_subject_requests as $$
+declare
+  request app_public.data_subject_requests;
+  target regclass;
+  allowed text[];
+  unknown text;
+  assignments text;
+begin
+  select * into request from app_public.data_subject_requests r where r.id = rectify_personal_data.request_id;
+  if not found then
+    raise exception 'There is no data-subject request %.', rectify_personal_data.request_id using errcode = 'P0002';
+  end if;
+  if request.kind <> 'rectification' then
+    raise exception 'Request % is a% % request; corrections are applied through a rectification request.', request.id,
+      case when request.kind in ('access', 'erasure') then 'n' else '' end, request.kind using errcode = '22023';
+  end if;
+  if request.state not in ('verified', 'in_progress') then
+    raise exception 'Request % is %; corrections are applied to a verified request that is not closed (%).', request.id, request.state,
+      case when request.state = 'received' then 'verify it first' else 'file a new request' end
+      using errcode = '55000';
+  end if;
+  if corrections is null or pg_catalog.jsonb_typeof(corrections) <> 'object' or corrections = '{}'::jsonb then
+    raise exception 'Corrections must be a JSON object of at least one column and its corrected value, such as {"email": "ann@example.com"}.'
+      using errcode = '22023';
+  end if;
+  target := case when request.client_id is not null then 'app_public.clients' else 'app_public.users' end;
+  allowed := app_private.rectifiable_columns(target);
+  select k into unknown from pg_catalog.jsonb_object_keys(corrections) k where k <> all (allowed) order by k limit 1;
+  if found then
+    raise exception '% is not a personal column of %: a rectification corrects only %.', unknown, target,
+      pg_catalog.array_to_string(allowed, ', ')
+      using errcode = '42703',
+        hint = case when exists (select from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = unknown and a.attnum > 0 and not a.attisdropped)
+                    then 'Keys, timestamps and technical columns are not corrected by a request.' else 'Name columns as the database does (full_name, not fullName).' end;
+  end if;
+  select pg_catalog.string_agg(pg_catalog.format('%1$I = r.%1$I', k), ', ' order by k) into assignments
+  from pg_catalog.jsonb_object_keys(corrections) k;
+  -- The values take the columns' own types and checks (jsonb_populate_record), as an update would.
+  execute pg_catalog.format('update %s t set %s from pg_catalog.jsonb_populate_record(null::%s, $1) r where t.id = $2', target, assignments, target)
+    using corrections, request.subject_id;
+  if request.state = 'verified' then
+    update app_public.data_subject_requests set state = 'in_progress' where id = request.id;
+  end if;
+  update app_public.data_subject_requests set state = 'completed' where id = request.id returning * into request;
+  return request;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.rectify_personal_data(uuid, jsonb) is
+  E'Applies a verified rectification request (Art. 16): corrections is a JSON object of the subject''s personal columns (a client''s full_name, email, phone, notes; a user''s email, display_name) and their corrected values; the request is then completed. Anything else (another kind of request, one not verified or already closed, an unknown or non-personal column, a value a column refuses) is refused and nothing changes. The old values stay only in the audit trail, sealed under the subject''s key. Admins only.';
+
+revoke all on function app_public.rectify_personal_data(uuid, jsonb) from public;
+revoke all on function app_private.rectifiable_columns(regclass) from public;
+grant execute on function app_public.rectify_personal_data(uuid, jsonb), app_private.rectifiable_columns(regclass) to custodian_admin;
+--! EndIncluded gdpr/rectification.sql
+--! Included domain/constraint-words.sql
+-- Words for every constraint and unique index a writer can break, one home.
+-- The API's error formatter (src/server/mask-error.ts) reads them once and
+-- answers a check, unique, foreign-key or exclusion violation with the
+-- sentence here (naming the field as the API spells it, and the rule),
+-- keeping the SQLSTATE for programs. test/api/plain-errors.test.ts fails
+-- when a constraint of an exposed table has no words.
+
+create or replace function app_private.constraint_words()
+returns table (table_name text, constraint_name text, words text) as $$
+  values
+    -- users
+    ('app_public.users', 'users_pkey', 'A user with this rowId already exists.'),
+    ('app_public.users', 'users_email_key', 'Another user already has this email; each email signs in one user.'),
+    ('app_public.users', 'users_email_check', 'A user''s email must look like name@example.com (no spaces, one @, a dot in the domain).'),
+    ('app_public.users', 'users_display_name_check', 'A user''s displayName must be 1 to 200 characters, not only spaces.'),
+    ('app_public.users', 'users_id_role_key', 'A user with this rowId and role already exists.'),
+    -- billing_plans
+    ('app_public.billing_plans', 'billing_plans_pkey', 'A billing plan with this rowId already exists.'),
+    ('app_public.billing_plans', 'billing_plans_name_key', 'Another billing plan already has this name; plan names are unique.'),
+    ('app_public.billing_plans', 'billing_plans_name_check', 'A billing plan''s name must be 1 to 100 characters, not only spaces.'),
+    ('app_public.billing_plans', 'billing_plans_currency_check', 'A billing plan''s currency must be a three-letter ISO 4217 code in capitals, such as EUR.'),
+    ('app_public.billing_plans', 'billing_plans_included_minutes_check', 'A billing plan''s includedMinutes may not be negative.'),
+    ('app_public.billing_plans', 'billing_plans_monthly_fee_minor_check', 'A billing plan''s monthlyFeeMinor may not be negative.'),
+    ('app_public.billing_plans', 'billing_plans_price_per_extra_minute_minor_check', 'A billing plan''s pricePerExtraMinuteMinor may not be negative.'),
+    ('app_public.billing_plans', 'billing_plans_monthly_fee_minor_bound', 'A billing plan''s monthlyFeeMinor may be at most 100,000,000 minor units (1,000,000.00 of the currency).'),
+    ('app_public.billing_plans', 'billing_plans_price_per_extra_minute_minor_bound', 'A billing plan''s pricePerExtraMinuteMinor may be at most 1,000,000 minor units (10,000.00 of the currency).'),
+    -- provider_rates
+    ('app_public.provider_rates', 'provider_rates_pkey', 'A provider rate with this rowId already exists.'),
+    ('app_public.provider_rates', 'provider_rates_provider_model_effective_from_key', 'This provider and model already have a rate from this effectiveFrom; change that rate or pick another instant.'),
+    ('app_public.provider_rates', 'provider_rates_cost_per_minute_minor_check', 'A provider rate''s costPerMinuteMinor may not be negative.'),
+    ('app_public.provider_rates', 'provider_rates_currency_check', 'A provider rate''s currency must be a three-letter ISO 4217 code in capitals, such as USD.'),
+    ('app_public.provider_rates', 'provider_rates_model_check', 'A provider rate''s model must be 1 to 100 characters, not only spaces.'),
+    ('app_public.provider_rates', 'provider_rates_provider_check', 'A provider rate''s provider must be 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (such as deepgram).'),
+    -- coach_profiles
+    ('app_public.coach_profiles', 'coach_profiles_pkey', 'A coach profile with this rowId already exists.'),
+    ('app_public.coach_profiles', 'coach_profiles_user_id_key', 'This user already has a coach profile; a coach has one (delete it first to make another).'),
+    ('app_public.coach_profiles', 'coach_profiles_bio_check', 'A coach profile''s bio may be at most 5,000 characters.'),
+    ('app_public.coach_profiles', 'coach_profiles_display_name_check', 'A coach profile''s displayName must be 1 to 200 characters, not only spaces.'),
+    ('app_public.coach_profiles', 'coach_profiles_timezone_check', 'A coach profile''s timezone must be an IANA time zone name, such as Europe/Berlin or UTC.'),
+    ('app_public.coach_profiles', 'coach_profiles_user_role_check', 'A coach profile''s user must have the role coach.'),
+    ('app_public.coach_profiles', 'coach_profiles_deletion_state', 'A coach profile''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteCoachProfile and restoreCoachProfile.'),
+    ('app_public.coach_profiles', 'coach_profiles_plan_id_fkey', 'A coach profile''s planId must name an existing billing plan, and a billing plan that coach profiles use cannot be deleted.'),
+    ('app_public.coach_profiles', 'coach_profiles_user_id_user_role_fkey', 'A coach profile''s userId must name an existing user whose role is coach, and a user with a coach profile cannot be deleted or change role.'),
+    ('app_public.coach_profiles', 'coach_profiles_deleted_by_fkey', 'A coach profile''s deletedBy must name an existing user.'),
+    -- clients
+    ('app_public.clients', 'clients_pkey', 'A client with this rowId already exists.'),
+    ('app_public.clients', 'clients_coach_email_key', 'This coach already has a client with this email; each client of a coach has their own email.'),
+    ('app_public.clients', 'clients_id_coach_profile_id_key', 'A client with this rowId already exists.'),
+    ('app_public.clients', 'clients_email_check', 'A client''s email must look like name@example.com (no spaces, one @, a dot in the domain).'),
+    ('app_public.clients', 'clients_full_name_check', 'A client''s fullName must be 1 to 200 characters, not only spaces.'),
+    ('app_public.clients', 'clients_notes_check', 'A client''s notes may be at most 20,000 characters.'),
+    ('app_public.clients', 'clients_phone_check', 'A client''s phone must be 5 to 30 digits, spaces, dots, dashes or brackets, with an optional leading +.'),
+    ('app_public.clients', 'clients_deletion_state', 'A client''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteClient and restoreClient.'),
+    ('app_public.clients', 'clients_coach_profile_id_fkey', 'A client''s coachProfileId must name an existing coach profile.'),
+    ('app_public.clients', 'clients_deleted_by_fkey', 'A client''s deletedBy must name an existing user.'),
+    -- coaching_sessions
+    ('app_public.coaching_sessions', 'coaching_sessions_pkey', 'A coaching session with this rowId already exists.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_id_coach_profile_id_key', 'A coaching session with this rowId already exists.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_audio_duration_seconds_check', 'A coaching session''s audioDurationSeconds may not be negative.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_audio_object_key_check', 'A coaching session''s audioObjectKey must be 1 to 1,024 characters, not only spaces.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_title_check', 'A coaching session''s title must be 1 to 300 characters, not only spaces.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_deletion_state', 'A coaching session''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteCoachingSession and restoreCoachingSession.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_client_id_coach_profile_id_fkey', 'A coaching session''s clientId must name an existing client of the same coach.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_deleted_by_fkey', 'A coaching session''s deletedBy must name an existing user.'),
+    -- transcriptions
+    ('app_public.transcriptions', 'transcriptions_pkey', 'A transcription with this rowId already exists.'),
+    ('app_public.transcriptions', 'transcriptions_id_coach_profile_id_key', 'A transcription with this rowId already exists.'),
+    ('app_public.transcriptions', 'transcriptions_id_session_id_key', 'A transcription with this rowId already exists.'),
+    ('app_public.transcriptions', 'transcriptions_billed_duration_seconds_check', 'A transcription''s billedDurationSeconds may not be negative.'),
+    ('app_public.transcriptions', 'transcriptions_check', 'A transcription''s retryOf may not name the transcription itself.'),
+    ('app_public.transcriptions', 'transcriptions_check1', 'A transcription''s finishedAt may not be before its startedAt.'),
+    ('app_public.transcriptions', 'transcriptions_completed_has_billed_duration', 'A completed transcription needs billedDurationSeconds.'),
+    ('app_public.transcriptions', 'transcriptions_error_message_check', 'A transcription''s errorMessage may be at most 2,000 characters.'),
+    ('app_public.transcriptions', 'transcriptions_language_check', 'A transcription''s language must be a language tag such as en or pt-BR.'),
+    ('app_public.transcriptions', 'transcriptions_model_check', 'A transcription''s model must be 1 to 100 characters, not only spaces.'),
+    ('app_public.transcriptions', 'transcriptions_provider_check', 'A transcription''s provider must be 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (such as deepgram).'),
+    ('app_public.transcriptions', 'transcriptions_deletion_state', 'A transcription''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteTranscription and restoreTranscription.'),
+    ('app_public.transcriptions', 'transcriptions_session_id_coach_profile_id_fkey', 'A transcription''s sessionId must name an existing coaching session of the same coach.'),
+    ('app_public.transcriptions', 'transcriptions_retry_of_session_id_fkey', 'A transcription''s retryOf must name an earlier transcription of the same session.'),
+    ('app_public.transcriptions', 'transcriptions_requested_by_fkey', 'A transcription''s requestedBy must name an existing user.'),
+    ('app_public.transcriptions', 'transcriptions_deleted_by_fkey', 'A transcription''s deletedBy must name an existing user.'),
+    -- usage_events
+    ('app_public.usage_events', 'usage_events_pkey', 'A usage event with this rowId already exists.'),
+    ('app_public.usage_events', 'usage_events_one_per_attempt', 'This transcription attempt already has its usage event; an attempt is metered once.'),
+    ('app_public.usage_events', 'usage_events_one_void_per_event', 'This usage event is already voided; an event can be voided once.'),
+    ('app_public.usage_events', 'usage_events_corrects_event_id_fkey', 'A usage event''s correctsEventId must name an existing usage event, and an event that a correction names cannot be deleted.'),
+    -- usage_daily
+    ('app_public.usage_daily', 'usage_daily_key', 'The daily usage already has a row for this day, coach, plan, provider, model and billing month.'),
+    -- billing_months
+    ('app_public.billing_months', 'billing_months_pkey', 'This month is already closed.'),
+    ('app_public.billing_months', 'billing_months_month_check', 'A billing month must be the first day of a month, such as 2026-11-01.'),
+    -- invoices
+    ('app_public.invoices', 'invoices_pkey', 'This coach already has an invoice for this month.'),
+    ('app_public.invoices', 'invoices_closed_at_check', 'A frozen invoice must say when its month was closed (closedAt).'),
+    ('app_public.invoices', 'invoices_month_fkey', 'An invoice''s month must be a closed billing month, and a closed month with invoices cannot be deleted.'),
+    -- legal_holds
+    ('app_public.legal_holds', 'legal_holds_pkey', 'A legal hold with this rowId already exists.'),
+    ('app_public.legal_holds', 'legal_holds_client_id_fkey', 'A legal hold''s clientId must name an existing client, and a client under a legal hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_user_id_fkey', 'A legal hold''s userId must name an existing user, and a user under a legal hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_coach_profile_id_fkey', 'A legal hold''s coachProfileId must name an existing coach profile, and a coach profile under a legal hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_placed_by_fkey', 'A legal hold''s placedBy must name an existing user, and a user who placed a hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_released_by_fkey', 'A legal hold''s releasedBy must name an existing user, and a user who released a hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_reason_check', 'A legal hold''s reason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.legal_holds', 'legal_holds_release_reason_check', 'A legal hold''s releaseReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.legal_holds', 'legal_holds_one_target', 'A legal hold covers exactly one of clientId, userId or coachProfileId.'),
+    ('app_public.legal_holds', 'legal_holds_release_state', 'A legal hold is released with a reason: releasedAt and releaseReason go together (use releaseLegalHold).'),
+    -- data_subject_requests
+    ('app_public.data_subject_requests', 'data_subject_requests_pkey', 'A data-subject request with this rowId already exists.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_client_id_fkey', 'A data-subject request''s clientId must name an existing client, and a client with requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_user_id_fkey', 'A data-subject request''s userId must name an existing user, and a user with requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_filed_by_fkey', 'A data-subject request''s filedBy must name an existing user, and a user who filed requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_verified_by_fkey', 'A data-subject request''s verifiedBy must name an existing user, and a user who verified requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_extension_months_check', 'A data-subject request''s extensionMonths must be 0, 1 or 2: the deadline can be extended by at most two months (Art. 12(3)).'),
+    ('app_public.data_subject_requests', 'data_subject_requests_extension_reason_check', 'A data-subject request''s extensionReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_verification_check', 'A data-subject request''s verification must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_rejection_reason_check', 'A data-subject request''s rejectionReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_one_subject', 'A data-subject request is about exactly one person: give either clientId or userId.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_extension_has_reason', 'Extending a data-subject request''s deadline needs an extensionReason, and only an extension has one.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_verified_state', 'A data-subject request is verified, in progress or completed only with its verification: say how the person''s identity was checked.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_rejection_has_reason', 'Rejecting a data-subject request needs a rejectionReason, and only a rejected request has one.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_closed_state', 'A data-subject request''s closedAt is set by the database when it is completed or rejected.'),
+    -- consents
+    ('app_public.consents', 'consents_pkey', 'A consent record with this rowId already exists.'),
+    ('app_public.consents', 'consents_client_id_fkey', 'A consent''s clientId must name an existing client.'),
+    ('app_public.consents', 'consents_recorded_by_fkey', 'A consent''s recordedBy must name an existing user, and a user who recorded consents cannot be deleted.'),
+    ('app_public.consents', 'consents_wording_version_check', 'A consent''s wordingVersion must be 1 to 100 characters, not only spaces.'),
+    ('app_public.consents', 'consents_wording_sha256_check', 'A consent''s wordingSha256 must be the SHA-256 of the text shown, as 64 lowercase hex digits.'),
+    ('app_public.consents', 'consents_grant_has_wording', 'Granting consent needs the wording the client was shown: wordingVersion and wordingSha256.'),
+    ('app_public.consents', 'consents_wording_pair', 'A consent''s wordingVersion and wordingSha256 go together: give both or neither.'),
+    -- processing_restrictions
+    ('app_public.processing_restrictions', 'processing_restrictions_pkey', 'A restriction with this rowId already exists.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_client_id_fkey', 'A restriction''s client must exist, and a client with a restriction on record cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_request_id_fkey', 'A restriction''s requestId must name an existing data-subject request, and a request with a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_placed_by_fkey', 'A restriction''s placedBy must name an existing user, and a user who placed a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lifted_by_fkey', 'A restriction''s liftedBy must name an existing user, and a user who lifted a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_reason_check', 'A restriction''s reason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lift_reason_check', 'A restriction''s liftReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lift_state', 'A restriction is lifted with a reason: liftedAt and liftReason go together (use liftProcessingRestriction).'),
+    -- governance
+    ('governance.hard_deletions', 'hard_deletions_reason_check', 'A hard delete''s reason must be 3 to 2,000 characters, not only spaces.')
+$$ language sql immutable;
+comment on function app_private.constraint_words() is
+  E'The sentence a user reads when a write breaks a constraint or unique index: one row per (table, constraint), naming the field as the API spells it and the rule.';
+
+-- The API server reads them once, as itself, before any request role is set.
+revoke all on function app_private.constraint_words() from public;
+grant execute on function app_private.constraint_words() to custodian_authenticator;
+--! EndIncluded domain/constraint-words.sql
+
+select audit.enable_tracking('app_public.consents', subject_column => 'client_id');
+select audit.enable_tracking('app_public.processing_restrictions', subject_column => 'client_id');
+
+--! Included gdpr/classify-custodian.sql
+-- The map of personal data for Custodian's own tables: every text, varchar,
+-- citext and jsonb column (test/gdpr/personal-data-map.test.ts fails on one
+-- left out), and the uuid columns that name a person. A new table's
+-- migration adds its rows here. Identity, contact and content columns of
+-- tracked tables become pii in the audit trail through classify_column.
+
+select governance.classify_column(m.target::regclass, m.column_name::name, m.category::governance.data_category,
+  m.subject_kind::governance.data_subject_kind, m.purpose, m.legal_basis::governance.legal_basis,
+  case when m.target <> 'audit.events' or m.subject_kind = 'none' then null
+       when m.subject_kind = 'user' then 'user_id' else 'subject_id' end)
+from (values
+  -- Accounts
+  ('app_public.users', 'id', 'technical', 'user', 'Identifies the account of a coach, admin or auditor.', 'contract'),
+  ('app_public.users', 'email', 'contact', 'user', 'Signing in and contacting the account holder.', 'contract'),
+  ('app_public.users', 'display_name', 'identity', 'user', 'Showing who acts in the console and in the audit trail.', 'contract'),
+  ('app_private.user_secrets', 'password_hash', 'technical', 'user', 'Checking the password at sign-in (never stored in the audit trail).', 'contract'),
+  ('app_private.sign_in_attempts', 'email', 'contact', 'any', 'Detecting and investigating attacks on accounts.', 'legitimate_interests'),
+  ('app_private.sign_in_attempts', 'subject_id', 'technical', 'any', 'Naming the person an attempt is about, so that erasing them reaches it.', 'legitimate_interests'),
+  -- Coaching
+  ('app_public.coach_profiles', 'display_name', 'identity', 'user', 'Presenting the coach to their clients.', 'contract'),
+  ('app_public.coach_profiles', 'bio', 'content', 'user', 'Presenting the coach to their clients.', 'contract'),
+  ('app_public.coach_profiles', 'timezone', 'technical', 'user', 'Showing times and billing days in the coach''s zone.', 'contract'),
+  ('app_public.clients', 'id', 'technical', 'client', 'Identifies the client across sessions, requests and the audit trail.', 'contract'),
+  ('app_public.clients', 'full_name', 'identity', 'client', 'The coach knowing whom they coach.', 'contract'),
+  ('app_public.clients', 'email', 'contact', 'client', 'The coach contacting their client.', 'contract'),
+  ('app_public.clients', 'phone', 'contact', 'client', 'The coach contacting their client.', 'contract'),
+  ('app_public.clients', 'notes', 'content', 'client', 'The coach''s notes about the coaching.', 'contract'),
+  ('app_public.coaching_sessions', 'title', 'content', 'client', 'Naming a recorded coaching session.', 'contract'),
+  ('app_public.coaching_sessions', 'audio_object_key', 'technical', 'client', 'Finding the session''s recording in storage.', 'contract'),
+  ('app_public.transcriptions', 'transcript_text', 'content', 'client', 'The transcript of a recorded session, which the coach asked for.', 'contract'),
+  ('app_public.transcriptions', 'error_message', 'content', 'client', 'Why a transcription failed (a provider''s message may quote the recording).', 'contract'),
+  ('app_public.transcriptions', 'provider', 'not_personal', 'none', 'Which provider transcribed, for billing and costs.', 'not_applicable'),
+  ('app_public.transcriptions', 'model', 'not_personal', 'none', 'Which model transcribed, for billing and costs.', 'not_applicable'),
+  ('app_public.transcriptions', 'language', 'not_personal', 'none', 'The language the provider was asked to transcribe.', 'not_applicable'),
+  -- Billing and usage: no personal data (usage events are kept after erasure, Art. 17(3))
+  ('app_public.billing_plans', 'name', 'not_personal', 'none', 'Naming a billing plan.', 'not_applicable'),
+  ('app_public.billing_plans', 'currency', 'not_personal', 'none', 'Billing.', 'not_applicable'),
+  ('app_public.provider_rates', 'provider', 'not_personal', 'none', 'Provider costs.', 'not_applicable'),
+  ('app_public.provider_rates', 'model', 'not_personal', 'none', 'Provider costs.', 'not_applicable'),
+  ('app_public.provider_rates', 'currency', 'not_personal', 'none', 'Provider costs.', 'not_applicable'),
+  ('app_public.invoices', 'plan_name', 'not_personal', 'none', 'A frozen invoice''s plan, as billed.', 'not_applicable'),
+  ('app_public.invoices', 'currency', 'not_personal', 'none', 'Billing.', 'not_applicable'),
+  ('app_public.usage_events', 'provider', 'not_personal', 'none', 'Metering and billing.', 'not_applicable'),
+  ('app_public.usage_events', 'model', 'not_personal', 'none', 'Metering and billing.', 'not_applicable'),
+  ('app_public.usage_events', 'language', 'not_personal', 'none', 'Metering and billing.', 'not_applicable'),
+  ('app_public.usage_events', 'rule_version', 'not_personal', 'none', 'Which billing rule priced an event.', 'not_applicable'),
+  ('app_public.usage_events', 'note', 'not_personal', 'none', 'Why staff corrected a usage event: about billing, never about a person.', 'not_applicable'),
+  ('app_public.usage_daily', 'provider', 'not_personal', 'none', 'Usage rollups.', 'not_applicable'),
+  ('app_public.usage_daily', 'model', 'not_personal', 'none', 'Usage rollups.', 'not_applicable'),
+  ('app_private.usage_daily_totals', 'provider', 'not_personal', 'none', 'Usage rollups.', 'not_applicable'),
+  ('app_private.usage_daily_totals', 'model', 'not_personal', 'none', 'Usage rollups.', 'not_applicable'),
+  ('app_private.usage_records', 'provider', 'not_personal', 'none', 'Usage capture.', 'not_applicable'),
+  ('app_private.usage_records', 'model', 'not_personal', 'none', 'Usage capture.', 'not_applicable'),
+  ('app_private.usage_records', 'language', 'not_personal', 'none', 'Usage capture.', 'not_applicable'),
+  ('app_private.worker_heartbeats', 'task', 'not_personal', 'none', 'Watching the worker.', 'not_applicable'),
+  -- The audit trail: its values are sealed per person (audit.column_policies)
+  ('audit.events', 'table_schema', 'not_personal', 'none', 'Which table an event is about.', 'not_applicable'),
+  ('audit.events', 'table_name', 'not_personal', 'none', 'Which table an event is about.', 'not_applicable'),
+  ('audit.events', 'record_key', 'technical', 'any', 'Which record an event is about.', 'legal_obligation'),
+  ('audit.events', 'old_values', 'content', 'any', 'Accountability for every change; pii sealed under the person''s key, erased with it.', 'legal_obligation'),
+  ('audit.events', 'new_values', 'content', 'any', 'Accountability for every change; pii sealed under the person''s key, erased with it.', 'legal_obligation'),
+  ('audit.events', 'details', 'technical', 'any', 'What a delete or truncate did.', 'legal_obligation'),
+  ('audit.events', 'subject_id', 'technical', 'any', 'Whose pii an event holds, so that erasing them reaches it.', 'legal_obligation'),
+  ('audit.events', 'user_role', 'not_personal', 'none', 'The writer''s role.', 'not_applicable'),
+  ('audit.events', 'request_id', 'technical', 'user', 'Tying an event to the API request that wrote it.', 'legitimate_interests'),
+  ('audit.events', 'client_ip', 'technical', 'user', 'Where a write came from, for security investigations.', 'legitimate_interests'),
+  ('audit.events', 'user_agent', 'technical', 'user', 'What software wrote, for security investigations.', 'legitimate_interests'),
+  ('audit.events', 'task', 'not_personal', 'none', 'Which worker job wrote.', 'not_applicable'),
+  ('audit.events', 'job_id', 'not_personal', 'none', 'Which worker job wrote.', 'not_applicable'),
+  ('audit.events', 'database_role', 'not_personal', 'none', 'Which database role wrote.', 'not_applicable'),
+  ('audit.events', 'session_user_name', 'not_personal', 'none', 'Which database login wrote.', 'not_applicable'),
+  ('audit.events', 'application_name', 'not_personal', 'none', 'Which program wrote.', 'not_applicable'),
+  ('audit.tracked_tables', 'columns_signature', 'not_personal', 'none', 'The audit trail''s configuration.', 'not_applicable'),
+  -- Governance
+  ('governance.hard_deletions', 'table_schema', 'not_personal', 'none', 'Which table a hard delete reached.', 'not_applicable'),
+  ('governance.hard_deletions', 'table_name', 'not_personal', 'none', 'Which table a hard delete reached.', 'not_applicable'),
+  ('governance.hard_deletions', 'row_id', 'technical', 'any', 'Which row a hard delete removed.', 'legal_obligation'),
+  ('governance.hard_deletions', 'reason', 'not_personal', 'none', 'Why an operator hard-deleted: the case, not details of the person.', 'not_applicable'),
+  ('governance.soft_delete_tables', 'key_type', 'not_personal', 'none', 'Soft delete''s configuration.', 'not_applicable'),
+  ('governance.soft_delete_tables', 'noun', 'not_personal', 'none', 'Soft delete''s configuration.', 'not_applicable'),
+  ('governance.personal_data_columns', 'purpose', 'not_personal', 'none', 'The map of personal data itself.', 'not_applicable'),
+  -- GDPR
+  ('app_public.legal_holds', 'reason', 'not_personal', 'none', 'Why data must be kept: the case or obligation, not details of the person.', 'not_applicable'),
+  ('app_public.legal_holds', 'release_reason', 'not_personal', 'none', 'Why a hold no longer applies.', 'not_applicable'),
+  ('app_public.data_subject_requests', 'subject_id', 'technical', 'any', 'Whom a request is about.', 'legal_obligation'),
+  ('app_public.data_subject_requests', 'verification', 'content', 'any', 'Proof that the requester is the person (Art. 12(6)).', 'legal_obligation'),
+  ('app_public.data_subject_requests', 'extension_reason', 'content', 'any', 'Why answering takes longer (Art. 12(3)).', 'legal_obligation'),
+  ('app_public.data_subject_requests', 'rejection_reason', 'content', 'any', 'Why a request was refused (Art. 12(4)).', 'legal_obligation'),
+  ('app_public.consents', 'client_id', 'technical', 'client', 'Whose consent decision it is: the proof of consent (Art. 7(1)).', 'legal_obligation'),
+  ('app_public.consents', 'wording_version', 'not_personal', 'none', 'Which consent text was shown: the same for every client.', 'not_applicable'),
+  ('app_public.consents', 'wording_sha256', 'not_personal', 'none', 'The SHA-256 of the consent text shown: a hash of the standard wording, not of anything about the client.', 'not_applicable'),
+  ('app_public.processing_restrictions', 'client_id', 'technical', 'client', 'Whose processing is restricted (Art. 18).', 'legal_obligation'),
+  ('app_public.processing_restrictions', 'reason', 'not_personal', 'none', 'The ground of a restriction: the Art. 18(1) case, not details of the person.', 'not_applicable'),
+  ('app_public.processing_restrictions', 'lift_reason', 'not_personal', 'none', 'Why a restriction no longer applies.', 'not_applicable')
+) as m(target, column_name, category, subject_kind, purpose, legal_basis);
+--! EndIncluded gdpr/classify-custodian.sql
