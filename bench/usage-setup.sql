@@ -11,15 +11,19 @@ comment on schema bench is E'Benchmark helpers; only ever in a scratch database.
 -- Usage history: `how_many` attempts over the `days` days before today, by
 -- random coaches, priced the way app_private.decide_charge prices a month's
 -- overage (without the running ledger: this is history, not a workload).
-create function bench.write_history(how_many integer, days integer, late_share numeric default 0) returns void as $$
+-- Written in time order, slice by slice (`slice` of `slices`, oldest first),
+-- as a live platform appends them: events are recorded as attempts finish,
+-- so a range of days lies in neighbouring pages, not spread over the table.
+create function bench.write_history(how_many integer, days integer, late_share numeric default 0,
+  slice integer default 0, slices integer default 1) returns void as $$
   with coaches as (
     select pg_catalog.array_agg(cp.id order by cp.id) as ids
     from app_public.coach_profiles cp),
   models (n, provider, model, rate) as (values (0, 'deepgram', 'nova-2', 0.43), (1, 'openai', 'whisper-1', 0.60), (2, 'assemblyai', 'best', 0.65)),
   attempts as (
     select g, c.ids[1 + (random() * (cardinality(c.ids) - 1))::integer] as coach,
-      (pg_catalog.date_trunc('day', pg_catalog.now()) - make_interval(days => 1 + (random() * (days - 1))::integer)
-        + make_interval(secs => random() * 86399)) as at,
+      (pg_catalog.date_trunc('day', pg_catalog.now()) - make_interval(days => days)
+        + make_interval(secs => (slice + random()) / slices * (days - 1) * 86400)) as at,
       (random() * 2.999)::integer as model_number, random() < 0.86 as completed, random() < 0.12 as retry,
       random() < 0.08 as retranscription, 120 + (random() * 3480)::integer as seconds
     from pg_catalog.generate_series(1, how_many) g, coaches c)
@@ -44,7 +48,8 @@ create function bench.write_history(how_many integer, days integer, late_share n
   from attempts a
   join models m on m.n = a.model_number
   join app_public.coach_profiles cp on cp.id = a.coach
-  join app_public.billing_plans p on p.id = cp.plan_id;
+  join app_public.billing_plans p on p.id = cp.plan_id
+  order by a.at;
 $$ language sql;
 
 -- The completion workload: one coach per writer (a coach's completions are

@@ -71,9 +71,10 @@ function p95(values: number[]): number {
 async function writeHistory(admin: pg.Client, events: number): Promise<number> {
   let written = 0;
   const ms = await timed(async () => {
-    while (written < events) {
+    const slices = Math.ceil(events / batchSize);
+    for (let slice = 0; slice < slices; slice++) {
       const batch = Math.min(batchSize, events - written);
-      await admin.query("select bench.write_history($1, $2, 0.002)", [batch, historyDays]);
+      await admin.query("select bench.write_history($1, $2, 0.002, $3, $4)", [batch, historyDays, slice, slices]);
       written += batch;
       progress(`history: ${written} of ${events} events`);
     }
