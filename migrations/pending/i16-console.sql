@@ -1,0 +1,1 @@
+--!include gdpr/readiness.sql
