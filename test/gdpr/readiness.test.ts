@@ -198,7 +198,7 @@ describe("through the doors", () => {
     const lines = result.stdout.split("\n");
     expect(lines[0]).toBe(`GDPR audit readiness: 40.0% as of ${GRAPHQL_AS_OF}`);
     expect(lines[1]).toBe("(2 of 5 scored parts meet their target; 2 not measured yet count as not ready)");
-    expect(lines.find((line) => line.includes("Requests overdue"))).toMatch(/Requests overdue\s+1 requests\s+0\s+NOT READY$/);
+    expect(lines.find((line) => line.includes("Requests overdue"))).toMatch(/Requests overdue\s+1 request\s+0\s+NOT READY$/);
     expect(lines.find((line) => line.includes("Unclassified personal columns"))).toMatch(/0 columns\s+0\s+ready$/);
     expect(lines.find((line) => line.includes("Requests due within 7 days"))).toMatch(/0 requests\s+informational\s+for information$/);
     expect(lines.find((line) => line.includes("Erasures whose residue"))).toMatch(/—\s+0\s+not measured yet$/);

@@ -29,7 +29,7 @@ function status(part: Part): string {
 
 /** The report as a table a person reads in a terminal. */
 export function formatReport(summary: Summary, parts: Part[], asOf: string): string {
-  const rows = parts.map((part) => [part.label, part.value === null ? "—" : `${part.value} ${part.unit}`, part.target, status(part)]);
+  const rows = parts.map((part) => [part.label, part.value === null ? "—" : `${part.value} ${Number(part.value) === 1 ? part.unit.replace(/s$/, "") : part.unit}`, part.target, status(part)]);
   const header = ["Part", "Value", "Target", "Status"];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => `  ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")}`.trimEnd();

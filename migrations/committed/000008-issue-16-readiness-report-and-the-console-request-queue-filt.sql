@@ -1,6 +1,6 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:de9f91b75c60e9e4c03f15e3f53ca87a02de7f56
---! Message: Issue 16 readiness report
+--! Hash: sha1:ee5e03a58875ab64c83d782afcda4d3f586cdf1b
+--! Message: Issue 16 readiness report and the console request queue filters
 
 --! Included gdpr/readiness.sql
 -- The readiness report: the planning document's "GDPR audit readiness" as a
@@ -71,3 +71,7 @@ revoke all on function app_public.gdpr_readiness_parts(timestamptz), app_public.
 grant execute on function app_public.gdpr_readiness_parts(timestamptz), app_public.gdpr_readiness(timestamptz)
   to custodian_admin, custodian_auditor;
 --! EndIncluded gdpr/readiness.sql
+
+-- The console's request queue filters by kind and state (few rows: no index needed).
+comment on column app_public.data_subject_requests.kind is E'@behavior +filterBy\naccess, portability, erasure, rectification or restriction.';
+comment on column app_public.data_subject_requests.state is E'@behavior +filterBy\nreceived, verified, in_progress, completed or rejected.';
