@@ -149,6 +149,11 @@ test("an admin files a request, then verifies, extends, starts and completes it,
   await page.goto(at("/gdpr/request", `&id=${id}`));
   await page.locator('[data-fact="deadline"]').waitFor();
   expect(await page.locator('[data-fact="deadline"] dd').textContent()).toBe("overdue by 4 days");
+  // At a tablet's width the steps still fit: nothing wider than the window.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+  await screenshot(page, "gdpr-request-admin-tablet");
+  await page.setViewportSize({ width: 1280, height: 860 });
   const step = async (action: string, confirmLabel: string, fill: Record<string, string> = {}) => {
     const panel = page.getByRole("region", { name: "Next steps" });
     for (const [label, value] of Object.entries(fill)) {
