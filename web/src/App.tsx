@@ -3,6 +3,10 @@ import { Audit } from "./pages/audit/Audit.tsx";
 import { Billing } from "./pages/billing/Billing.tsx";
 import { Deleted } from "./pages/deleted/Deleted.tsx";
 import { Exports } from "./pages/exports/Exports.tsx";
+import { Gdpr } from "./pages/gdpr/Gdpr.tsx";
+import { Holds } from "./pages/gdpr/Holds.tsx";
+import { RequestPage } from "./pages/gdpr/Request.tsx";
+import { Requests } from "./pages/gdpr/Requests.tsx";
 import { CoachPage } from "./pages/overview/Coach.tsx";
 import { Overview } from "./pages/overview/Overview.tsx";
 import { Reconcile } from "./pages/reconcile/Reconcile.tsx";
@@ -30,6 +34,10 @@ const PAGES: readonly Page[] = [
   { path: "/audit", title: "Audit", roles: ["admin", "auditor", "coach"], render: () => <Audit /> },
   { path: "/deleted", title: "Deleted items", roles: ["admin", "auditor", "coach"], render: () => <Deleted /> },
   { path: "/exports", title: "Exports", roles: ["admin", "auditor", "coach"], render: () => <Exports /> },
+  { path: "/gdpr", title: "GDPR", roles: ["admin", "auditor"], render: () => <Gdpr /> },
+  { path: "/gdpr/requests", title: "GDPR requests", roles: ["admin", "auditor", "coach"], render: () => <Requests /> },
+  { path: "/gdpr/request", title: "GDPR request", roles: ["admin", "auditor", "coach"], render: () => <RequestPage />, nav: false },
+  { path: "/gdpr/holds", title: "Legal holds", roles: ["admin", "auditor"], render: () => <Holds /> },
 ];
 
 export function App() {

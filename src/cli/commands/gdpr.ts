@@ -5,7 +5,7 @@ import { report } from "./gdpr/report.ts";
 
 const actions: Record<string, (args: string[]) => Promise<void>> = { erase, export: exportSubject, report };
 
-const usageLine = "Usage: custodian gdpr erase --client ID --reason TEXT | gdpr export --client ID --out FILE | gdpr report";
+const usageLine = "Usage: custodian gdpr erase --client ID --reason TEXT | gdpr export --client ID --out FILE | gdpr report [--as-of INSTANT]";
 
 /** The privacy operator's commands: erase a person, export what we hold about them, the readiness report. */
 export async function gdpr(args: string[]): Promise<void> {

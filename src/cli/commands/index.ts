@@ -46,7 +46,7 @@ export const usage = `Usage: custodian <command>
                             file and run an erasure request for a client; prints the residue count
   gdpr export --client ID --out FILE
                             write everything held about a client to a zip file
-  gdpr report               the GDPR readiness report
+  gdpr report [--as-of T]   the GDPR readiness report, deadlines judged at T (now)
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).

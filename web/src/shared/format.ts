@@ -45,3 +45,18 @@ export function monthName(firstDay: string | null | undefined): string {
   if (!firstDay) return "—";
   return new Intl.DateTimeFormat(locale, { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(`${firstDay.slice(0, 10)}T00:00:00Z`));
 }
+
+const DAY_MS = 86_400_000;
+
+/** A deadline against an instant (now unless pinned), in whole days, in words: "12 days left", "due within a day", "overdue by 3 days"; days is negative when overdue. */
+export function deadline(dueAt: string | null | undefined, asOf: Date): { text: string; overdue: boolean; days: number } {
+  if (!dueAt) return { text: "—", overdue: false, days: 0 };
+  const ms = new Date(dueAt).getTime() - asOf.getTime();
+  const plural = (days: number) => `${new Intl.NumberFormat(locale).format(days)} day${days === 1 ? "" : "s"}`;
+  if (ms >= 0) {
+    const days = Math.floor(ms / DAY_MS);
+    return { text: days === 0 ? "due within a day" : `${plural(days)} left`, overdue: false, days };
+  }
+  const days = Math.floor(-ms / DAY_MS);
+  return { text: days === 0 ? "overdue by less than a day" : `overdue by ${plural(days)}`, overdue: true, days: -days };
+}

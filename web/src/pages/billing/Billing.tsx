@@ -1,6 +1,7 @@
-import { useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import type { ResultOf } from "../../graphql.ts";
-import { request, SessionEnded } from "../../shared/api.ts";
+import { request } from "../../shared/api.ts";
+import { ConfirmedAction } from "../../shared/confirmed-action.tsx";
 import { ExplainCharge } from "../../shared/explain-charge.tsx";
 import { count, money, instant, monthName } from "../../shared/format.ts";
 import { monthsOf, monthStart, RangePicker, rangeFromSearch } from "../../shared/range.tsx";
@@ -171,73 +172,6 @@ function ExplainForm({ event, setEvent }: { event: string | null; setEvent: (id:
         <button type="submit">Explain</button>
       </form>
     </section>
-  );
-}
-
-/** An action's state: the form, the confirmation stating its effect, then its outcome or the API's refusal in words. */
-type Outcome = { kind: "done" | "refused"; text: string } | null;
-
-/**
- * A form whose submit opens a dialog saying what will happen; only "Confirm"
- * calls the API. Auditors and coaches never get here (admins only).
- */
-function ConfirmedAction({ title, effect, confirmLabel, run, children, id }: { title: string; effect: () => ReactNode; confirmLabel: string; run: () => Promise<string>; children: ReactNode; id: string }) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>(null);
-  const [statement, setStatement] = useState<ReactNode>(null);
-  const { ended } = useSession();
-  return (
-    <div className="action">
-      <h3>{title}</h3>
-      <form
-        className="form"
-        onSubmit={(submit: FormEvent) => {
-          submit.preventDefault();
-          setOutcome(null);
-          setStatement(effect());
-          dialog.current?.showModal();
-        }}
-      >
-        {children}
-        <button type="submit" data-action={id}>
-          {title}…
-        </button>
-      </form>
-      {outcome && (
-        <p className={`state ${outcome.kind === "done" ? "done" : "error"}`} role={outcome.kind === "done" ? "status" : "alert"} data-outcome={id}>
-          {outcome.text}
-        </p>
-      )}
-      <dialog ref={dialog} aria-labelledby={`${id}-title`} aria-describedby={`${id}-effect`}>
-        <h2 id={`${id}-title`}>{title}?</h2>
-        <div id={`${id}-effect`}>{statement}</div>
-        <div className="dialog-buttons">
-          <button type="button" onClick={() => dialog.current?.close()} autoFocus>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="danger"
-            disabled={busy}
-            onClick={async () => {
-              setBusy(true);
-              try {
-                setOutcome({ kind: "done", text: await run() });
-              } catch (error) {
-                if (error instanceof SessionEnded) ended("Your session has ended; sign in again.");
-                setOutcome({ kind: "refused", text: `Refused: ${(error as Error).message}` });
-              } finally {
-                setBusy(false);
-                dialog.current?.close();
-              }
-            }}
-          >
-            {confirmLabel}
-          </button>
-        </div>
-      </dialog>
-    </div>
   );
 }
 
