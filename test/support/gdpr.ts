@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import type pg from "pg";
-import { createCoach, type Coach } from "./fixtures.ts";
+import { createCoach, deleteCoach, type Coach } from "./fixtures.ts";
 
 type Queryable = pg.ClientBase | pg.Pool;
 
@@ -82,4 +82,35 @@ export async function residuePlaces(client: Queryable, identifiers: string[], co
     [identifiers, contents],
   );
   return rows.map((row) => `${row.place} ×${row.n}`);
+}
+
+/** Removes committed requests, erasures and the coach under them (tests that commit clean up after themselves). */
+export async function deleteErasedCoach(client: Queryable, coach: Coach): Promise<void> {
+  await client.query(
+    `delete from app_public.data_subject_erasures where request_id in (select r.id from app_public.data_subject_requests r
+       where r.client_id in (select c.id from app_public.clients c where c.coach_profile_id = $1) or r.user_id = $2)`,
+    [coach.profileId, coach.user.id]);
+  await client.query(
+    "delete from app_public.data_subject_requests where client_id in (select c.id from app_public.clients c where c.coach_profile_id = $1) or user_id = $2",
+    [coach.profileId, coach.user.id]);
+  await deleteCoach(client, coach);
+}
+
+/**
+ * Every usage figure of a coach as an admin reads it, as one text to compare
+ * byte for byte: usage events, daily rollups, invoices (November 2026 and the
+ * current month), and the analytics over both.
+ */
+export async function usageFigures(client: pg.ClientBase, coachProfileId: string): Promise<string> {
+  const { rows: [figures] } = await client.query(
+    `select jsonb_build_object(
+       'events', (select jsonb_agg(e order by e.id) from app_public.usage_events e where e.coach_profile_id = $1),
+       'rollups', (select jsonb_agg(d order by d) from app_private.usage_rollups_of($1) d),
+       'november', (select jsonb_agg(i order by i) from app_public.invoice_preview($1, '2026-11-01') i),
+       'this_month', (select jsonb_agg(i order by i) from app_public.invoice_preview($1) i),
+       'revenue', (select to_jsonb(r) from app_public.revenue_summary('2026-11-01', (now() + interval '1 day')::date, $1) r),
+       'by_provider', (select jsonb_agg(p order by p) from app_public.usage_by_provider('2026-11-01', (now() + interval '1 day')::date, $1) p),
+       'failures', (select to_jsonb(f) from app_public.failure_stats('2026-11-01', (now() + interval '1 day')::date, $1) f))::text as text`,
+    [coachProfileId]);
+  return figures.text;
 }

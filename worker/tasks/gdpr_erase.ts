@@ -1,6 +1,6 @@
 import type { Task } from "graphile-worker";
-import type { PoolClient } from "pg";
 import { describeErasure, runErasure } from "../../src/gdpr/erasure.ts";
+import { inJobTransaction } from "../job-transaction.ts";
 
 /** The job's payload: a verified erasure request, and the admin's reason when it overrides a legal hold. */
 export interface GdprErasePayload {
@@ -19,13 +19,13 @@ export function assertGdprErasePayload(payload: unknown): asserts payload is Gdp
 }
 
 /**
- * Runs one verified erasure request (app_public.erase_data_subject, one
- * transaction): a refusal (not verified, under a legal hold, residue found)
+ * Runs one verified erasure request (app_public.erase_data_subject, in one
+ * transaction that the audit trail attributes to this job): a refusal (not verified, under a legal hold, residue found)
  * fails the job with the database's words and changes nothing.
  */
 const task: Task = async (payload, helpers) => {
   assertGdprErasePayload(payload);
-  const erasure = await helpers.withPgClient((client) => runErasure(client as PoolClient, payload.requestId, payload.overrideReason ?? null));
+  const erasure = await inJobTransaction(helpers, (client) => runErasure(client, payload.requestId, payload.overrideReason ?? null));
   helpers.logger.info(`gdpr_erase: ${describeErasure(erasure)}`);
 };
 
