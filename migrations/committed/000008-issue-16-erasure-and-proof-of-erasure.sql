@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:dc4d64b200fe0e1e71dac904087678b20b3844f7
+--! Hash: sha1:57f68e3fbbcd69e49844b94e13c3cc9c0797d495
 --! Message: issue 16 erasure and proof of erasure
 
 -- Issue 16, erasure and proof of erasure: the record of each erasure (counts,
@@ -244,15 +244,16 @@ begin
     order by m.table_schema, m.table_name, m.column_name
   loop
     matches := case when target.is_json then
-        $m$(exists (select from pg_catalog.unnest($1) i where pg_catalog.strpos(pg_catalog.lower(x.v::text), i) > 0)
+        $m$(exists (select from pg_catalog.unnest($1) i where pg_catalog.strpos(x.lower_text, i) > 0)
             or exists (select from pg_catalog.jsonb_path_query(x.v, 'strict $.** ? (@.type() == "string")') s
                        where (s operator(pg_catalog.#>>) '{}') in (select pg_catalog.unnest($2))))$m$
       else
-        $m$(exists (select from pg_catalog.unnest($1) i where pg_catalog.strpos(pg_catalog.lower(x.v), i) > 0)
+        $m$(exists (select from pg_catalog.unnest($1) i where pg_catalog.strpos(x.lower_text, i) > 0)
             or x.v in (select pg_catalog.unnest($2)))$m$
       end;
     return query execute pg_catalog.format(
-      'select %L::text, %L::text, %s from %s t cross join lateral (select %s%s as v) x where x.v is not null and %s',
+      -- offset 0 keeps the value computed once a row (decrypting is the dear part).
+      'select %L::text, %L::text, %s from %s t cross join lateral (select y.v, pg_catalog.lower(y.v::text) as lower_text from (select %s%s as v offset 0) y) x where x.v is not null and %s',
       target.table_schema || '.' || target.table_name, target.column_name,
       governance.row_key_sql(target.oid, 't'), target.oid,
       governance.readable_value_sql(target.oid, target.column_name, 't'), case when target.is_json then '' else '::text' end,
