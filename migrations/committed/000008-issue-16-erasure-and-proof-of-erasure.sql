@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:57f68e3fbbcd69e49844b94e13c3cc9c0797d495
+--! Hash: sha1:335d3dd72b362a07d7fe0c7cb376aadfc133afdf
 --! Message: issue 16 erasure and proof of erasure
 
 -- Issue 16, erasure and proof of erasure: the record of each erasure (counts,
@@ -230,7 +230,10 @@ begin
     lateral (values (pg_catalog.lower(pg_catalog.btrim(i))),
                     (pg_catalog.lower(pg_catalog.btrim(pg_catalog.to_jsonb(pg_catalog.btrim(i))::text, '"')))) v(n)
   where pg_catalog.length(pg_catalog.btrim(i)) >= 4;
-  select coalesce(pg_catalog.array_agg(distinct c), '{}') into content_needles
+  -- Contents are compared by digest: the set stays small enough to hash
+  -- (10,000 transcripts of 3 kB would not fit work_mem, and compared one by one
+  -- the scan took minutes).
+  select coalesce(pg_catalog.array_agg(distinct pg_catalog.md5(c)), '{}') into content_needles
   from pg_catalog.unnest(contents) c where pg_catalog.length(pg_catalog.btrim(c)) >= 4;
   if pg_catalog.cardinality(identifier_needles) + pg_catalog.cardinality(content_needles) = 0 then
     return;
@@ -246,10 +249,10 @@ begin
     matches := case when target.is_json then
         $m$(exists (select from pg_catalog.unnest($1) i where pg_catalog.strpos(x.lower_text, i) > 0)
             or exists (select from pg_catalog.jsonb_path_query(x.v, 'strict $.** ? (@.type() == "string")') s
-                       where (s operator(pg_catalog.#>>) '{}') in (select pg_catalog.unnest($2))))$m$
+                       where pg_catalog.md5(s operator(pg_catalog.#>>) '{}') in (select pg_catalog.unnest($2))))$m$
       else
         $m$(exists (select from pg_catalog.unnest($1) i where pg_catalog.strpos(x.lower_text, i) > 0)
-            or x.v in (select pg_catalog.unnest($2)))$m$
+            or pg_catalog.md5(x.v) in (select pg_catalog.unnest($2)))$m$
       end;
     return query execute pg_catalog.format(
       -- offset 0 keeps the value computed once a row (decrypting is the dear part).
@@ -437,6 +440,21 @@ grant execute on function app_public.erase_data_subject(uuid, text) to custodian
 drop policy if exists staff_read on app_public.data_subject_erasures;
 create policy staff_read on app_public.data_subject_erasures for select to custodian_admin, custodian_auditor using (true);
 grant select on app_public.data_subject_erasures to custodian_admin, custodian_auditor;
+
+create or replace function app_public.tg_data_subject_erasures__append_only() returns trigger as $$
+begin
+  raise exception 'An erasure''s record is the proof that it happened; it is never changed or deleted.' using errcode = '55000';
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_data_subject_erasures__append_only() is
+  E'Keeps erasure records append-only for every writer, the owner included.';
+
+drop trigger if exists _200_append_only on app_public.data_subject_erasures;
+create trigger _200_append_only before update or delete on app_public.data_subject_erasures
+  for each row execute function app_public.tg_data_subject_erasures__append_only();
+drop trigger if exists _200_append_only_truncate on app_public.data_subject_erasures;
+create trigger _200_append_only_truncate before truncate on app_public.data_subject_erasures
+  for each statement execute function app_public.tg_data_subject_erasures__append_only();
 --! EndIncluded gdpr/erasure.sql
 
 select audit.enable_tracking('app_public.data_subject_erasures');

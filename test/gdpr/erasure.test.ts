@@ -183,3 +183,15 @@ test("a coach's user account is erased too: account and profile, with a random u
     expect(account.rows).toEqual([{ random_email: true, display_name: "erased", profile_name: "erased", bio: null }]);
     expect(await residuePlaces(client, [coach.user.email, "Planted Coachname"], ["Planted bio of a coach who left"])).toEqual([]);
   }));
+
+test("an erasure's record is never changed or deleted, by any writer, the owner included", () =>
+  withRootDb(async (client) => {
+    const planted = await plantClient(client);
+    const requestId = await verifiedErasureRequest(client, planted.clientId);
+    await client.query("select app_public.erase_data_subject($1)", [requestId]);
+    const words = "An erasure's record is the proof that it happened; it is never changed or deleted.";
+    expect((await errorOf(client, "update app_public.data_subject_erasures set rows_erased = 0 where request_id = $1", [requestId]))?.message).toBe(words);
+    expect((await errorOf(client, "delete from app_public.data_subject_erasures where request_id = $1", [requestId]))?.message).toBe(words);
+    expect((await errorOf(client, "truncate app_public.data_subject_erasures"))?.message).toBe(words);
+    expect((await client.query("select rows_erased from app_public.data_subject_erasures where request_id = $1", [requestId])).rows[0].rows_erased).toBe(5);
+  }));

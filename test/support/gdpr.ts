@@ -86,10 +86,13 @@ export async function residuePlaces(client: Queryable, identifiers: string[], co
 
 /** Removes committed requests, erasures and the coach under them (tests that commit clean up after themselves). */
 export async function deleteErasedCoach(client: Queryable, coach: Coach): Promise<void> {
-  await client.query(
-    `delete from app_public.data_subject_erasures where request_id in (select r.id from app_public.data_subject_requests r
-       where r.client_id in (select c.id from app_public.clients c where c.coach_profile_id = $1) or r.user_id = $2)`,
-    [coach.profileId, coach.user.id]);
+  // Erasure records are never deleted through any door; the test's own are removed with the trigger set aside
+  // (one multi-statement query: one connection, the ids are uuids the test made).
+  await client.query(`begin; alter table app_public.data_subject_erasures disable trigger _200_append_only;
+    delete from app_public.data_subject_erasures where request_id in (select r.id from app_public.data_subject_requests r
+      where r.client_id in (select c.id from app_public.clients c where c.coach_profile_id = '${coach.profileId}'::uuid)
+         or r.user_id = '${coach.user.id}'::uuid);
+    alter table app_public.data_subject_erasures enable trigger _200_append_only; commit;`);
   await client.query(
     "delete from app_public.data_subject_requests where client_id in (select c.id from app_public.clients c where c.coach_profile_id = $1) or user_id = $2",
     [coach.profileId, coach.user.id]);
