@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:335d3dd72b362a07d7fe0c7cb376aadfc133afdf
+--! Hash: sha1:a6917de1ba23d2760e2031bf622c50c4f2c56b3c
 --! Message: issue 16 erasure and proof of erasure
 
 -- Issue 16, erasure and proof of erasure: the record of each erasure (counts,
@@ -39,6 +39,10 @@ comment on column app_public.data_subject_erasures.override_reason is E'Why an a
 comment on column app_public.data_subject_erasures.overridden_hold_id is E'The legal hold that was overridden.';
 comment on constraint data_subject_erasures_request_id_fkey on app_public.data_subject_erasures is
   E'@fieldName request\n@foreignFieldName erasure';
+comment on constraint data_subject_erasures_overridden_hold_id_fkey on app_public.data_subject_erasures is
+  E'@fieldName overriddenHold\n@foreignFieldName erasuresOverriding';
+comment on constraint data_subject_erasures_erased_by_fkey on app_public.data_subject_erasures is
+  E'@fieldName eraser\n@foreignFieldName erasuresRun';
 alter table app_public.data_subject_erasures enable row level security;
 
 --! Included domain/constraint-words.sql

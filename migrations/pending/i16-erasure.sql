@@ -35,6 +35,10 @@ comment on column app_public.data_subject_erasures.override_reason is E'Why an a
 comment on column app_public.data_subject_erasures.overridden_hold_id is E'The legal hold that was overridden.';
 comment on constraint data_subject_erasures_request_id_fkey on app_public.data_subject_erasures is
   E'@fieldName request\n@foreignFieldName erasure';
+comment on constraint data_subject_erasures_overridden_hold_id_fkey on app_public.data_subject_erasures is
+  E'@fieldName overriddenHold\n@foreignFieldName erasuresOverriding';
+comment on constraint data_subject_erasures_erased_by_fkey on app_public.data_subject_erasures is
+  E'@fieldName eraser\n@foreignFieldName erasuresRun';
 alter table app_public.data_subject_erasures enable row level security;
 
 --!include domain/constraint-words.sql

@@ -118,6 +118,17 @@ test("an admin erases over GraphQL, with the hold's reason when refused and an o
     overrideReason: "Dispute settled in writing; hold release pending", overriddenHoldId: hold, erasedBy: admin.id,
     request: { state: "completed" },
   });
+  const auditor = await createUser(rootPool(), "auditor", "gdpr-erase-auditor");
+  try {
+    const read = await graphql(`query ($id: UUID!) { dataSubjectRequest(rowId: $id) { state erasure { residueCount overriddenHold { reason } } } }`,
+      { id: requestId }, await login(auditor.email));
+    expect(read.body.data!.dataSubjectRequest).toEqual({ state: "completed", erasure: { residueCount: 0, overriddenHold: { reason: "Chargeback dispute 2026-41" } } });
+  } finally {
+    await rootPool().query("delete from app_public.users where id = $1", [auditor.id]);
+  }
+  const coachRead = await graphql(`{ dataSubjectErasures { nodes { rowId } } }`, {}, await login(person.coach.user.email));
+  expect(coachRead.body.data?.dataSubjectErasures ?? null).toBeNull();
+  expect(coachRead.body.errors?.length).toBeGreaterThan(0);
 });
 
 test("the worker's gdpr_erase job erases a verified request; a job for an unverified one fails and changes nothing", async () => {
