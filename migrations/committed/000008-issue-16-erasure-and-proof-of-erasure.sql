@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:a6917de1ba23d2760e2031bf622c50c4f2c56b3c
+--! Hash: sha1:40a5dec212133f3f818d3eb8cc0b9da69f8b0e80
 --! Message: issue 16 erasure and proof of erasure
 
 -- Issue 16, erasure and proof of erasure: the record of each erasure (counts,
@@ -274,6 +274,7 @@ comment on function governance.residue_scan(text[], text[]) is
 
 revoke all on function governance.residue_scan(text[], text[]) from public;
 grant execute on function governance.residue_scan(text[], text[]) to custodian_admin;
+revoke all on function governance.row_key_sql(regclass, text), governance.readable_value_sql(regclass, name, text) from public;
 --! EndIncluded gdpr/residue-scan.sql
 --! Included gdpr/erasure.sql
 -- Erasure by anonymization (GDPR Art. 17), in one transaction: the map of
@@ -437,6 +438,8 @@ $$ language plpgsql volatile security definer set search_path = pg_catalog, publ
 comment on function app_public.erase_data_subject(uuid, text) is
   E'Runs a verified erasure request, in one transaction: blanks every personal column (identity, contact, content, from the map of personal data) of the person''s rows, soft-deleted ones included; destroys their audit key, so their pii in the trail reads as erased while no audit row changes; leaves usage events, invoices and rollups as they are (Art. 17(3)); runs the residue scan and refuses to commit if any former value can still be read; records the erasure and completes the request. Refused under a legal hold, with its reason, unless an admin gives an override reason (recorded). Admins only.';
 
+revoke all on function governance.subject_rows_sql(regclass, text), governance.erased_value_sql(regclass, name),
+  governance.erasable_columns() from public;
 revoke all on function app_public.erase_data_subject(uuid, text) from public;
 grant execute on function app_public.erase_data_subject(uuid, text) to custodian_admin;
 
