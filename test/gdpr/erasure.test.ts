@@ -168,15 +168,19 @@ test("a value other people's rows hold too (a template note, a common title) is 
     expect((await client.query("select notes from app_public.clients where id = $1", [planted.coach.clientId])).rows[0].notes).toBe("Prefers morning sessions.");
   }));
 
-test("a coach's user account is erased too: account and profile, with a random unique address", () =>
+test("a coach's user account is erased too: account, profile and sign-in attempts, with a random unique address", () =>
   withRootDb(async (client) => {
     const coach = await createCoach(client, "erased-coach");
     await client.query("update app_public.users set display_name = 'Planted Coachname' where id = $1", [coach.user.id]);
     await client.query("update app_public.coach_profiles set display_name = 'Planted Coachname', bio = 'Planted bio of a coach who left' where id = $1", [coach.profileId]);
+    await client.query("insert into app_private.sign_in_attempts (email, user_id, subject_id, outcome) values ($1, $2, $2, 'wrong_password')",
+      [coach.user.email, coach.user.id]);
     const { rows: [filed] } = await client.query("insert into app_public.data_subject_requests (kind, user_id) values ('erasure', $1) returning id", [coach.user.id]);
     await client.query("update app_public.data_subject_requests set state = 'verified', verification = 'Signed letter' where id = $1", [filed.id]);
     const { rows: [erasure] } = await client.query("select rows_by_table from app_public.erase_data_subject($1)", [filed.id]);
-    expect(erasure.rows_by_table).toEqual({ "app_public.users": 1, "app_public.coach_profiles": 1 });
+    expect(erasure.rows_by_table).toEqual({ "app_public.users": 1, "app_public.coach_profiles": 1, "app_private.sign_in_attempts": 1 });
+    const attempts = await client.query("select email::text from app_private.sign_in_attempts where subject_id = $1", [coach.user.id]);
+    expect(attempts.rows).toEqual([{ email: "erased" }]);
     const account = await client.query(
       "select u.email::text ~ '^erased-[0-9a-f-]{36}@erased\\.invalid$' as random_email, u.display_name, p.display_name as profile_name, p.bio from app_public.users u join app_public.coach_profiles p on p.user_id = u.id where u.id = $1",
       [coach.user.id]);
