@@ -52,7 +52,9 @@ test("a hold is never deleted or rewritten, by anyone: only released once, with 
     const before = await snapshot();
     expect((await errorOf(client, "delete from app_public.legal_holds where id = $1", [id]))?.message)
       .toBe("Legal holds are never deleted; release the hold instead.");
-    expect((await errorOf(client, "truncate app_public.legal_holds"))?.message).toBe("Legal holds are never deleted; release the hold instead.");
+    // A plain TRUNCATE is refused first by the erasure records' foreign key; with cascade, by the hold's own trigger.
+    expect((await errorOf(client, "truncate app_public.legal_holds"))?.message).toBe("cannot truncate a table referenced in a foreign key constraint");
+    expect((await errorOf(client, "truncate app_public.legal_holds cascade"))?.message).toBe("Legal holds are never deleted; release the hold instead.");
     expect((await errorOf(client, "update app_public.legal_holds set reason = 'other' where id = $1", [id]))?.message)
       .toBe("A legal hold cannot be changed, only released with a reason (releaseLegalHold).");
     expect((await errorOf(client, "update app_public.legal_holds set release_reason = null where id = $1", [id]))?.message)
