@@ -27,10 +27,10 @@ const record = (client: pg.ClientBase, clientId: string, decision: "granted" | "
     decision === "granted" ? [clientId, purpose, decision, CONSENT_WORDING.version, CONSENT_WORDING.sha256] : [clientId, purpose, decision, null, null],
   );
 
-const transcribe = (sessionId: string, retryOf: string | null = null) => [
+const transcribe = (sessionId: string, retryOf: string | null = null): [string, unknown[]] => [
   "insert into app_public.transcriptions (session_id, provider, model, retry_of) values ($1, 'deepgram', 'nova-2', $2)",
   [sessionId, retryOf],
-] as const;
+];
 
 test("a coach records their client's consent; who and when come from the caller and the clock; the latest decision is the state", () =>
   withRootDb(async (client) => {

@@ -40,38 +40,56 @@ interface PartRow {
   value: string | null;
   target: string;
   scored: boolean;
-  measured: boolean;
   ok: boolean | null;
 }
 
 async function parts(client: pg.ClientBase, asOf = AS_OF): Promise<PartRow[]> {
-  return (await client.query("select part, value::text, target, scored, measured, ok from app_public.gdpr_readiness_parts($1)", [asOf])).rows;
+  return (await client.query("select part, value::text, target, scored, ok from app_public.gdpr_readiness_parts($1)", [asOf])).rows;
 }
 
 async function summary(client: pg.ClientBase, asOf = AS_OF) {
-  return (await client.query("select readiness_percent::text, parts_scored, parts_ready, parts_not_measured from app_public.gdpr_readiness($1)", [asOf])).rows[0];
+  return (await client.query("select readiness_percent::text, parts_scored, parts_ready from app_public.gdpr_readiness($1)", [asOf])).rows[0];
 }
 
-const UNMEASURED = [
-  { part: "erasures_with_residue", value: null, target: "0", scored: true, measured: false, ok: null },
-  { part: "transcriptions_without_consent", value: null, target: "0", scored: true, measured: false, ok: null },
-  { part: "subjects_under_restriction", value: null, target: "informational", scored: false, measured: false, ok: null },
-];
+/**
+ * The parts that state now, whatever asOf (consent, restriction), or that no
+ * completed erasure can miss (its residue): read from their own functions in
+ * the same transaction, since other tests' committed rows count too.
+ */
+async function stateParts(client: pg.ClientBase): Promise<PartRow[]> {
+  const { rows: [counts] } = await client.query(
+    "select app_private.transcriptions_without_consent_count()::text as consent, app_private.restricted_subjects_count()::text as restricted");
+  return [
+    { part: "erasures_with_residue", value: "0", target: "0", scored: true, ok: true },
+    { part: "transcriptions_without_consent", value: counts.consent, target: "0", scored: true, ok: counts.consent === "0" },
+    { part: "subjects_under_restriction", value: counts.restricted, target: "informational", scored: false, ok: null },
+  ];
+}
+
+/** The summary of five scored parts of which `ready` meet their target. */
+function summaryOf(ready: number) {
+  return { readiness_percent: ((100 * ready) / 5).toFixed(1), parts_scored: 5, parts_ready: ready };
+}
+
+/** 1 when the consent part is ready (no other test left a transcription without consent), else 0. */
+async function consentReady(client: pg.ClientBase): Promise<number> {
+  return (await stateParts(client))[1]!.ok ? 1 : 0;
+}
 
 afterAll(closeRootPool);
 
-test("with nothing overdue and every column classified, the measured parts are ready and the three parts not measured yet count as not ready (60 %)", () =>
+test("with nothing overdue, every column classified and every erasure clean, those parts are ready; consent and restriction are counted as they stand", () =>
   withRootDb(async (client) => {
     const auditor = await createUser(client, "auditor");
     await becomeUser(client, auditor);
     expect(await parts(client)).toEqual([
-      { part: "unclassified_personal_columns", value: "0", target: "0", scored: true, measured: true, ok: true },
-      { part: "requests_overdue", value: "0", target: "0", scored: true, measured: true, ok: true },
-      { part: "requests_due_within_7_days", value: "0", target: "informational", scored: false, measured: true, ok: null },
-      { part: "median_days_to_complete", value: null, target: "≤ 30", scored: true, measured: true, ok: true },
-      ...UNMEASURED,
+      { part: "unclassified_personal_columns", value: "0", target: "0", scored: true, ok: true },
+      { part: "requests_overdue", value: "0", target: "0", scored: true, ok: true },
+      { part: "requests_due_within_7_days", value: "0", target: "informational", scored: false, ok: null },
+      { part: "median_days_to_complete", value: null, target: "≤ 30", scored: true, ok: true },
+      ...(await stateParts(client)),
     ]);
-    expect(await summary(client)).toEqual({ readiness_percent: "60.0", parts_scored: 5, parts_ready: 3, parts_not_measured: 2 });
+    expect(await summary(client)).toEqual(summaryOf(4 + (await consentReady(client))));
   }));
 
 test("requests overdue, due within 7 days and the median days to complete are judged at the pinned asOf, the same for admins and auditors", () =>
@@ -95,7 +113,7 @@ test("requests overdue, due within 7 days and the median days to complete are ju
       expect(byName.requests_overdue).toMatchObject({ value: "1", ok: false });
       expect(byName.requests_due_within_7_days).toMatchObject({ value: "1", ok: null });
       expect(byName.median_days_to_complete).toMatchObject({ value: "20.0", ok: true });
-      expect(await summary(client)).toEqual({ readiness_percent: "40.0", parts_scored: 5, parts_ready: 2, parts_not_measured: 2 });
+      expect(await summary(client)).toEqual(summaryOf(3 + (await consentReady(client))));
       // The lists the parts count are the request lists' own, at the same instant.
       const lists = (await client.query("select (select count(*) from app_public.overdue_data_subject_requests($1))::int as overdue, (select count(*) from app_public.due_soon_data_subject_requests($1))::int as soon", [AS_OF])).rows[0];
       expect(lists).toEqual({ overdue: 1, soon: 1 });
@@ -117,7 +135,7 @@ test("an unclassified free-text column counts against readiness until it is clas
     await client.query("create table app_public.gdpr_readiness_probe (id uuid primary key default gen_random_uuid(), remark text)");
     await becomeUser(client, admin);
     expect((await parts(client))[0]).toMatchObject({ part: "unclassified_personal_columns", value: "1", ok: false });
-    expect((await summary(client)).readiness_percent).toBe("40.0");
+    expect(await summary(client)).toEqual(summaryOf(3 + (await consentReady(client))));
     await becomeRoot(client);
     await client.query("select governance.classify_column('app_public.gdpr_readiness_probe', 'remark', 'content', 'client', 'A probe.', 'contract')");
     await becomeUser(client, admin);
@@ -161,8 +179,8 @@ describe("through the doors", () => {
   });
 
   const query = `query ($asOf: Datetime) {
-    gdprReadiness(asOf: $asOf) { readinessPercent partsScored partsReady partsNotMeasured }
-    gdprReadinessParts(asOf: $asOf) { nodes { ordinal part label value unit target scored measured ok } }
+    gdprReadiness(asOf: $asOf) { readinessPercent partsScored partsReady }
+    gdprReadinessParts(asOf: $asOf) { nodes { ordinal part label value unit target scored ok } }
   }`;
 
   test("GraphQL gives admins and auditors what the SQL functions give them; a coach is refused", async () => {
@@ -173,14 +191,13 @@ describe("through the doors", () => {
         await becomeUser(client, reader);
         return {
           summary: await summary(client, GRAPHQL_AS_OF),
-          parts: (await client.query("select ordinal, part, label, value::text, unit, target, scored, measured, ok from app_public.gdpr_readiness_parts($1)", [GRAPHQL_AS_OF])).rows,
+          parts: (await client.query("select ordinal, part, label, value::text, unit, target, scored, ok from app_public.gdpr_readiness_parts($1)", [GRAPHQL_AS_OF])).rows,
         };
       });
       expect(body.data!.gdprReadiness).toEqual({
         readinessPercent: sql.summary.readiness_percent,
         partsScored: sql.summary.parts_scored,
         partsReady: sql.summary.parts_ready,
-        partsNotMeasured: sql.summary.parts_not_measured,
       });
       expect(body.data!.gdprReadinessParts.nodes).toEqual(
         sql.parts.map((row: Record<string, unknown>) => ({ ...row })),
@@ -196,13 +213,14 @@ describe("through the doors", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n");
-    expect(lines[0]).toBe(`GDPR audit readiness: 40.0% as of ${GRAPHQL_AS_OF}`);
-    expect(lines[1]).toBe("(2 of 5 scored parts meet their target; 2 not measured yet count as not ready)");
+    const sql = await withRootDb((client) => summary(client, GRAPHQL_AS_OF));
+    expect(lines[0]).toBe(`GDPR audit readiness: ${sql.readiness_percent}% as of ${GRAPHQL_AS_OF}`);
+    expect(lines[1]).toBe(`(${sql.parts_ready} of 5 scored parts meet their target)`);
     expect(lines.find((line) => line.includes("Requests overdue"))).toMatch(/Requests overdue\s+1 request\s+0\s+NOT READY$/);
     expect(lines.find((line) => line.includes("Unclassified personal columns"))).toMatch(/0 columns\s+0\s+ready$/);
     expect(lines.find((line) => line.includes("Requests due within 7 days"))).toMatch(/0 requests\s+informational\s+for information$/);
-    expect(lines.find((line) => line.includes("Erasures whose residue"))).toMatch(/—\s+0\s+not measured yet$/);
-    expect(lines.find((line) => line.includes("Subjects under restriction"))).toMatch(/—\s+informational\s+not measured yet$/);
+    expect(lines.find((line) => line.includes("Erasures whose residue"))).toMatch(/0 erasures\s+0\s+ready$/);
+    expect(lines.find((line) => line.includes("Subjects under restriction"))).toMatch(/\d+ subjects?\s+informational\s+for information$/);
 
     const bad = await runCli(["gdpr", "report", "--as-of", "soon"], testEnvironment());
     expect(bad.code).not.toBe(0);

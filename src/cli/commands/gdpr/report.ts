@@ -9,7 +9,6 @@ interface Part {
   unit: string;
   target: string;
   scored: boolean;
-  measured: boolean;
   ok: boolean | null;
 }
 
@@ -17,12 +16,10 @@ interface Summary {
   readiness_percent: string;
   parts_scored: number;
   parts_ready: number;
-  parts_not_measured: number;
 }
 
 /** What a part's status column says. */
 function status(part: Part): string {
-  if (!part.measured) return "not measured yet";
   if (!part.scored) return "for information";
   return part.ok ? "ready" : "NOT READY";
 }
@@ -33,10 +30,9 @@ export function formatReport(summary: Summary, parts: Part[], asOf: string): str
   const header = ["Part", "Value", "Target", "Status"];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]) => `  ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")}`.trimEnd();
-  const notMeasured = summary.parts_not_measured ? `; ${summary.parts_not_measured} not measured yet count as not ready` : "";
   return [
     `GDPR audit readiness: ${summary.readiness_percent}% as of ${asOf}`,
-    `(${summary.parts_ready} of ${summary.parts_scored} scored parts meet their target${notMeasured})`,
+    `(${summary.parts_ready} of ${summary.parts_scored} scored parts meet their target)`,
     "",
     line(header),
     ...rows.map(line),
@@ -60,9 +56,9 @@ export async function report(args: string[]): Promise<void> {
     withOwnerClient(database.url, async (client) => {
       await requireSchema(client);
       const summary = (await client.query<Summary>(
-        "select readiness_percent::text, parts_scored, parts_ready, parts_not_measured from app_public.gdpr_readiness($1)", [asOf.toISOString()])).rows[0]!;
+        "select readiness_percent::text, parts_scored, parts_ready from app_public.gdpr_readiness($1)", [asOf.toISOString()])).rows[0]!;
       const parts = (await client.query<Part>(
-        "select label, value::text, unit, target, scored, measured, ok from app_public.gdpr_readiness_parts($1)", [asOf.toISOString()])).rows;
+        "select label, value::text, unit, target, scored, ok from app_public.gdpr_readiness_parts($1)", [asOf.toISOString()])).rows;
       process.stdout.write(formatReport(summary, parts, asOf.toISOString()));
     }),
   );

@@ -11,7 +11,6 @@ import { asOfOf } from "./words.ts";
 type Part = NonNullable<NonNullable<ResultOf<typeof Readiness>["gdprReadinessParts"]>["nodes"][number]>;
 
 function status(part: Part): string {
-  if (!part.measured) return "not measured yet";
   if (!part.scored) return "for information";
   return part.ok ? "ready" : "not ready";
 }
@@ -44,8 +43,7 @@ export function Gdpr() {
           return (
             <>
               <p className="readiness-figure" data-readiness={summary.readinessPercent}>
-                <strong>{percent(String(Number(summary.readinessPercent) / 100))}</strong> ready as of {asOf ? instant(asOf) : "now"}: {summary.partsReady} of {summary.partsScored} scored parts meet their target
-                {summary.partsNotMeasured ? `; ${summary.partsNotMeasured} not measured yet count as not ready` : ""}.
+                <strong>{percent(String(Number(summary.readinessPercent) / 100))}</strong> ready as of {asOf ? instant(asOf) : "now"}: {summary.partsReady} of {summary.partsScored} scored parts meet their target.
               </p>
               <DataTable label="Readiness parts" columns={columns} rows={(data.gdprReadinessParts?.nodes ?? []).filter((row) => row !== null)} filename="gdpr-readiness" rowKey={(row) => row.part ?? String(row.ordinal)} />
               <p className="hint">How each part is measured and the percentage computed: README, GDPR, “Readiness report”.</p>

@@ -88,7 +88,7 @@ export const ReleaseHold = graphql(`
 /** The readiness report: the percentage and its parts at asOf (now unless pinned). */
 export const Readiness = graphql(`
   query Readiness($asOf: Datetime) {
-    gdprReadiness(asOf: $asOf) { readinessPercent partsScored partsReady partsNotMeasured }
-    gdprReadinessParts(asOf: $asOf) { nodes { ordinal part label value unit target scored measured ok } }
+    gdprReadiness(asOf: $asOf) { readinessPercent partsScored partsReady }
+    gdprReadinessParts(asOf: $asOf) { nodes { ordinal part label value unit target scored ok } }
   }
 `);

@@ -1,6 +1,440 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:40a5dec212133f3f818d3eb8cc0b9da69f8b0e80
---! Message: issue 16 erasure and proof of erasure
+--! Hash: sha1:276e03d74d7a8b65d4139872c77c1d3661c58af4
+--! Message: issue 16: consent, restriction, rectification, erasure and proof of erasure, access export, readiness report
+
+-- Issue 16 (GDPR): consent (Art. 7), restriction of processing (Art. 18) and rectification (Art. 16).
+
+-- Consent ---------------------------------------------------------------------------
+create type app_public.consent_purpose as enum ('recording', 'transcription');
+comment on type app_public.consent_purpose is
+  E'What a client consents to: recording (their sessions'' audio is recorded) or transcription (the audio is sent to a transcription provider and the transcript kept). A later feature that needs consent adds its purpose.';
+create type app_public.consent_decision as enum ('granted', 'withdrawn');
+comment on type app_public.consent_decision is E'A consent decision: granted, or withdrawn (Art. 7(3)).';
+
+create table app_public.consents (
+  id uuid primary key default gen_random_uuid(),
+  client_id uuid not null references app_public.clients on delete cascade,
+  purpose app_public.consent_purpose not null,
+  decision app_public.consent_decision not null,
+  wording_version text constraint consents_wording_version_check check (length(btrim(wording_version)) between 1 and 100),
+  wording_sha256 text constraint consents_wording_sha256_check check (wording_sha256 ~ '^[0-9a-f]{64}$'),
+  recorded_by uuid references app_public.users on delete restrict,
+  recorded_at timestamptz not null default now(),
+  constraint consents_grant_has_wording check (decision = 'withdrawn' or wording_version is not null),
+  constraint consents_wording_pair check ((wording_version is null) = (wording_sha256 is null))
+);
+create index consents_client_id_purpose_recorded_at_idx on app_public.consents (client_id, purpose, recorded_at desc, id desc);
+create index consents_recorded_by_idx on app_public.consents (recorded_by);
+comment on table app_public.consents is
+  E'@behavior -update -delete\nA client''s consent decision (GDPR Art. 7) for one purpose: granted or withdrawn, who recorded it, when, and the wording the client was shown. Append-only for every writer: a withdrawal is a new record, and the latest decision per client and purpose is the state (currentConsents). Transcribing a session needs its client''s active consent for transcription. Admins and the client''s coach record them; auditors read them all; a coach sees their own clients''.';
+comment on column app_public.consents.client_id is E'The client who decided.';
+comment on column app_public.consents.purpose is E'What the decision is about: recording or transcription.';
+comment on column app_public.consents.decision is E'granted or withdrawn.';
+comment on column app_public.consents.wording_version is E'The version of the consent text the client was shown (1 to 100 characters); required to grant.';
+comment on column app_public.consents.wording_sha256 is E'The SHA-256 of the exact text shown, as 64 lowercase hex digits; given with wordingVersion.';
+comment on column app_public.consents.recorded_by is E'Who recorded the decision: the caller (null when an operator recorded it from the command line).';
+comment on column app_public.consents.recorded_at is E'When the decision was recorded, set by the database.';
+alter table app_public.consents enable row level security;
+
+-- Restriction of processing ---------------------------------------------------------
+create table app_public.processing_restrictions (
+  id uuid primary key default gen_random_uuid(),
+  client_id uuid not null references app_public.clients on delete restrict,
+  request_id uuid not null references app_public.data_subject_requests on delete restrict,
+  reason text not null constraint processing_restrictions_reason_check check (length(btrim(reason)) between 3 and 2000),
+  placed_by uuid references app_public.users on delete restrict,
+  placed_at timestamptz not null default now(),
+  lifted_by uuid references app_public.users on delete restrict,
+  lifted_at timestamptz,
+  lift_reason text constraint processing_restrictions_lift_reason_check check (length(btrim(lift_reason)) between 3 and 2000),
+  constraint processing_restrictions_lift_state check ((lifted_at is null) = (lift_reason is null))
+);
+create index processing_restrictions_active_client_id_idx on app_public.processing_restrictions (client_id) where lifted_at is null;
+create index processing_restrictions_client_id_idx on app_public.processing_restrictions (client_id);
+create index processing_restrictions_request_id_idx on app_public.processing_restrictions (request_id);
+comment on table app_public.processing_restrictions is
+  E'@behavior -update\nA restriction of processing (GDPR Art. 18) on a client, placed under the verified restriction or rectification request that asked for it: while active, new transcriptions of the client''s sessions are refused; reading and exporting stay possible. Placed and lifted by admins, read by auditors and by the client''s coach; never deleted. Its reason describes the ground, not the person.';
+comment on column app_public.processing_restrictions.client_id is E'The client restricted: the request''s, set by the database.';
+comment on column app_public.processing_restrictions.request_id is E'The data-subject request (restriction or rectification, verified) that asked for it.';
+comment on column app_public.processing_restrictions.reason is E'The ground (3 to 2,000 characters), such as accuracy contested until checked (Art. 18(1)(a)); not details of the person.';
+comment on column app_public.processing_restrictions.placed_by is E'The admin who placed it.';
+comment on column app_public.processing_restrictions.placed_at is E'When it was placed.';
+comment on column app_public.processing_restrictions.lifted_by is E'The admin who lifted it.';
+comment on column app_public.processing_restrictions.lifted_at is E'When it was lifted; null while active.';
+comment on column app_public.processing_restrictions.lift_reason is E'Why it no longer applies.';
+alter table app_public.processing_restrictions enable row level security;
+
+--! Included gdpr/consents.sql
+-- Consent (GDPR Art. 7): an append-only record per client and purpose of each
+-- decision (granted or withdrawn), who recorded it, when, and the wording the
+-- client was shown (its version and SHA-256). The latest decision is the
+-- state; app_private.tg_transcriptions__require_consent refuses transcribing
+-- a session whose client's latest transcription decision is not a grant.
+
+create or replace function app_private.lock_client_processing(client_id uuid) returns void as $$
+begin
+  perform from app_public.clients c where c.id = lock_client_processing.client_id for update;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.lock_client_processing(uuid) is
+  E'Locks a client''s row (FOR UPDATE) until the transaction ends, before a change of their processing state (a consent decision, a restriction): it waits for the transcriptions under way, which hold the row FOR KEY SHARE while they check that state, and a transcription started later waits for the change and sees it. Row locks, so a bulk insert of attempts for many clients needs no lock table entries.';
+
+create or replace function app_private.latest_consent(client_id uuid, purpose app_public.consent_purpose) returns app_public.consents as $$
+  select c.* from app_public.consents c
+  where c.client_id = latest_consent.client_id and c.purpose = latest_consent.purpose
+  order by c.recorded_at desc, c.id desc
+  limit 1;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.latest_consent(uuid, app_public.consent_purpose) is
+  E'A client''s latest consent decision for a purpose (null when none was ever recorded): the consent is active when its decision is granted.';
+
+create or replace function app_public.tg_consents__recorded() returns trigger as $$
+begin
+  -- One decision at a time per client: "latest" is then the order in which
+  -- they were recorded, and a transcription under way ends first.
+  perform app_private.lock_client_processing(NEW.client_id);
+  NEW.recorded_by := app_public.current_user_id();
+  NEW.recorded_at := pg_catalog.clock_timestamp();
+  return NEW;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_consents__recorded() is
+  E'Who recorded a consent decision and when come from the caller and the clock, read after waiting for any other decision on the same client and for the transcriptions under way.';
+
+create or replace function app_public.tg_consents__append_only() returns trigger as $$
+declare
+  latest app_public.consents;
+begin
+  if TG_OP = 'INSERT' then
+    if not governance.caller_is_staff() and not exists (select from app_public.clients c where c.id = NEW.client_id) then
+      raise exception 'There is no client % of yours; a coach records consents for their own clients only.', NEW.client_id
+        using errcode = '42501';
+    end if;
+    latest := app_private.latest_consent(NEW.client_id, NEW.purpose);
+    if NEW.decision = 'withdrawn' and latest.decision is distinct from 'granted' then
+      raise exception 'Client % has no active consent for % to withdraw (%).', NEW.client_id, NEW.purpose,
+        case when latest.id is null then 'none was ever granted' else 'withdrawn at ' || latest.recorded_at end
+        using errcode = '55000';
+    end if;
+    return NEW;
+  elsif TG_OP = 'DELETE' and governance.current_hard_deletion() is not null then
+    -- A consent record leaves only with its client, through the governed hard delete (recorded with its reason).
+    return OLD;
+  elsif TG_OP = 'DELETE' or TG_OP = 'TRUNCATE' then
+    raise exception 'Consent records are never deleted: they prove what the client agreed to. A withdrawal is a new record (decision withdrawn).'
+      using errcode = '55000';
+  else
+    raise exception 'Consent records cannot be changed: a withdrawal or a new grant is a new record.' using errcode = '55000';
+  end if;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_consents__append_only() is
+  E'Keeps consent records append-only for every writer, the owner included: never updated, deleted or truncated (a row leaves only with its client, through governance.hard_delete). A coach records them for their own clients only; a withdrawal needs an active grant to withdraw.';
+
+drop trigger if exists _100_timestamps on app_public.consents;
+create trigger _100_timestamps before insert on app_public.consents
+  for each row execute function app_public.tg_consents__recorded();
+drop trigger if exists _200_append_only on app_public.consents;
+create trigger _200_append_only before insert or update or delete on app_public.consents
+  for each row execute function app_public.tg_consents__append_only();
+drop trigger if exists _200_append_only_truncate on app_public.consents;
+create trigger _200_append_only_truncate before truncate on app_public.consents
+  for each statement execute function app_public.tg_consents__append_only();
+
+create or replace function app_public.current_consents(client_id uuid default null) returns setof app_public.consents as $$
+  select distinct on (c.client_id, c.purpose) c.*
+  from app_public.consents c
+  where current_consents.client_id is null or c.client_id = current_consents.client_id
+  order by c.client_id, c.purpose, c.recorded_at desc, c.id desc;
+$$ language sql stable;
+comment on function app_public.current_consents(uuid) is
+  E'The state of consent: the latest decision per client and purpose (of one client when clientId is given), among the clients the caller may see. A purpose is consented to when its latest decision is granted; a purpose with no row was never asked.';
+
+grant execute on function app_public.current_consents(uuid) to custodian_coach, custodian_admin, custodian_auditor;
+
+-- The transcription rule: every new attempt (a first one, a retry, a
+-- re-transcription) needs the client's active consent for transcription.
+-- Checked once per statement over its rows, so bulk inserts stay set-based.
+create or replace function app_private.tg_transcriptions__require_consent() returns trigger as $$
+declare
+  refused record;
+begin
+  -- Held until commit: a consent decision on these clients waits for this statement's transaction (lock_client_processing).
+  perform from app_public.clients c
+  where c.id in (select cs.client_id from new_rows t join app_public.coaching_sessions cs on cs.id = t.session_id)
+  for key share;
+  select t.session_id, cs.client_id, latest.decision, latest.recorded_at into refused
+  from new_rows t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  left join lateral (
+    select c.decision, c.recorded_at from app_public.consents c
+    where c.client_id = cs.client_id and c.purpose = 'transcription'
+    order by c.recorded_at desc, c.id desc limit 1) latest on true
+  where latest.decision is distinct from 'granted'
+  limit 1;
+  if found then
+    raise exception 'Cannot transcribe session %: client % has no active consent for transcription (%).', refused.session_id, refused.client_id,
+      case when refused.decision is null then 'none was ever recorded' else 'withdrawn at ' || refused.recorded_at end
+      using errcode = '55000',
+        hint = 'Record the client''s consent for transcription first (createConsent with purpose transcription and decision granted).';
+  end if;
+  return null;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__require_consent() is
+  E'Refuses a statement that inserts transcription attempts (first attempts, retries, re-transcriptions) for a session whose client has no active consent for transcription, naming the consent; every writer, the owner included. Earlier attempts stay (a withdrawal is not retroactive, Art. 7(3)).';
+
+drop trigger if exists _050_require_consent on app_public.transcriptions;
+create trigger _050_require_consent after insert on app_public.transcriptions
+  referencing new table as new_rows
+  for each statement execute function app_private.tg_transcriptions__require_consent();
+
+-- For the readiness report: attempts kept (not soft-deleted) whose client
+-- has no active consent for transcription now.
+create or replace function app_private.transcriptions_without_consent_count() returns bigint as $$
+  select pg_catalog.count(*)
+  from app_public.transcriptions t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  left join lateral (
+    select c.decision from app_public.consents c
+    where c.client_id = cs.client_id and c.purpose = 'transcription'
+    order by c.recorded_at desc, c.id desc limit 1) latest on true
+  where not t.is_deleted and latest.decision is distinct from 'granted';
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.transcriptions_without_consent_count() is
+  E'How many transcription attempts that are not soft-deleted belong to a client whose consent for transcription is not active now (withdrawn, or never recorded): the readiness report''s "active transcriptions without consent".';
+
+revoke all on function app_private.lock_client_processing(uuid) from public;
+revoke all on function app_private.latest_consent(uuid, app_public.consent_purpose) from public;
+revoke all on function app_private.transcriptions_without_consent_count() from public;
+-- Called by the consent and restriction triggers, which run as the writer.
+grant execute on function app_private.lock_client_processing(uuid),
+  app_private.latest_consent(uuid, app_public.consent_purpose) to custodian_coach, custodian_admin;
+grant execute on function app_private.transcriptions_without_consent_count() to custodian_admin, custodian_auditor;
+
+-- Admins and the client's coach record consents; auditors read them all; a
+-- coach sees their own clients' only.
+drop policy if exists admin_all on app_public.consents;
+create policy admin_all on app_public.consents for all to custodian_admin using (true) with check (true);
+drop policy if exists auditor_read on app_public.consents;
+create policy auditor_read on app_public.consents for select to custodian_auditor using (true);
+drop policy if exists coach_own_clients on app_public.consents;
+create policy coach_own_clients on app_public.consents for all to custodian_coach
+  using (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())))
+  with check (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())));
+
+grant select on app_public.consents to custodian_coach, custodian_admin, custodian_auditor;
+grant insert (client_id, purpose, decision, wording_version, wording_sha256) on app_public.consents to custodian_coach, custodian_admin;
+--! EndIncluded gdpr/consents.sql
+--! Included gdpr/restrictions.sql
+-- Restriction of processing (GDPR Art. 18): placed on a client under the
+-- request that asked for it, lifted later with a reason, never deleted or
+-- rewritten. While one is active, new transcriptions of the client's
+-- sessions are refused; reading and exporting stay possible.
+
+create or replace function app_public.tg_processing_restrictions__append_only() returns trigger as $$
+declare
+  request app_public.data_subject_requests;
+begin
+  if TG_OP = 'INSERT' then
+    select * into request from app_public.data_subject_requests r where r.id = NEW.request_id;
+    if not found then
+      raise exception 'There is no data-subject request %.', NEW.request_id using errcode = 'P0002';
+    end if;
+    if request.kind not in ('restriction', 'rectification') or request.client_id is null then
+      raise exception 'Request % is a% % request about %; a restriction is placed under a client''s restriction or rectification request (Art. 18(1)).',
+        request.id, case when request.kind in ('access', 'erasure') then 'n' else '' end, request.kind,
+        case when request.client_id is null then 'a user account' else 'a client' end
+        using errcode = '22023';
+    end if;
+    if request.state in ('received', 'rejected') then
+      raise exception 'Request % is %; a restriction is placed once the person''s identity is verified (verify the request first).', request.id, request.state
+        using errcode = '55000';
+    end if;
+    perform app_private.lock_client_processing(request.client_id);
+    NEW.client_id := request.client_id;
+    NEW.placed_by := app_public.current_user_id();
+    NEW.placed_at := pg_catalog.clock_timestamp();
+    NEW.lifted_by := null;
+    NEW.lifted_at := null;
+    NEW.lift_reason := null;
+    return NEW;
+  elsif TG_OP = 'UPDATE' then
+    if OLD.lifted_at is not null then
+      raise exception 'Restriction % was lifted at %; a lifted restriction cannot change. Place a new one instead.', OLD.id, OLD.lifted_at
+        using errcode = '55000';
+    end if;
+    if (NEW.id, NEW.client_id, NEW.request_id, NEW.reason, NEW.placed_by, NEW.placed_at)
+       is distinct from (OLD.id, OLD.client_id, OLD.request_id, OLD.reason, OLD.placed_by, OLD.placed_at) then
+      raise exception 'A restriction cannot be changed, only lifted with a reason (liftProcessingRestriction).' using errcode = '55000';
+    end if;
+    if NEW.lift_reason is null then
+      raise exception 'Lifting a restriction needs a reason.' using errcode = '23502';
+    end if;
+    NEW.lifted_by := app_public.current_user_id();
+    NEW.lifted_at := pg_catalog.clock_timestamp();
+    return NEW;
+  else
+    raise exception 'Restrictions are never deleted; lift the restriction instead.' using errcode = '55000';
+  end if;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_processing_restrictions__append_only() is
+  E'Keeps restrictions append-only for every writer: one is placed under a verified restriction or rectification request about a client (whose client it covers comes from the request), who placed it and when come from the caller and the clock; it changes once, when lifted with a reason; it is never deleted or truncated.';
+
+drop trigger if exists _200_append_only on app_public.processing_restrictions;
+create trigger _200_append_only before insert or update or delete on app_public.processing_restrictions
+  for each row execute function app_public.tg_processing_restrictions__append_only();
+drop trigger if exists _200_append_only_truncate on app_public.processing_restrictions;
+create trigger _200_append_only_truncate before truncate on app_public.processing_restrictions
+  for each statement execute function app_public.tg_processing_restrictions__append_only();
+
+create or replace function app_public.lift_processing_restriction(restriction_id uuid, reason text) returns app_public.processing_restrictions as $$
+  update app_public.processing_restrictions set lift_reason = lift_processing_restriction.reason
+  where id = lift_processing_restriction.restriction_id
+  returning *;
+$$ language sql volatile;
+comment on function app_public.lift_processing_restriction(uuid, text) is
+  E'Lifts an active restriction, with the reason it no longer applies (Art. 18(3): the person is told before); who and when are recorded. Admins only; a lifted restriction stays on record.';
+
+revoke all on function app_public.lift_processing_restriction(uuid, text) from public;
+grant execute on function app_public.lift_processing_restriction(uuid, text) to custodian_admin;
+
+-- The transcription rule: no new attempt while the client is restricted.
+create or replace function app_private.tg_transcriptions__refuse_restricted() returns trigger as $$
+declare
+  refused record;
+begin
+  -- Held until commit: a restriction placed on these clients waits for this statement's transaction (lock_client_processing).
+  perform from app_public.clients c
+  where c.id in (select cs.client_id from new_rows t join app_public.coaching_sessions cs on cs.id = t.session_id)
+  for key share;
+  select t.session_id, r.client_id, r.id, r.placed_at, r.reason into refused
+  from new_rows t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  join app_public.processing_restrictions r on r.client_id = cs.client_id and r.lifted_at is null
+  order by r.placed_at, r.id
+  limit 1;
+  if found then
+    raise exception 'Cannot transcribe session %: processing of client %''s data is restricted (restriction % placed at %: %).',
+      refused.session_id, refused.client_id, refused.id, refused.placed_at, refused.reason
+      using errcode = '55000',
+        hint = 'Reading and exporting stay possible; an admin lifts the restriction (liftProcessingRestriction) when it no longer applies.';
+  end if;
+  return null;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__refuse_restricted() is
+  E'Refuses a statement that inserts transcription attempts (retries included) for a session whose client is under an active restriction of processing (Art. 18), with the restriction''s reason; every writer, the owner included.';
+
+drop trigger if exists _051_refuse_restricted on app_public.transcriptions;
+create trigger _051_refuse_restricted after insert on app_public.transcriptions
+  referencing new table as new_rows
+  for each statement execute function app_private.tg_transcriptions__refuse_restricted();
+
+-- For the readiness report.
+create or replace function app_private.restricted_subjects_count() returns bigint as $$
+  select pg_catalog.count(distinct r.client_id) from app_public.processing_restrictions r where r.lifted_at is null;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.restricted_subjects_count() is
+  E'How many clients are under an active restriction of processing now: the readiness report''s "subjects under restriction".';
+
+revoke all on function app_private.restricted_subjects_count() from public;
+grant execute on function app_private.restricted_subjects_count() to custodian_admin, custodian_auditor;
+
+-- Admins place and lift restrictions; auditors read them; a coach reads their
+-- own clients' (it tells them why a transcription is refused).
+drop policy if exists admin_all on app_public.processing_restrictions;
+create policy admin_all on app_public.processing_restrictions for all to custodian_admin using (true) with check (true);
+drop policy if exists auditor_read on app_public.processing_restrictions;
+create policy auditor_read on app_public.processing_restrictions for select to custodian_auditor using (true);
+drop policy if exists coach_own_clients on app_public.processing_restrictions;
+create policy coach_own_clients on app_public.processing_restrictions for select to custodian_coach
+  using (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())));
+
+grant select on app_public.processing_restrictions to custodian_coach, custodian_admin, custodian_auditor;
+grant insert (request_id, reason) on app_public.processing_restrictions to custodian_admin;
+grant update (lift_reason) on app_public.processing_restrictions to custodian_admin;
+--! EndIncluded gdpr/restrictions.sql
+--! Included gdpr/rectification.sql
+-- Rectification (GDPR Art. 16): corrected values for the subject's personal
+-- columns, applied through a verified rectification request, which it then
+-- completes. The old values stay only in the audit trail, where the columns'
+-- pii policy (governance.classify_column: identity, contact and content are
+-- pii) seals them under the subject's key.
+
+create or replace function app_private.rectifiable_columns(target regclass) returns text[] as $$
+  select coalesce(pg_catalog.array_agg(a.attname::text order by a.attnum), '{}')
+  from governance.personal_data_columns p
+  join pg_catalog.pg_attribute a on a.attrelid = p.table_oid and a.attnum = p.column_number and not a.attisdropped
+  where p.table_oid = target and p.category in ('identity', 'contact', 'content');
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.rectifiable_columns(regclass) is
+  E'The columns of a table a rectification may correct: those the map of personal data classifies as identity, contact or content (never keys, timestamps or technical data).';
+
+create or replace function app_public.rectify_personal_data(request_id uuid, corrections jsonb) returns app_public.data_subject_requests as $$
+declare
+  request app_public.data_subject_requests;
+  target regclass;
+  allowed text[];
+  unknown text;
+  assignments text;
+begin
+  select * into request from app_public.data_subject_requests r where r.id = rectify_personal_data.request_id;
+  if not found then
+    raise exception 'There is no data-subject request %.', rectify_personal_data.request_id using errcode = 'P0002';
+  end if;
+  if request.kind <> 'rectification' then
+    raise exception 'Request % is a% % request; corrections are applied through a rectification request.', request.id,
+      case when request.kind in ('access', 'erasure') then 'n' else '' end, request.kind using errcode = '22023';
+  end if;
+  if request.state not in ('verified', 'in_progress') then
+    raise exception 'Request % is %; corrections are applied to a verified request that is not closed (%).', request.id, request.state,
+      case when request.state = 'received' then 'verify it first' else 'file a new request' end
+      using errcode = '55000';
+  end if;
+  if corrections is null or pg_catalog.jsonb_typeof(corrections) <> 'object' or corrections = '{}'::jsonb then
+    raise exception 'Corrections must be a JSON object of at least one column and its corrected value, such as {"email": "ann@example.com"}.'
+      using errcode = '22023';
+  end if;
+  target := case when request.client_id is not null then 'app_public.clients' else 'app_public.users' end;
+  allowed := app_private.rectifiable_columns(target);
+  select k into unknown from pg_catalog.jsonb_object_keys(corrections) k where k <> all (allowed) order by k limit 1;
+  if found then
+    raise exception '% is not a personal column of %: a rectification corrects only %.', unknown, target,
+      pg_catalog.array_to_string(allowed, ', ')
+      using errcode = '42703',
+        hint = case when exists (select from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = unknown and a.attnum > 0 and not a.attisdropped)
+                    then 'Keys, timestamps and technical columns are not corrected by a request.' else 'Name columns as the database does (full_name, not fullName).' end;
+  end if;
+  select pg_catalog.string_agg(pg_catalog.format('%1$I = r.%1$I', k), ', ' order by k) into assignments
+  from pg_catalog.jsonb_object_keys(corrections) k;
+  -- The values take the columns' own types and checks (jsonb_populate_record), as an update would.
+  execute pg_catalog.format('update %s t set %s from pg_catalog.jsonb_populate_record(null::%s, $1) r where t.id = $2', target, assignments, target)
+    using corrections, request.subject_id;
+  if request.state = 'verified' then
+    update app_public.data_subject_requests set state = 'in_progress' where id = request.id;
+  end if;
+  update app_public.data_subject_requests set state = 'completed' where id = request.id returning * into request;
+  return request;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.rectify_personal_data(uuid, jsonb) is
+  E'Applies a verified rectification request (Art. 16): corrections is a JSON object of the subject''s personal columns (a client''s full_name, email, phone, notes; a user''s email, display_name) and their corrected values; the request is then completed. Anything else (another kind of request, one not verified or already closed, an unknown or non-personal column, a value a column refuses) is refused and nothing changes. The old values stay only in the audit trail, sealed under the subject''s key. Admins only.';
+
+revoke all on function app_public.rectify_personal_data(uuid, jsonb) from public;
+revoke all on function app_private.rectifiable_columns(regclass) from public;
+grant execute on function app_public.rectify_personal_data(uuid, jsonb), app_private.rectifiable_columns(regclass) to custodian_admin;
+--! EndIncluded gdpr/rectification.sql
+
+select audit.enable_tracking('app_public.consents', subject_column => 'client_id');
+select audit.enable_tracking('app_public.processing_restrictions', subject_column => 'client_id');
+
+
+
+-- The console's request queue filters by kind and state (few rows: no index needed).
+comment on column app_public.data_subject_requests.kind is E'@behavior +filterBy\naccess, portability, erasure, rectification or restriction.';
+comment on column app_public.data_subject_requests.state is E'@behavior +filterBy\nreceived, verified, in_progress, completed or rejected.';
 
 -- Issue 16, erasure and proof of erasure: the record of each erasure (counts,
 -- never values), the residue scan and the erasure itself.
@@ -167,6 +601,23 @@ returns table (table_name text, constraint_name text, words text) as $$
     ('app_public.data_subject_requests', 'data_subject_requests_verified_state', 'A data-subject request is verified, in progress or completed only with its verification: say how the person''s identity was checked.'),
     ('app_public.data_subject_requests', 'data_subject_requests_rejection_has_reason', 'Rejecting a data-subject request needs a rejectionReason, and only a rejected request has one.'),
     ('app_public.data_subject_requests', 'data_subject_requests_closed_state', 'A data-subject request''s closedAt is set by the database when it is completed or rejected.'),
+    -- consents
+    ('app_public.consents', 'consents_pkey', 'A consent record with this rowId already exists.'),
+    ('app_public.consents', 'consents_client_id_fkey', 'A consent''s clientId must name an existing client.'),
+    ('app_public.consents', 'consents_recorded_by_fkey', 'A consent''s recordedBy must name an existing user, and a user who recorded consents cannot be deleted.'),
+    ('app_public.consents', 'consents_wording_version_check', 'A consent''s wordingVersion must be 1 to 100 characters, not only spaces.'),
+    ('app_public.consents', 'consents_wording_sha256_check', 'A consent''s wordingSha256 must be the SHA-256 of the text shown, as 64 lowercase hex digits.'),
+    ('app_public.consents', 'consents_grant_has_wording', 'Granting consent needs the wording the client was shown: wordingVersion and wordingSha256.'),
+    ('app_public.consents', 'consents_wording_pair', 'A consent''s wordingVersion and wordingSha256 go together: give both or neither.'),
+    -- processing_restrictions
+    ('app_public.processing_restrictions', 'processing_restrictions_pkey', 'A restriction with this rowId already exists.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_client_id_fkey', 'A restriction''s client must exist, and a client with a restriction on record cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_request_id_fkey', 'A restriction''s requestId must name an existing data-subject request, and a request with a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_placed_by_fkey', 'A restriction''s placedBy must name an existing user, and a user who placed a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lifted_by_fkey', 'A restriction''s liftedBy must name an existing user, and a user who lifted a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_reason_check', 'A restriction''s reason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lift_reason_check', 'A restriction''s liftReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lift_state', 'A restriction is lifted with a reason: liftedAt and liftReason go together (use liftProcessingRestriction).'),
     -- data_subject_erasures (written by eraseDataSubject only)
     ('app_public.data_subject_erasures', 'data_subject_erasures_pkey', 'An erasure record with this rowId already exists.'),
     ('app_public.data_subject_erasures', 'data_subject_erasures_request_id_key', 'This erasure request has already been run; a request is erased once.'),
@@ -555,8 +1006,82 @@ from (values
   ('app_public.data_subject_requests', 'verification', 'content', 'any', 'Proof that the requester is the person (Art. 12(6)).', 'legal_obligation'),
   ('app_public.data_subject_requests', 'extension_reason', 'content', 'any', 'Why answering takes longer (Art. 12(3)).', 'legal_obligation'),
   ('app_public.data_subject_requests', 'rejection_reason', 'content', 'any', 'Why a request was refused (Art. 12(4)).', 'legal_obligation'),
+  ('app_public.consents', 'client_id', 'technical', 'client', 'Whose consent decision it is: the proof of consent (Art. 7(1)).', 'legal_obligation'),
+  ('app_public.consents', 'wording_version', 'not_personal', 'none', 'Which consent text was shown: the same for every client.', 'not_applicable'),
+  ('app_public.consents', 'wording_sha256', 'not_personal', 'none', 'The SHA-256 of the consent text shown: a hash of the standard wording, not of anything about the client.', 'not_applicable'),
+  ('app_public.processing_restrictions', 'client_id', 'technical', 'client', 'Whose processing is restricted (Art. 18).', 'legal_obligation'),
+  ('app_public.processing_restrictions', 'reason', 'not_personal', 'none', 'The ground of a restriction: the Art. 18(1) case, not details of the person.', 'not_applicable'),
+  ('app_public.processing_restrictions', 'lift_reason', 'not_personal', 'none', 'Why a restriction no longer applies.', 'not_applicable'),
   ('app_public.data_subject_erasures', 'subject_id', 'technical', 'any', 'Whom an erasure was about: an id, kept as proof the erasure happened (Art. 5(2)).', 'legal_obligation'),
   ('app_public.data_subject_erasures', 'rows_by_table', 'not_personal', 'none', 'Which tables an erasure reached and how many rows: counts, never values.', 'not_applicable'),
   ('app_public.data_subject_erasures', 'override_reason', 'not_personal', 'none', 'Why an admin erased under a legal hold: the case, not details of the person.', 'not_applicable')
 ) as m(target, column_name, category, subject_kind, purpose, legal_basis);
 --! EndIncluded gdpr/classify-custodian.sql
+
+--! Included gdpr/readiness.sql
+-- The readiness report: the planning document's "GDPR audit readiness" as a
+-- percentage, and the parts it is made of, one row each.
+
+drop function if exists app_public.gdpr_readiness(timestamptz);
+drop function if exists app_public.gdpr_readiness_parts(timestamptz);
+
+create function app_public.gdpr_readiness_parts(as_of timestamptz default pg_catalog.now())
+returns table (
+  ordinal integer, part text, label text, value numeric, unit text, target text,
+  scored boolean, ok boolean
+) as $$
+  with requests_completed as (
+    select extract(epoch from r.closed_at - r.received_at) / 86400 as days
+    from app_public.data_subject_requests r
+    where r.state = 'completed' and r.closed_at <= as_of and r.closed_at > as_of - interval '365 days'
+  ),
+  parts (ordinal, part, label, value, unit, target, scored, ok) as (
+    select 1, 'unclassified_personal_columns', 'Unclassified personal columns', m.n, 'columns', '0', true, m.n = 0
+    from (select pg_catalog.count(*)::numeric as n from governance.personal_data_map
+          where is_free_text and category is null) m
+    union all
+    select 2, 'requests_overdue', 'Requests overdue', o.n, 'requests', '0', true, o.n = 0
+    from (select pg_catalog.count(*)::numeric as n from app_public.overdue_data_subject_requests(as_of)) o
+    union all
+    select 3, 'requests_due_within_7_days', 'Requests due within 7 days', s.n, 'requests', 'informational', false, null::boolean
+    from (select pg_catalog.count(*)::numeric as n from app_public.due_soon_data_subject_requests(as_of)) s
+    union all
+    -- No request completed in the year: nothing was late, so the part is ready.
+    select 4, 'median_days_to_complete', 'Median days to complete (last 365 days)', c.median, 'days', '≤ 30', true, coalesce(c.median <= 30, true)
+    from (select pg_catalog.round((pg_catalog.percentile_cont(0.5) within group (order by days))::numeric, 1) as median
+          from requests_completed) c
+    union all
+    -- An erasure with residue refuses to commit, so a stored one is 0 unless the rule changes.
+    select 5, 'erasures_with_residue', 'Erasures whose residue scan was not zero', x.n, 'erasures', '0', true, x.n = 0
+    from (select pg_catalog.count(*)::numeric as n from app_public.data_subject_erasures e
+          where e.residue_count > 0 and e.erased_at <= as_of) x
+    union all
+    -- Consent and restriction are states of now, whatever as_of.
+    select 6, 'transcriptions_without_consent', 'Active transcriptions without consent', t.n, 'transcriptions', '0', true, t.n = 0
+    from (select app_private.transcriptions_without_consent_count()::numeric as n) t
+    union all
+    select 7, 'subjects_under_restriction', 'Subjects under restriction', r.n, 'subjects', 'informational', false, null::boolean
+    from (select app_private.restricted_subjects_count()::numeric as n) r
+  )
+  select ordinal, part, label, value, unit, target, scored, ok from parts
+  order by 1;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.gdpr_readiness_parts(timestamptz) is
+  E'The parts of GDPR audit readiness at asOf (now by default; deadlines are judged against it), one row each, in order: unclassified personal columns (target 0), requests overdue (0), requests due within 7 days (informational), median days from receipt to completion of the requests completed in the 365 days before asOf (at most 30), erasures whose residue scan was not zero (0), active transcriptions without consent (0), subjects under restriction (informational). scored says whether a part counts toward the percentage; ok says whether the part meets its target. Admins and auditors.';
+
+create function app_public.gdpr_readiness(as_of timestamptz default pg_catalog.now(),
+  out readiness_percent numeric, out parts_scored integer, out parts_ready integer)
+returns record as $$
+  select pg_catalog.round(100.0 * pg_catalog.count(*) filter (where p.ok) / pg_catalog.count(*), 1),
+         pg_catalog.count(*)::integer,
+         (pg_catalog.count(*) filter (where p.ok))::integer
+  from app_public.gdpr_readiness_parts(as_of) p
+  where p.scored;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.gdpr_readiness(timestamptz) is
+  E'GDPR audit readiness at asOf (now by default): the percentage of the scored parts of gdprReadinessParts that meet their target, one decimal. One row. Admins and auditors.';
+
+revoke all on function app_public.gdpr_readiness_parts(timestamptz), app_public.gdpr_readiness(timestamptz) from public;
+grant execute on function app_public.gdpr_readiness_parts(timestamptz), app_public.gdpr_readiness(timestamptz)
+  to custodian_admin, custodian_auditor;
+--! EndIncluded gdpr/readiness.sql
