@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:a8e3c293db1e02027e3c2ce39d37f14a3d4998b2
+--! Hash: sha1:d776bfb8b9ad02cdc3593e9336b02c8d7a4b7772
 --! Message: issue 16 access and portability export
 
 -- Issue 16 (GDPR), point 3: the access and portability export. One export per
@@ -300,6 +300,8 @@ revoke all on function app_private.finish_data_subject_export(uuid, bigint, text
 revoke all on function app_private.delete_expired_data_subject_exports(timestamptz) from public;
 revoke all on function app_private.tg_data_subject_exports__queue_build() from public;
 grant execute on function app_public.request_data_subject_export(uuid) to custodian_coach, custodian_admin;
+grant execute on function app_public.data_subject_exports_state(app_public.data_subject_exports),
+  app_public.data_subject_exports_download_path(app_public.data_subject_exports) to custodian_coach, custodian_admin, custodian_auditor;
 
 -- Admins and auditors read every export's record, a coach those of the
 -- requests they see (their clients'); admins and coaches ask for one and
