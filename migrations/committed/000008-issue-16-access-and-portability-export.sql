@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:d776bfb8b9ad02cdc3593e9336b02c8d7a4b7772
+--! Hash: sha1:a9fbc5266291d84f9ac36ef01456c68743f04152
 --! Message: issue 16 access and portability export
 
 -- Issue 16 (GDPR), point 3: the access and portability export. One export per
@@ -296,8 +296,24 @@ $$ language sql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.delete_expired_data_subject_exports(timestamptz) is
   E'Deletes the bytes of every export expired at as_of (now by default) and notes when; the export''s record (when built, size, hash, manifest) stays.';
 
+create or replace function app_private.delete_subject_export_bytes(subject_id uuid) returns integer as $$
+  with deleted as (
+    update app_public.data_subject_exports e set bytes_deleted_at = pg_catalog.now()
+    from app_public.data_subject_requests r
+    where r.id = e.request_id and r.subject_id = delete_subject_export_bytes.subject_id
+      and e.built_at is not null and e.bytes_deleted_at is null
+    returning e.id
+  ), chunks as (
+    delete from app_private.data_subject_export_chunks c using deleted d where c.export_id = d.id
+  )
+  select pg_catalog.count(*)::integer from deleted;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.delete_subject_export_bytes(uuid) is
+  E'Deletes the bytes of every built export about one person before they expire, keeping the records; returns how many. Erasure calls it: an export is a copy of the person''s data the residue scan cannot read (it is compressed).';
+
 revoke all on function app_private.finish_data_subject_export(uuid, bigint, text, jsonb, interval) from public;
 revoke all on function app_private.delete_expired_data_subject_exports(timestamptz) from public;
+revoke all on function app_private.delete_subject_export_bytes(uuid) from public;
 revoke all on function app_private.tg_data_subject_exports__queue_build() from public;
 grant execute on function app_public.request_data_subject_export(uuid) to custodian_coach, custodian_admin;
 grant execute on function app_public.data_subject_exports_state(app_public.data_subject_exports),

@@ -238,3 +238,26 @@ test("the bytes are read by an admin or the client's coach until the export expi
               app_public.data_subject_exports_state(e) as state from app_public.data_subject_exports e where id = $1`, [exportId])).rows[0];
     expect(record).toEqual({ built: true, byte_size: built.byteSize, sha256: built.sha256, has_manifest: true, deleted: true, state: "expired" });
   }));
+
+test("erasing a person deletes the bytes of their exports at once, keeping the records; other people's exports stay", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client, "export-erased");
+    const other = await createCoach(client, "export-kept");
+    const admin = await createUser(client, "admin");
+    const ids: string[] = [];
+    for (const clientId of [coach.clientId, other.clientId]) {
+      const requestId = await verifiedRequest(client, admin, clientId);
+      ids.push((await client.query("select id from app_public.request_data_subject_export($1)", [requestId])).rows[0].id);
+      await becomeRoot(client);
+      await buildDataSubjectExport(client, ids.at(-1)!, 7);
+    }
+    const deleted = await client.query("select app_private.delete_subject_export_bytes($1) as n", [coach.clientId]);
+    expect(deleted.rows[0].n).toBe(1);
+    const left = await client.query(
+      `select e.id, e.bytes_deleted_at is not null as deleted, e.sha256 is not null as hashed,
+              (select count(*)::int from app_private.data_subject_export_chunks c where c.export_id = e.id) as chunks
+       from app_public.data_subject_exports e where e.id = any($1)`, [ids]);
+    expect(left.rows.find((row) => row.id === ids[0])).toEqual({ id: ids[0], deleted: true, hashed: true, chunks: 0 });
+    expect(left.rows.find((row) => row.id === ids[1])).toMatchObject({ deleted: false, chunks: expect.any(Number) });
+    expect(left.rows.find((row) => row.id === ids[1])!.chunks).toBeGreaterThan(0);
+  }));
