@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:a9fbc5266291d84f9ac36ef01456c68743f04152
+--! Hash: sha1:08c899611ac2d0968740b8f6b3566d947f6d3a3c
 --! Message: issue 16 access and portability export
 
 -- Issue 16 (GDPR), point 3: the access and portability export. One export per
@@ -55,6 +55,9 @@ create table app_private.data_subject_export_chunks (
 alter table app_private.data_subject_export_chunks alter column bytes set storage external;
 comment on table app_private.data_subject_export_chunks is
   E'The bytes of built exports, in order, a megabyte a row, until the export expires. Not in the audit trail: it would keep a copy of the export after its bytes are deleted.';
+comment on column app_private.data_subject_export_chunks.export_id is E'The export these bytes belong to.';
+comment on column app_private.data_subject_export_chunks.chunk_number is E'The chunk''s place in the file, from 0.';
+comment on column app_private.data_subject_export_chunks.bytes is E'Up to a mebibyte of the zip (16 MiB at most, checked).';
 alter table app_private.data_subject_export_chunks enable row level security;
 
 select audit.enable_tracking('app_public.data_subject_exports', subject_column => 'request_id',

@@ -51,6 +51,9 @@ create table app_private.data_subject_export_chunks (
 alter table app_private.data_subject_export_chunks alter column bytes set storage external;
 comment on table app_private.data_subject_export_chunks is
   E'The bytes of built exports, in order, a megabyte a row, until the export expires. Not in the audit trail: it would keep a copy of the export after its bytes are deleted.';
+comment on column app_private.data_subject_export_chunks.export_id is E'The export these bytes belong to.';
+comment on column app_private.data_subject_export_chunks.chunk_number is E'The chunk''s place in the file, from 0.';
+comment on column app_private.data_subject_export_chunks.bytes is E'Up to a mebibyte of the zip (16 MiB at most, checked).';
 alter table app_private.data_subject_export_chunks enable row level security;
 
 select audit.enable_tracking('app_public.data_subject_exports', subject_column => 'request_id',

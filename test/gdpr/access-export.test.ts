@@ -105,6 +105,24 @@ test("an event whose record moved to another client shows each person only their
     expect(secondView).toMatchObject({ old_values: { title: { $redacted: "another person's data" } }, new_values: { title: "Renamed for the second client" } });
   }));
 
+test("a user account's rows: their account and profile, and the events they wrote with their clients' pii redacted", () =>
+  withRootDb(async (client) => {
+    const coach = await createCoach(client, "export-user");
+    await becomeUser(client, coach.user);
+    await client.query("update app_public.clients set notes = 'Talked about the new job' where id = $1", [coach.clientId]);
+    await becomeRoot(client);
+
+    const { rows } = await client.query("select table_name, row_data from governance.subject_rows('user', $1)", [coach.user.id]);
+    const tables = new Set(rows.map((row) => row.table_name));
+    expect(tables).toEqual(new Set(["app_private.user_secrets", "app_public.coach_profiles", "app_public.users", "audit.events"]));
+    // The password hash is a secret the trail excludes: not exported either.
+    expect(rows.find((row) => row.table_name === "app_private.user_secrets").row_data).not.toHaveProperty("password_hash");
+    const written = rows.find((row) => row.table_name === "audit.events" && row.row_data.table_name === "clients" && row.row_data.operation === "UPDATE");
+    expect(written.row_data).toMatchObject({ user_id: coach.user.id, subject_id: coach.clientId,
+      new_values: { notes: { $redacted: "another person's data" } } });
+    expect(JSON.stringify(rows)).not.toContain("Talked about the new job");
+  }));
+
 test("the zip holds export.json, one CSV per table and a manifest whose hashes and counts match the files", () =>
   withRootDb(async (client) => {
     const { coach, deletedSessionId, oldEmail } = await clientWithHistory(client, "export-zip");
