@@ -56,13 +56,26 @@ interface Target {
   exported_at: Date;
 }
 
-/** One table's rows as JSON text, a batch at a time (for a large client, never all at once). */
-function tableRows(client: pg.ClientBase, target: Target, table: string): AsyncGenerator<{ row: string }[]> {
-  return cursorBatches<{ row: string }>(
-    client,
-    "select row_data::text as row from governance.subject_rows($1::governance.data_subject_kind, $2::uuid, $3::regclass)",
-    [target.kind, target.subject_id, table],
+/**
+ * Reads the rows about the person once (decrypting their audit events is
+ * most of an export's time) into a temporary table, which export.json and
+ * the CSVs then read in turn; dropped after the build, or at commit.
+ */
+async function stageRows(client: pg.ClientBase, target: Target): Promise<void> {
+  await client.query("drop table if exists pg_temp.data_subject_export_rows");
+  await client.query(
+    `create temp table data_subject_export_rows on commit drop as
+     select r.table_name, r.position, r.row_data::text as row
+     from governance.subject_rows($1::governance.data_subject_kind, $2::uuid) with ordinality r(table_name, row_data, position)`,
+    [target.kind, target.subject_id],
   );
+  await client.query("create index on data_subject_export_rows (table_name, position)");
+}
+
+/** One table's rows as JSON text, a batch at a time (for a large client, never all at once). */
+function tableRows(client: pg.ClientBase, table: string): AsyncGenerator<{ row: string }[]> {
+  return cursorBatches<{ row: string }>(
+    client, "select row from pg_temp.data_subject_export_rows where table_name = $1 order by position", [table]);
 }
 
 /** export.json: the head, then "tables": {name: [rows...]} in the order searched. */
@@ -72,7 +85,7 @@ async function* jsonDocument(client: pg.ClientBase, target: Target, tables: stri
   for (const [index, table] of tables.entries()) {
     yield `${index === 0 ? "" : ","}\n${JSON.stringify(table)}:[`;
     let rows = 0;
-    for await (const batch of tableRows(client, target, table)) {
+    for await (const batch of tableRows(client, table)) {
       yield batch.map((entry, i) => `${rows + i === 0 ? "" : ","}\n${entry.row}`).join("");
       rows += batch.length;
     }
@@ -90,9 +103,9 @@ function cell(value: unknown): string {
 }
 
 /** csv/<table>.csv: a header of the row's columns, then one line per row. */
-async function* csvDocument(client: pg.ClientBase, target: Target, table: string) {
+async function* csvDocument(client: pg.ClientBase, table: string) {
   let columns: string[] | null = null;
-  for await (const batch of tableRows(client, target, table)) {
+  for await (const batch of tableRows(client, table)) {
     const lines: string[] = [];
     for (const entry of batch) {
       const row = JSON.parse(entry.row) as Record<string, unknown>;
@@ -133,6 +146,7 @@ export async function buildDataSubjectExport(client: pg.ClientBase, exportId: st
     [target.kind],
   )).rows;
   const tables = sources.filter((source) => source.searchable).map((source) => source.table_name);
+  await stageRows(client, target);
   const sink = new ChunkSink(client, exportId);
   const zip = new ZipWriter(sink.write, target.exported_at);
   const counts = new Map<string, number>();
@@ -142,7 +156,7 @@ export async function buildDataSubjectExport(client: pg.ClientBase, exportId: st
   files.push({ ...json, rows: [...counts.values()].reduce((sum, rows) => sum + rows, 0) });
   for (const table of tables) {
     if (counts.get(table) === 0) continue;
-    const csv = await zip.add(`csv/${table}.csv`, csvDocument(client, target, table));
+    const csv = await zip.add(`csv/${table}.csv`, csvDocument(client, table));
     files.push({ ...csv, rows: counts.get(table)! });
   }
   const manifest: ExportManifest = {
@@ -158,6 +172,7 @@ export async function buildDataSubjectExport(client: pg.ClientBase, exportId: st
   await zip.add("manifest.json", once(JSON.stringify(manifest, null, 2) + "\n"));
   const byteSize = await zip.finish();
   await sink.close();
+  await client.query("drop table pg_temp.data_subject_export_rows");
 
   const finished = await client.query<{ expires_at: Date }>(
     "select expires_at from app_private.finish_data_subject_export($1, $2, $3, $4::jsonb, pg_catalog.make_interval(days => $5))",
