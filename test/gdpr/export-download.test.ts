@@ -1,5 +1,8 @@
 import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import type { ExportManifest } from "../../src/gdpr/data-subject-export.ts";
+import { projectRoot } from "../../src/paths.ts";
 import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
@@ -148,6 +151,12 @@ test("the coach asks, the worker builds, the coach downloads the zip as a stream
   const post = await download(requestId, coachToken, "POST");
   expect(post.status).toBe(405);
 
+  // Records: an auditor reads them (not the bytes), another coach sees none.
+  const records = `query ($id: UUID!) { dataSubjectExports(condition: { requestId: $id }) { nodes { rowId state } } }`;
+  expect((await graphql(records, { id: requestId }, await login(auditor.email))).body.data!.dataSubjectExports.nodes).toEqual([
+    { rowId: pending.rowId, state: "ready" }]);
+  expect((await graphql(records, { id: requestId }, await login(stranger.user.email))).body.data!.dataSubjectExports.nodes).toEqual([]);
+
   // Expiry, pinned: built eight days ago, expired yesterday; the hourly task deletes the bytes.
   await rootPool().query(
     "update app_public.data_subject_exports set built_at = now() - interval '8 days', expires_at = now() - interval '1 day' where id = $1", [pending.rowId]);
@@ -163,4 +172,15 @@ test("the coach asks, the worker builds, the coach downloads the zip as a stream
   const body = await expired.json();
   expect({ status: expired.status, error: body.error }).toEqual({
     status: 410, error: expect.stringMatching(new RegExp(`^The export of request ${requestId} expired at .* and its bytes are deleted; a new access request gets a new export\\.$`)) });
+});
+
+test("the crontab sweeps expired exports every hour, one run at a time", async () => {
+  const { parseCrontab } = await import("graphile-worker");
+  const crontab = parseCrontab(fs.readFileSync(path.join(projectRoot, "worker", "crontab"), "utf8"));
+  const sweep = crontab.filter((item) => item.task === "gdpr_export_expire");
+  expect(sweep).toHaveLength(1);
+  const fires = Array.from({ length: 24 * 60 }, (_, minute) => minute)
+    .filter((minute) => sweep[0]!.match({ min: minute % 60, hour: Math.floor(minute / 60), date: 15, month: 6, dow: 3 }));
+  expect(fires).toHaveLength(24);
+  expect(sweep[0]!.options).toMatchObject({ maxAttempts: 1, jobKey: "gdpr_export_expire" });
 });
