@@ -1,5 +1,5 @@
 --! Previous: sha1:9b6786e0fc53445884e47643af6de72ebb74ad2b
---! Hash: sha1:08c899611ac2d0968740b8f6b3566d947f6d3a3c
+--! Hash: sha1:e9997b52a5d76cbadb4e04a34de527918b0cd85a
 --! Message: issue 16 access and portability export
 
 -- Issue 16 (GDPR), point 3: the access and portability export. One export per
@@ -233,7 +233,12 @@ begin
   if not exists (select from app_public.data_subject_requests r where r.id = request_id) then
     raise exception 'There is no data-subject request % of yours.', request_id using errcode = 'P0002';
   end if;
-  -- Asking twice gives the same export: the unique request_id decides, even between two callers at once.
+  -- Asking twice gives the same export, even once the request is completed;
+  -- between two first askers at once, the unique request_id decides.
+  select * into export from app_public.data_subject_exports e where e.request_id = request_data_subject_export.request_id;
+  if found then
+    return export;
+  end if;
   insert into app_public.data_subject_exports as e (request_id) values (request_data_subject_export.request_id)
     on conflict on constraint data_subject_exports_one_per_request do nothing;
   select * into export from app_public.data_subject_exports e where e.request_id = request_data_subject_export.request_id;

@@ -187,6 +187,12 @@ test("asking twice gives the same export; a second export of a request is refuse
     expect(owner?.code).toBe("23505");
     const count = await client.query("select count(*)::int as n from app_public.data_subject_exports where request_id = $1", [requestId]);
     expect(count.rows[0].n).toBe(1);
+    // Still the same once the request is completed (no new export can be asked for then).
+    await becomeUser(client, admin);
+    await client.query("update app_public.data_subject_requests set state = 'in_progress' where id = $1", [requestId]);
+    await client.query("update app_public.data_subject_requests set state = 'completed' where id = $1", [requestId]);
+    expect((await client.query("select id from app_public.request_data_subject_export($1)", [requestId])).rows[0].id).toBe(first.id);
+    await becomeRoot(client);
     const jobs = await client.query("select count(*)::int as n from graphile_worker.jobs where key = $1", [`gdpr_export:${first.id}`]);
     expect(jobs.rows[0].n).toBe(1);
   }));
