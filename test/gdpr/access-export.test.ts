@@ -2,8 +2,8 @@ import crypto from "node:crypto";
 import type pg from "pg";
 import { buildDataSubjectExport, type ExportManifest } from "../../src/gdpr/data-subject-export.ts";
 import { exportBytes } from "../../src/gdpr/export-chunks.ts";
-import { becomeRoot, becomeUser, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
-import { createCoach, createUser, type User } from "../support/fixtures.ts";
+import { becomeRoot, becomeUser, closeRootPool, commitAs, errorOf, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
+import { createCoach, createUser, deleteCoach, type User } from "../support/fixtures.ts";
 import { readZip } from "../support/zip.ts";
 
 // The access and portability export (issue 16, point 3), in SQL and in the
@@ -196,6 +196,42 @@ test("asking twice gives the same export; a second export of a request is refuse
     const jobs = await client.query("select count(*)::int as n from graphile_worker.jobs where key = $1", [`gdpr_export:${first.id}`]);
     expect(jobs.rows[0].n).toBe(1);
   }));
+
+test("two callers asking at once for the first time get one export: the second waits for the first and gets its export", async () => {
+  const coach = await createCoach(rootPool(), "export-race");
+  const admin = await createUser(rootPool(), "admin", "export-race-admin");
+  const requestId = await commitAs(admin, async (client) => {
+    const { rows } = await client.query("insert into app_public.data_subject_requests (kind, client_id) values ('access', $1) returning id", [coach.clientId]);
+    await client.query("update app_public.data_subject_requests set state = 'verified', verification = 'Seen in person' where id = $1", [rows[0].id]);
+    return rows[0].id as string;
+  });
+  const first = await rootPool().connect();
+  const second = await rootPool().connect();
+  try {
+    await first.query("begin");
+    await becomeUser(first, admin);
+    await second.query("begin");
+    await becomeUser(second, coach.user);
+    const ask = "select id from app_public.request_data_subject_export($1)";
+    const firstExport = (await first.query(ask, [requestId])).rows[0].id;
+    const secondPid = (await second.query("select pg_backend_pid() as pid")).rows[0].pid;
+    const secondAsk = second.query(ask, [requestId]);
+    await waitUntilBlocked(rootPool(), secondPid);
+    await first.query("commit");
+    expect((await secondAsk).rows[0].id).toBe(firstExport);
+    await second.query("commit");
+    const count = await rootPool().query("select count(*)::int as n from app_public.data_subject_exports where request_id = $1", [requestId]);
+    expect(count.rows[0].n).toBe(1);
+  } finally {
+    first.release();
+    second.release();
+    await rootPool().query("select graphile_worker.remove_job('gdpr_export:' || id) from app_public.data_subject_exports where request_id = $1", [requestId]);
+    await rootPool().query("delete from app_public.data_subject_exports where request_id = $1", [requestId]);
+    await rootPool().query("delete from app_public.data_subject_requests where id = $1", [requestId]);
+    await deleteCoach(rootPool(), coach);
+    await rootPool().query("delete from app_public.users where id = $1", [admin.id]);
+  }
+});
 
 test("only an admin or the client's coach asks for an export, only of a verified, open access or portability request", () =>
   withRootDb(async (client) => {
