@@ -256,6 +256,17 @@ test("only an admin or the client's coach asks for an export, only of a verified
     expect((await errorOf(client, "select * from governance.subject_rows('client', $1)", [coach.clientId]))?.code).toBe("42501");
     await becomeUser(client, coach.user);
     expect(await ask(requestId)).toBeNull();
+    // Only the owner (the worker) builds, expires and deletes: no API role can.
+    for (const user of [coach.user, admin]) {
+      await becomeUser(client, user);
+      for (const write of [
+        "update app_public.data_subject_exports set expires_at = now() + interval '1 year'",
+        "delete from app_public.data_subject_exports",
+        "insert into app_private.data_subject_export_chunks (export_id, chunk_number, bytes) select id, 0, '\\x00' from app_public.data_subject_exports",
+        "delete from app_private.data_subject_export_chunks",
+      ]) expect((await errorOf(client, write))?.code).toBe("42501");
+    }
+    await becomeUser(client, coach.user);
     const count = await client.query("select count(*)::int as n from app_public.data_subject_exports");
     expect(count.rows[0].n).toBeGreaterThanOrEqual(1);
     await becomeRoot(client);
