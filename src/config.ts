@@ -19,6 +19,8 @@ export interface Config {
   runWorker: boolean;
   /** Seed demo data when `start` finds an empty database (never in production). */
   seedDemo: boolean;
+  /** How many days a built GDPR export stays downloadable before its bytes are deleted. */
+  gdprExportTtlDays: number;
   /** What one API request may cost before and while it runs. */
   limits: ApiLimits;
 }
@@ -61,6 +63,7 @@ export function loadConfig(env: Env = process.env): Config {
     authenticatorPassword: env.AUTHENTICATOR_PASSWORD || null,
     runWorker: oneOf(env, "WORKER", ["on", "off"], "on") === "on",
     seedDemo: nodeEnv !== "production" && oneOf(env, "SEED_DEMO", ["on", "off"], "on") === "on",
+    gdprExportTtlDays: integer(env, "GDPR_EXPORT_TTL_DAYS", 7, 1, 90),
     limits: {
       maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12, 2, 100),
       maxPageSize: integer(env, "GRAPHQL_MAX_PAGE_SIZE", 1000, 1, 100_000),

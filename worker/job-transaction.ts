@@ -3,11 +3,16 @@ import type { PoolClient } from "pg";
 
 /**
  * Runs a job's SQL in one transaction that names the job, so that the audit
- * trail attributes its writes to this task and job.
+ * trail attributes its writes to this task and job; repeatable read when
+ * everything it reads must show one instant.
  */
-export function inJobTransaction<T>(helpers: JobHelpers, work: (client: PoolClient) => Promise<T>): Promise<T> {
+export function inJobTransaction<T>(
+  helpers: JobHelpers,
+  work: (client: PoolClient) => Promise<T>,
+  isolation: "read committed" | "repeatable read" = "read committed",
+): Promise<T> {
   return helpers.withPgClient(async (client) => {
-    await client.query("begin");
+    await client.query(`begin isolation level ${isolation}`);
     try {
       await client.query(
         `select pg_catalog.set_config('custodian.actor_kind', 'worker', true),

@@ -17,6 +17,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
     );
     expect(tables.rows.map((row) => row.name)).toEqual([
       "app_private.audit_subject_keys",
+      "app_private.data_subject_export_chunks",
       "app_private.sign_in_attempts",
       "app_private.usage_daily_totals",
       "app_private.usage_dirty_days",
@@ -33,6 +34,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_public.coaching_sessions",
       "app_public.consents",
       "app_public.data_subject_erasures",
+      "app_public.data_subject_exports",
       "app_public.data_subject_requests",
       "app_public.invoices",
       "app_public.legal_holds",

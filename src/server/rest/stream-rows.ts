@@ -1,5 +1,6 @@
 import type { Request, Response } from "express";
 import type { FieldDef, Pool, PoolClient } from "pg";
+import { csvField } from "../../csv.ts";
 import { UserError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { pgSettingsFor } from "../auth.ts";
@@ -43,17 +44,12 @@ function fieldText(text: string | null, field: FieldDef): string | null {
   return text;
 }
 
-function csvField(text: string | null): string {
-  if (text === null) return "";
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 /**
  * Writes, waiting while the client is slow, so a large export never piles up
  * in memory; a client that goes away ends the wait, so the connection and its
  * transaction are given back.
  */
-function write(res: Response, chunk: string): Promise<void> {
+export function write(res: Response, chunk: string | Buffer): Promise<void> {
   if (res.write(chunk) || res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
@@ -83,6 +79,14 @@ export interface RowQuery {
   parameterNames?: Record<string, string>;
 }
 
+/** Opens a read-only transaction as the request's caller: their role and claims, so row-level security applies. */
+export async function beginAsCaller(client: PoolClient, req: Request): Promise<void> {
+  await client.query("begin read only");
+  await client.query("select pg_catalog.set_config(key, value, true) from json_each_text($1::json)", [
+    JSON.stringify({ ...pgSettingsFor(req), TimeZone: "UTC", DateStyle: "ISO" }),
+  ]);
+}
+
 /** A caller who names something that is not there, or not theirs to see: 404. */
 class NotFound extends Error {
   readonly status = 404;
@@ -102,10 +106,7 @@ export async function streamRows(pool: Pool, req: Request, res: Response, query:
   try {
     let batch;
     try {
-      await client.query("begin read only");
-      await client.query("select pg_catalog.set_config(key, value, true) from json_each_text($1::json)", [
-        JSON.stringify({ ...pgSettingsFor(req), TimeZone: "UTC", DateStyle: "ISO" }),
-      ]);
+      await beginAsCaller(client, req);
       await client.query({ text: `declare rows_out no scroll cursor for ${query.sql}`, values: query.params });
       // A page is read whole (it is bounded) to know whether another follows.
       const first = query.page ? query.page.size + 1 : fetchSize;
