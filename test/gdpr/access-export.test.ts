@@ -53,7 +53,8 @@ test("the rows about a client come from the map: every table with client data, s
 
     const rows = await rowsAbout(client, coach.clientId);
     expect([...rows.keys()]).toEqual([
-      "app_public.clients", "app_public.coaching_sessions", "app_public.data_subject_requests", "app_public.transcriptions", "audit.events"]);
+      "app_public.clients", "app_public.coaching_sessions", "app_public.consents", "app_public.data_subject_requests", "app_public.transcriptions",
+      "audit.events"]);
     expect(rows.get("app_public.clients")).toEqual([expect.objectContaining({ id: coach.clientId, email: newEmail, is_deleted: false })]);
     expect(rows.get("app_public.coaching_sessions")!.map((row) => [row.id, row.is_deleted]).sort()).toEqual(
       [[coach.sessionId, false], [deletedSessionId, true]].sort());
@@ -146,7 +147,7 @@ test("the zip holds export.json, one CSV per table and a manifest whose hashes a
       expect({ name: file.name, bytes: files.get(file.name)!.length, sha256: crypto.createHash("sha256").update(files.get(file.name)!).digest("hex") })
         .toEqual({ name: file.name, bytes: file.bytes, sha256: file.sha256 });
     }
-    expect(manifest).toMatchObject({ requestId, subject: { kind: "client", id: coach.clientId }, tablesWithoutPathToSubject: ["governance.hard_deletions"] });
+    expect(manifest).toMatchObject({ requestId, subject: { kind: "client", id: coach.clientId }, tablesWithoutPathToSubject: ["app_public.data_subject_erasures", "governance.hard_deletions"] });
 
     const document = JSON.parse(files.get("export.json")!.toString());
     expect(Object.keys(document.tables)).toEqual(manifest.tables.map((table) => table.table));
@@ -312,7 +313,7 @@ test("the bytes are read by an admin or the client's coach until the export expi
     expect(record).toEqual({ built: true, byte_size: built.byteSize, sha256: built.sha256, has_manifest: true, deleted: true, state: "expired" });
   }));
 
-test("erasing a person deletes the bytes of their exports at once, keeping the records; other people's exports stay", () =>
+test("erasing a person (eraseDataSubject) deletes the bytes of their exports at once, keeping the records; other people's exports stay", () =>
   withRootDb(async (client) => {
     const coach = await createCoach(client, "export-erased");
     const other = await createCoach(client, "export-kept");
@@ -324,8 +325,10 @@ test("erasing a person deletes the bytes of their exports at once, keeping the r
       await becomeRoot(client);
       await buildDataSubjectExport(client, ids.at(-1)!, 7);
     }
-    const deleted = await client.query("select app_private.delete_subject_export_bytes($1) as n", [coach.clientId]);
-    expect(deleted.rows[0].n).toBe(1);
+    const erasure = await verifiedRequest(client, admin, coach.clientId, "erasure");
+    await becomeUser(client, admin);
+    await client.query("select app_public.erase_data_subject($1)", [erasure]);
+    await becomeRoot(client);
     const left = await client.query(
       `select e.id, e.bytes_deleted_at is not null as deleted, e.sha256 is not null as hashed,
               (select count(*)::int from app_private.data_subject_export_chunks c where c.export_id = e.id) as chunks

@@ -56,7 +56,7 @@ test("the operator's export files a verified access request, writes the zip, com
   expect(result.stdout).toContain("  app_public.clients: 1 row\n");
   expect(result.stdout).toContain("  app_public.transcriptions: 1 row\n");
   expect(result.stdout).toMatch(/^ {2}csv\/app_public\.coaching_sessions\.csv: 1 row, \d+ bytes, SHA-256 [0-9a-f]{64}$/m);
-  expect(result.stdout).toContain("Not searched (personal data with no path to a person in the map): governance.hard_deletions.");
+  expect(result.stdout).toContain("Not searched (personal data with no path to a person in the map): app_public.data_subject_erasures, governance.hard_deletions.");
   expect(result.stdout).toMatch(/expires \d{4}-\d\d-\d\dT.* \(GDPR_EXPORT_TTL_DAYS=7\)\.\n$/);
   // Built by the command itself: no job is left for the worker.
   const jobs = await rootPool().query("select count(*)::int as n from graphile_worker.jobs where key = $1", [`gdpr_export:${request.export_id}`]);

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import type pg from "pg";
-import { createCoach, deleteCoach, type Coach } from "./fixtures.ts";
+import { createCoach, deleteCoach, grantConsents, type Coach } from "./fixtures.ts";
 
 type Queryable = pg.ClientBase | pg.Pool;
 
@@ -38,6 +38,7 @@ export async function plantClient(client: Queryable, label = "erasure"): Promise
     "insert into app_public.clients (coach_profile_id, full_name, email, phone, notes) values ($1, $2, $3, $4, $5) returning id",
     [coach.profileId, formerName, email, phone, notes],
   );
+  await grantConsents(client, [row.id]);
   await client.query("update app_public.clients set full_name = $2 where id = $1", [row.id, fullName]);
   const session = async (sessionTitle: string) =>
     (await client.query(
