@@ -14,6 +14,10 @@ begin
           'Heavy client ' || tag || ': weekly sessions, sensitive family matters.')
   returning id into heavy;
   update app_public.clients set full_name = 'Heavy Client ' || tag where id = heavy;
+  -- Transcribing a session needs its client's consent.
+  insert into app_public.consents (client_id, purpose, decision, wording_version, wording_sha256)
+  select heavy, p, 'granted', 'bench-1', pg_catalog.encode(pg_catalog.sha256('I agree.'), 'hex')
+  from unnest(array['recording', 'transcription']::app_public.consent_purpose[]) p;
 
   create temp table heavy_sessions on commit drop as
     select gen_random_uuid() as id, n, now() - make_interval(days => 1 + n % 170, hours => n % 24) as recorded_at
