@@ -258,6 +258,9 @@ describe("permanence", () => {
     withRootDb(async (client) => {
       // TRUNCATE waits for every other writer of the table: bounded, so that it never holds up the suite for long.
       await client.query("set local lock_timeout = '10s'");
+      const appendOnly = { code: "42501", message: "app_public.usage_events is append-only: corrections are new rows." };
+      // First, holding nothing: later this transaction holds the rating lock, which another file's rating may wait for while holding the table.
+      expect(await errorOf(client, "truncate app_public.usage_events")).toMatchObject(appendOnly);
       const plan = await createPlan(client);
       const coach = await createBillingCoach(client, plan.id);
       const admin = await createUser(client, "admin");
@@ -265,10 +268,8 @@ describe("permanence", () => {
       const id = await insertAttempt(client, await createSession(client, coach), { status: "completed", seconds: 60, rate });
       const event = await eventOf(client, id);
 
-      const appendOnly = { code: "42501", message: "app_public.usage_events is append-only: corrections are new rows." };
       expect(await errorOf(client, "update app_public.usage_events set amount_minor = 0 where id = $1", [event.id])).toMatchObject(appendOnly);
       expect(await errorOf(client, "delete from app_public.usage_events where id = $1", [event.id])).toMatchObject(appendOnly);
-      expect(await errorOf(client, "truncate app_public.usage_events")).toMatchObject(appendOnly);
 
       for (const user of [admin, coach.user]) {
         await becomeUser(client, user);
