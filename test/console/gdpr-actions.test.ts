@@ -104,7 +104,8 @@ test("the client's coach asks for the access export, the worker builds it, and t
 
   const worker = await runCli(["worker", "--once"], testEnvironment());
   expect(worker.code).toBe(0);
-  await openRequest(page, ids.access);
+  // The page reads the state again while it is building: no reload needed.
+  await page.locator('[data-outcome="step"]').filter({ hasText: "The export is built and ready to download." }).waitFor();
   await page.locator('section[data-export-state="ready"]').waitFor();
   const [made] = await sqlAs<{ sha256: string; byte_size: string; built_at: Date; manifest: { tables: Array<{ table: string; rows: number }> } }>(
     coach.user, "select sha256, byte_size::text, built_at, manifest from app_public.data_subject_exports where request_id = $1", [ids.access]);

@@ -1,10 +1,11 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { fetchExport, request, saveFile, SessionEnded } from "../../shared/api.ts";
 import { ConfirmedAction } from "../../shared/confirmed-action.tsx";
 import { count, instant } from "../../shared/format.ts";
 import { useSession, useSignedIn } from "../../shared/session.tsx";
-import { AskForExport, type RequestDetail } from "./operations.ts";
+import { useRequest } from "../../shared/use-query.ts";
+import { AskForExport, ExportState, type RequestDetail } from "./operations.ts";
 
 type Detail = NonNullable<ResultOf<typeof RequestDetail>["dataSubjectRequest"]>;
 type Manifest = { tables?: Array<{ table: string; rows: number }> };
@@ -23,6 +24,22 @@ export function ExportPanel({ row, done }: { row: Detail; done: (said: string) =
   const made = row.dataSubjectExportByRequestId;
   const open = row.state === "verified" || row.state === "in_progress";
   const mayAsk = session.role === "admin" || session.role === "coach";
+  const ask = useRequest();
+  // While the worker builds it, its state is read again every few seconds; the page reloads once it changes.
+  const building = made?.state === "building";
+  useEffect(() => {
+    if (!building) return;
+    const timer = setInterval(() => {
+      ask(ExportState, { id: row.rowId }).then(
+        (data) => {
+          const now = data.dataSubjectRequest?.dataSubjectExportByRequestId?.state;
+          if (now && now !== "building") done(now === "ready" ? "The export is built and ready to download." : "The export changed state.");
+        },
+        () => undefined,
+      );
+    }, 5000);
+    return () => clearInterval(timer);
+  }, [building, row.rowId, ask, done]);
   return (
     <section className="panel" aria-label="Access export" data-export-state={made?.state ?? "none"}>
       <h2>Access export</h2>
@@ -43,7 +60,7 @@ export function ExportPanel({ row, done }: { row: Detail; done: (said: string) =
             )}
             run={async () => {
               const { requestDataSubjectExport } = await request(AskForExport, { id: row.rowId }, session.token);
-              const said = `Asked at ${instant(requestDataSubjectExport?.result?.requestedAt)}; the worker builds it (reload this page to see it ready).`;
+              const said = `Asked at ${instant(requestDataSubjectExport?.result?.requestedAt)}; the worker builds it, and this page shows it once it is ready.`;
               done(said);
               return said;
             }}

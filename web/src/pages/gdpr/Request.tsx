@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from "react";
+import { useCallback, useState, type ReactNode } from "react";
 import type { ResultOf, VariablesOf } from "../../graphql.ts";
 import { request } from "../../shared/api.ts";
 import { ConfirmedAction } from "../../shared/confirmed-action.tsx";
@@ -32,10 +32,10 @@ export function RequestPage() {
   // What the last step did: its form is gone once the request moved on, so it is said here.
   const [lastStep, setLastStep] = useState<string | null>(null);
   const valid = UUID.test(id);
-  const step = (said: string) => {
+  const step = useCallback((said: string) => {
     setLastStep(said);
     setVersion((value) => value + 1);
-  };
+  }, []);
   const detail = useQuery(RequestDetail, { id, staff: session.role !== "coach" }, { version, skip: !valid });
   const { asOf } = asOfOf(search);
   if (!valid) {

@@ -96,6 +96,13 @@ export const Readiness = graphql(`
   }
 `);
 
+/** An export's state alone: what the request's page polls while the worker builds it. */
+export const ExportState = graphql(`
+  query ExportState($id: UUID!) {
+    dataSubjectRequest(rowId: $id) { rowId dataSubjectExportByRequestId { rowId state } }
+  }
+`);
+
 /** Asks the worker for the export answering a verified access or portability request (asking again gives the same export). */
 export const AskForExport = graphql(`
   mutation AskForExport($id: UUID!) {
