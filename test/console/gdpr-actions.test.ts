@@ -127,6 +127,8 @@ test("an admin's erasure under a legal hold is refused in the API's words with t
   await openRequest(page, ids.erasure);
   expect(await page.locator('[data-erasure="none"]').textContent()).toBe("Not erased yet.");
   expect(await page.locator("[data-hold-refusal]").count()).toBe(0);
+  // Erasing completes the request itself; "Start work" would keep the erasure from running.
+  expect(await page.locator('[data-action="start"]').count()).toBe(0);
   await page.locator('[data-action="erase"]').click();
   const confirm = page.getByRole("dialog", { name: "Erase?" });
   expect(await confirm.textContent()).toMatch(/This cannot be undone\..*audit trail stays verifiable.*usage events, invoices and rollups are kept/s);

@@ -156,7 +156,8 @@ function Steps({ row, done }: { row: Detail; done: (said: string) => void }) {
             </label>
           </ConfirmedAction>
         )}
-        {row.state === "verified" && (
+        {/* An erasure runs on a verified request and completes it itself: starting it by hand would keep it from running. */}
+        {row.state === "verified" && row.kind !== "erasure" && (
           <ConfirmedAction id="start" title="Start work" confirmLabel="Start" effect={() => <p>The request moves to in progress.</p>} run={() => update({ state: "in_progress" }, "Work started.")}>
             <p>The person's identity is verified; work on the request can start.</p>
           </ConfirmedAction>
