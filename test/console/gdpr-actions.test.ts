@@ -211,6 +211,11 @@ test("a coach records a grant with the SHA-256 of the pasted wording, then a wit
   const history = await sqlAs<{ id: string }>(coach.user, "select id::text from app_public.consents where client_id = $1 order by recorded_at desc, id", [coach.clientId]);
   expect((await tableRows(page, "consents-history")).length).toBe(history.length);
   await screenshot(page, "gdpr-consents-coach");
+  // At a tablet's width the history (with its 64-digit hashes) scrolls in its own box, not the page.
+  await page.setViewportSize({ width: 800, height: 1000 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+  await screenshot(page, "gdpr-consents-coach-tablet");
+  await page.setViewportSize({ width: 1280, height: 860 });
   await expect(rootPool().query(
     `insert into app_public.transcriptions (session_id, provider, model, status, error_message, started_at, finished_at)
      values ($1, 'deepgram', 'nova-2', 'failed', 'timeout', '2026-11-02T11:00:00Z', '2026-11-02T11:01:00Z')`, [coach.sessionId],
