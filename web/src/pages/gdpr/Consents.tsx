@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { request } from "../../shared/api.ts";
 import { ConfirmedAction } from "../../shared/confirmed-action.tsx";
@@ -130,6 +130,7 @@ function RecordDecision({ clients, chosen, done }: { clients: Array<{ rowId: str
   const [wordingVersion, setWordingVersion] = useState("");
   const [text, setText] = useState("");
   const [hash, setHash] = useState("");
+  const latest = useRef("");
   const name = clients.find((one) => one.rowId === client)?.fullName ?? "no client chosen (the API will refuse it)";
   const granting = decision === "granted";
   return (
@@ -199,7 +200,9 @@ function RecordDecision({ clients, chosen, done }: { clients: Array<{ rowId: str
                     setText(value);
                     if (!value) return setHash("");
                     if (!globalThis.crypto?.subtle) return setHash("");
-                    void sha256Hex(value).then(setHash);
+                    // A slower digest of an earlier text must not overwrite the latest one's.
+                    latest.current = value;
+                    void sha256Hex(value).then((digest) => latest.current === value && setHash(digest));
                   }}
                 />
               </label>
