@@ -188,8 +188,9 @@ test("an admin files a request, then verifies, extends, starts and completes it,
   await page.locator(`ol.timeline[data-timeline="${history.length}"]`).waitFor();
   expect(await page.locator("ol.timeline li").evaluateAll((items) => items.map((item) => (item as HTMLElement).dataset.state))).toEqual(history.map((row) => row.state ?? ""));
   expect(history.map((row) => row.state)).toEqual(["received", "verified", null, "in_progress", "completed"]);
-  expect(await page.locator('[data-pending="export"]').textContent()).toMatch(/export feature lands/);
-  expect(await page.locator('[data-pending="residue"]').textContent()).toMatch(/residue scan result/);
+  // Closed without an export: the export panel says none was asked for, and offers none.
+  expect(await page.locator('section[data-export-state="none"] .state.empty').textContent()).toBe("No export has been asked for yet.");
+  expect(await page.locator('[data-action="ask-export"]').count()).toBe(0);
   await screenshot(page, "gdpr-request-admin");
 });
 

@@ -3,6 +3,7 @@ import { Audit } from "./pages/audit/Audit.tsx";
 import { Billing } from "./pages/billing/Billing.tsx";
 import { Deleted } from "./pages/deleted/Deleted.tsx";
 import { Exports } from "./pages/exports/Exports.tsx";
+import { Consents } from "./pages/gdpr/Consents.tsx";
 import { Gdpr } from "./pages/gdpr/Gdpr.tsx";
 import { Holds } from "./pages/gdpr/Holds.tsx";
 import { RequestPage } from "./pages/gdpr/Request.tsx";
@@ -38,6 +39,7 @@ const PAGES: readonly Page[] = [
   { path: "/gdpr/requests", title: "GDPR requests", roles: ["admin", "auditor", "coach"], render: () => <Requests /> },
   { path: "/gdpr/request", title: "GDPR request", roles: ["admin", "auditor", "coach"], render: () => <RequestPage />, nav: false },
   { path: "/gdpr/holds", title: "Legal holds", roles: ["admin", "auditor"], render: () => <Holds /> },
+  { path: "/gdpr/consents", title: "Consents", roles: ["admin", "auditor", "coach"], render: () => <Consents /> },
 ];
 
 export function App() {

@@ -47,9 +47,9 @@ export async function request<Result, Variables>(
   return body.data;
 }
 
-/** What an export brought: its text, how many rows it holds, and the name to save it under. */
+/** What an export brought: its content, how many rows it holds (0 for a binary file), and the name to save it under. */
 export interface ExportFile {
-  text: string;
+  content: string | Blob;
   rows: number;
   filename: string;
   type: string;
@@ -58,8 +58,8 @@ export interface ExportFile {
 /**
  * Reads one of the REST exports (`/api/v1/...`) with the tab's token, every
  * page of it (a `Link: <...>; rel="next"` header names the next one), as one
- * file: a CSV keeps its header line once. A refusal is thrown in the route's
- * own words.
+ * file: a CSV keeps its header line once. A binary answer (a zip) is one
+ * file, kept as its bytes. A refusal is thrown in the route's own words.
  */
 export async function fetchExport(path: string, search: URLSearchParams, token: string): Promise<ExportFile> {
   let next: string | null = `${path}?${search}`;
@@ -81,6 +81,9 @@ export async function fetchExport(path: string, search: URLSearchParams, token: 
     }
     type = response.headers.get("content-type") ?? type;
     filename = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? filename;
+    if (!type.startsWith("text/") && !type.startsWith("application/json")) {
+      return { content: await response.blob(), rows: 0, filename, type };
+    }
     const csv = type.startsWith("text/csv");
     let text = await response.text();
     if (csv && parts.length > 0) text = text.slice(text.indexOf("\n") + 1);
@@ -93,12 +96,12 @@ export async function fetchExport(path: string, search: URLSearchParams, token: 
     }
     next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("link") ?? "")?.[1] ?? null;
   }
-  return { text: parts.join(""), rows, filename, type };
+  return { content: parts.join(""), rows, filename, type };
 }
 
 /** Hands a file to the browser's downloads. */
 export function saveFile(file: ExportFile): void {
-  const url = URL.createObjectURL(new Blob([file.text], { type: file.type }));
+  const url = URL.createObjectURL(file.content instanceof Blob ? file.content : new Blob([file.content], { type: file.type }));
   const link = document.createElement("a");
   link.href = url;
   link.download = file.filename;

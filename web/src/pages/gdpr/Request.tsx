@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from "react";
+import { useCallback, useState, type ReactNode } from "react";
 import type { ResultOf, VariablesOf } from "../../graphql.ts";
 import { request } from "../../shared/api.ts";
 import { ConfirmedAction } from "../../shared/confirmed-action.tsx";
@@ -8,6 +8,9 @@ import { useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { useQuery } from "../../shared/use-query.ts";
 import { AuditRecord } from "../audit/operations.ts";
+import { RectifyPanel, RestrictionsPanel } from "./CorrectionPanels.tsx";
+import { ErasurePanel } from "./ErasurePanel.tsx";
+import { ExportPanel } from "./ExportPanel.tsx";
 import { RequestDetail, UpdateRequest } from "./operations.ts";
 import { asOfOf, KIND_WORDS, STATE_WORDS, subjectName, type Kind, type State } from "./words.ts";
 
@@ -16,9 +19,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * One request (`/admin/gdpr/request?id=`): its facts, its deadline (judged at
- * `asOf`, now unless pinned), its state history from the audit trail, the
- * places its export and residue result will go, and for admins the next
- * steps, each confirmed; the database refuses a step it does not allow.
+ * `asOf`, now unless pinned), its state history from the audit trail, what
+ * its kind brings (the export, the erasure and its residue scan, the
+ * corrections and restrictions), and for admins the next steps, each
+ * confirmed; the database refuses a step it does not allow.
  */
 export function RequestPage() {
   const session = useSignedIn();
@@ -28,7 +32,11 @@ export function RequestPage() {
   // What the last step did: its form is gone once the request moved on, so it is said here.
   const [lastStep, setLastStep] = useState<string | null>(null);
   const valid = UUID.test(id);
-  const detail = useQuery(RequestDetail, { id }, { version, skip: !valid });
+  const step = useCallback((said: string) => {
+    setLastStep(said);
+    setVersion((value) => value + 1);
+  }, []);
+  const detail = useQuery(RequestDetail, { id, staff: session.role !== "coach" }, { version, skip: !valid });
   const { asOf } = asOfOf(search);
   if (!valid) {
     return (
@@ -56,26 +64,35 @@ export function RequestPage() {
           {session.role === "admin" && (
             <Steps
               row={detail.data.dataSubjectRequest}
-              done={(said) => {
-                setLastStep(said);
-                setVersion((value) => value + 1);
-              }}
+              done={step}
             />
           )}
+          <Parts row={detail.data.dataSubjectRequest} done={step} />
           <History id={id} version={version} />
-          <section className="panel pending" aria-label="Export and residue scan" data-pending="export-residue">
-            <h2>Export and residue scan</h2>
-            <p className="state empty" data-pending="export">
-              The access export's download will be here once the export feature lands (issue 16, point 3); nothing is exported from this page yet.
-            </p>
-            <p className="state empty" data-pending="residue">
-              An erasure's residue scan result (places where the person's former values were still found) will be here once erasure lands (issue 16, points 4 and 5).
-            </p>
-          </section>
         </>
       )}
     </>
   );
+}
+
+/** What the request's kind brings: its export, its erasure, or its corrections and restrictions. */
+function Parts({ row, done }: { row: Detail; done: (said: string) => void }) {
+  switch (row.kind) {
+    case "access":
+    case "portability":
+      return <ExportPanel row={row} done={done} />;
+    case "erasure":
+      return <ErasurePanel row={row} done={done} />;
+    case "rectification":
+      return (
+        <>
+          <RectifyPanel row={row} done={done} />
+          <RestrictionsPanel row={row} done={done} />
+        </>
+      );
+    case "restriction":
+      return <RestrictionsPanel row={row} done={done} />;
+  }
 }
 
 function Facts({ row, asOf }: { row: Detail; asOf: Date }) {
@@ -139,7 +156,8 @@ function Steps({ row, done }: { row: Detail; done: (said: string) => void }) {
             </label>
           </ConfirmedAction>
         )}
-        {row.state === "verified" && (
+        {/* An erasure runs on a verified request and completes it itself: starting it by hand would keep it from running. */}
+        {row.state === "verified" && row.kind !== "erasure" && (
           <ConfirmedAction id="start" title="Start work" confirmLabel="Start" effect={() => <p>The request moves to in progress.</p>} run={() => update({ state: "in_progress" }, "Work started.")}>
             <p>The person's identity is verified; work on the request can start.</p>
           </ConfirmedAction>
@@ -197,10 +215,11 @@ function Steps({ row, done }: { row: Detail; done: (said: string) => void }) {
 
 /** The request's state history, as the audit viewer reads a record's timeline (auditRecordHistory). */
 function History({ id, version }: { id: string; version: number }) {
+  const session = useSignedIn();
   const [now] = useState(() => new Date().toISOString());
   const history = useQuery(AuditRecord, { tableName: "data_subject_requests", recordKey: id, at: now }, { version });
   return (
-    <Panel title="State history" state={history} isEmpty={(data) => !data.auditRecordHistory?.nodes.length} empty="No events of this request that you may read.">
+    <Panel title="State history" state={history} isEmpty={(data) => !data.auditRecordHistory?.nodes.length} empty={session.role === "coach" ? "The state history comes from the audit trail, which coaches do not read; the request's current state and dates are above." : "No events of this request that you may read."}>
       {(data) => (
         <>
           <ol className="timeline" data-timeline={data.auditRecordHistory!.totalCount}>

@@ -27,13 +27,16 @@ export const CreateRequest = graphql(`
   }
 `);
 
-/** One request: its facts and deadline. */
+/** One request: its facts and deadline, its export, its restrictions, and for staff (who alone read it) its erasure record. */
 export const RequestDetail = graphql(`
-  query RequestDetail($id: UUID!) {
+  query RequestDetail($id: UUID!, $staff: Boolean!) {
     dataSubjectRequest(rowId: $id) {
       rowId kind state stateChangedAt receivedAt dueAt extensionMonths extensionReason
       verification verifiedAt rejectionReason closedAt clientId userId subjectId
-      client { fullName }
+      client { fullName email phone notes }
+      dataSubjectExportByRequestId { rowId state requestedAt builtAt expiresAt bytesDeletedAt byteSize sha256 manifest downloadPath userByRequestedBy { displayName } }
+      erasure @include(if: $staff) { rowId erasedAt rowsErased rowsByTable valuesSearched valuesSharedSkipped residueCount overrideReason eraser { displayName } overriddenHold { reason placedAt } }
+      processingRestrictionsByRequestId(first: 100) { nodes { rowId reason placedAt liftedAt liftReason userByPlacedBy { displayName } userByLiftedBy { displayName } } }
       user { displayName }
       userByFiledBy { displayName }
       userByVerifiedBy { displayName }
@@ -90,5 +93,71 @@ export const Readiness = graphql(`
   query Readiness($asOf: Datetime) {
     gdprReadiness(asOf: $asOf) { readinessPercent partsScored partsReady }
     gdprReadinessParts(asOf: $asOf) { nodes { ordinal part label value unit target scored ok } }
+  }
+`);
+
+/** An export's state alone: what the request's page polls while the worker builds it. */
+export const ExportState = graphql(`
+  query ExportState($id: UUID!) {
+    dataSubjectRequest(rowId: $id) { rowId dataSubjectExportByRequestId { rowId state } }
+  }
+`);
+
+/** Asks the worker for the export answering a verified access or portability request (asking again gives the same export). */
+export const AskForExport = graphql(`
+  mutation AskForExport($id: UUID!) {
+    requestDataSubjectExport(input: { requestId: $id }) { result { rowId state requestedAt } }
+  }
+`);
+
+/** Runs a verified erasure request; overrideReason only when a legal hold covers the person. */
+export const EraseSubject = graphql(`
+  mutation EraseSubject($id: UUID!, $overrideReason: String) {
+    eraseDataSubject(input: { requestId: $id, overrideReason: $overrideReason }) { result { rowId residueCount rowsErased } }
+  }
+`);
+
+/** Applies a verified rectification request's corrections (the subject's personal columns) and completes it. */
+export const Rectify = graphql(`
+  mutation Rectify($id: UUID!, $corrections: JSON!) {
+    rectifyPersonalData(input: { requestId: $id, corrections: $corrections }) { result { rowId state } }
+  }
+`);
+
+export const PlaceRestriction = graphql(`
+  mutation PlaceRestriction($id: UUID!, $reason: String!) {
+    createProcessingRestriction(input: { processingRestriction: { requestId: $id, reason: $reason } }) { processingRestriction { rowId placedAt } }
+  }
+`);
+
+export const LiftRestriction = graphql(`
+  mutation LiftRestriction($id: UUID!, $reason: String!) {
+    liftProcessingRestriction(input: { restrictionId: $id, reason: $reason }) { result { rowId liftedAt } }
+  }
+`);
+
+/**
+ * Consents: the current decision per client and purpose (of one client when
+ * clientId is given), and the restrictions; with the clients the caller may
+ * read. A page shows at most 1,000 of each (the API's largest page).
+ */
+export const ConsentsPage = graphql(`
+  query ConsentsPage($clientId: UUID) {
+    clients(first: 1000, orderBy: FULL_NAME_ASC) { nodes { rowId fullName } }
+    currentConsents(clientId: $clientId, first: 1000) { nodes { rowId clientId purpose decision recordedAt wordingVersion wordingSha256 client { fullName } userByRecordedBy { displayName } } }
+    processingRestrictions(first: 1000) { nodes { rowId clientId reason placedAt liftedAt liftReason requestId client { fullName } userByPlacedBy { displayName } userByLiftedBy { displayName } } }
+  }
+`);
+
+/** Every consent decision of one client, latest first. */
+export const ConsentHistory = graphql(`
+  query ConsentHistory($clientId: UUID!) {
+    consents(condition: { clientId: $clientId }, orderBy: [RECORDED_AT_DESC, PRIMARY_KEY_DESC], first: 1000) { nodes { rowId purpose decision recordedAt wordingVersion wordingSha256 userByRecordedBy { displayName } } }
+  }
+`);
+
+export const RecordConsent = graphql(`
+  mutation RecordConsent($input: ConsentInput!) {
+    createConsent(input: { consent: $input }) { consent { rowId recordedAt decision purpose } }
   }
 `);
