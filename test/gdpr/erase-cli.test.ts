@@ -69,7 +69,7 @@ test("bad input is told in one line and changes nothing", async () => {
     [["--client", "nobody", "--reason", "Checked"], '--client takes an id (a UUID), got "nobody".'],
     [["--client", "00000000-0000-4000-8000-000000000000", "--reason", "Checked"], "There is no client 00000000-0000-4000-8000-000000000000."],
     [["--client", person.clientId, "--reason", " x "], "A data-subject request's verification (--reason) must be 3 to 2,000 characters, not only spaces."],
-    [["--request", unverified], `Request ${unverified} is received; only a verified erasure request is run (verify the requester's identity first; a completed or rejected request stays as it is).`],
+    [["--request", unverified], `Request ${unverified} is received; only a verified (or in-progress) erasure request is run (verify the requester's identity first; a completed or rejected request stays as it is).`],
     [["--request", unverified, "--reason", "Checked"], "--reason goes with --client; a request given with --request was verified already."],
   ];
   for (const [args, message] of cases) {

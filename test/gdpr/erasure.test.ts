@@ -97,7 +97,7 @@ test("a request that is not verified, not an erasure, unknown or already complet
     await becomeUser(client, admin);
     const erase = (id: string, override: string | null = null) => errorOf(client, "select app_public.erase_data_subject($1, $2)", [id, override]);
     expect(await erase(received)).toMatchObject({ code: "55000",
-      message: `Request ${received} is received; only a verified erasure request is run (verify the requester's identity first; a completed or rejected request stays as it is).` });
+      message: `Request ${received} is received; only a verified (or in-progress) erasure request is run (verify the requester's identity first; a completed or rejected request stays as it is).` });
     expect(await erase(access)).toMatchObject({ code: "22023", message: `Request ${access} asks for access, not erasure; only an erasure request erases.` });
     expect(await erase("00000000-0000-4000-8000-000000000000")).toMatchObject({ code: "P0002",
       message: "There is no data-subject request 00000000-0000-4000-8000-000000000000." });
@@ -108,7 +108,24 @@ test("a request that is not verified, not an erasure, unknown or already complet
       message: `No legal hold covers ${planted.clientId}; an override reason is for erasing under a hold.` });
     expect((await client.query("select full_name from app_public.clients where id = $1", [planted.clientId])).rows[0].full_name).toBe(planted.identifiers[0]);
     expect(await erase(verified)).toBeNull();
-    expect((await erase(verified))?.message).toBe(`Request ${verified} is completed; only a verified erasure request is run (verify the requester's identity first; a completed or rejected request stays as it is).`);
+    expect((await erase(verified))?.message).toBe(`Request ${verified} is completed; only a verified (or in-progress) erasure request is run (verify the requester's identity first; a completed or rejected request stays as it is).`);
+  }));
+
+test("a request marked in progress by hand still erases; its coach reads the erasure's record, another coach does not", () =>
+  withRootDb(async (client) => {
+    const planted = await plantClient(client);
+    const otherCoach = await createCoach(client, "erasure-other");
+    const admin = await createUser(client, "admin");
+    const requestId = await verifiedErasureRequest(client, planted.clientId);
+    await client.query("update app_public.data_subject_requests set state = 'in_progress' where id = $1", [requestId]);
+    await becomeUser(client, admin);
+    const { rows: [erased] } = await client.query("select * from app_public.erase_data_subject($1)", [requestId]);
+    expect(erased).toMatchObject({ request_id: requestId, residue_count: 0 });
+    await becomeUser(client, planted.coach.user);
+    expect((await client.query("select request_id, residue_count from app_public.data_subject_erasures")).rows)
+      .toEqual([{ request_id: requestId, residue_count: 0 }]);
+    await becomeUser(client, otherCoach.user);
+    expect((await client.query("select count(*)::int as n from app_public.data_subject_erasures")).rows[0].n).toBe(0);
   }));
 
 test("a legal hold refuses the erasure with its reason; an admin's override erases and is recorded in the audit trail", () =>
