@@ -81,7 +81,8 @@ export async function fetchExport(path: string, search: URLSearchParams, token: 
     }
     type = response.headers.get("content-type") ?? type;
     filename = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? filename;
-    if (!type.startsWith("text/") && !type.startsWith("application/json")) {
+    // CSV, JSON and JSON Lines are read as text, page after page; anything else (a zip) is one file of bytes.
+    if (!["text/", "application/json", "application/x-ndjson"].some((textual) => type.startsWith(textual))) {
       return { content: await response.blob(), rows: 0, filename, type };
     }
     const csv = type.startsWith("text/csv");
