@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from "express";
 import jwt from "jsonwebtoken";
 import type { Pool } from "pg";
+import { isUuid } from "../uuid.ts";
 
 /** Application roles and the PostgreSQL roles requests run as. */
 export const pgRoleFor = {
@@ -68,11 +69,6 @@ export function authenticateRequests(secret: string, pool: Pool) {
       next(error);
     }
   };
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-function isUuid(value: unknown): value is string {
-  return typeof value === "string" && uuidPattern.test(value);
 }
 
 /** 401 in the shape the caller reads: GraphQL errors for /graphql, the REST error body elsewhere. */

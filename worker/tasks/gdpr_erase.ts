@@ -1,5 +1,6 @@
 import type { Task } from "graphile-worker";
 import { describeErasure, runErasure } from "../../src/gdpr/erasure.ts";
+import { isUuid } from "../../src/uuid.ts";
 import { inJobTransaction } from "../job-transaction.ts";
 
 /** The job's payload: a verified erasure request, and the admin's reason when it overrides a legal hold. */
@@ -10,7 +11,7 @@ export interface GdprErasePayload {
 
 export function assertGdprErasePayload(payload: unknown): asserts payload is GdprErasePayload {
   const p = payload as Partial<GdprErasePayload> | null;
-  if (typeof p !== "object" || p === null || typeof p.requestId !== "string" || !/^[0-9a-f-]{36}$/i.test(p.requestId)) {
+  if (typeof p !== "object" || p === null || !isUuid(p.requestId)) {
     throw new Error(`gdpr_erase needs {"requestId": "<uuid>"}, got ${JSON.stringify(payload)}`);
   }
   if (p.overrideReason !== undefined && typeof p.overrideReason !== "string") {

@@ -2,16 +2,16 @@ import type { Task } from "graphile-worker";
 import { loadConfig } from "../../src/config.ts";
 import { buildDataSubjectExport } from "../../src/gdpr/data-subject-export.ts";
 import { inJobTransaction } from "../job-transaction.ts";
+import { isUuid } from "../../src/uuid.ts";
 
 export interface GdprExportPayload {
   exportId: string;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function assertGdprExportPayload(payload: unknown): asserts payload is GdprExportPayload {
   const exportId = (payload as { exportId?: unknown } | null)?.exportId;
-  if (typeof exportId !== "string" || !uuidPattern.test(exportId)) {
+  if (typeof exportId !== "string" || !isUuid(exportId)) {
     throw new Error(`gdpr_export needs {"exportId": "<uuid>"}, not ${JSON.stringify(payload)}.`);
   }
 }

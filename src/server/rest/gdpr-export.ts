@@ -5,6 +5,7 @@ import { exportBytes } from "../../gdpr/export-chunks.ts";
 import { log } from "../../log.ts";
 import { getOnly, readQuery, requireSignIn } from "./query.ts";
 import { beginAsCaller, write } from "./stream-rows.ts";
+import { isUuid } from "../../uuid.ts";
 
 /** Why an export cannot be downloaded now: 404 (no such request or export), 409 (being built), 410 (expired). */
 class ExportUnavailable extends Error {
@@ -16,7 +17,6 @@ class ExportUnavailable extends Error {
   }
 }
 
-const uuidPattern = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 interface ExportState {
   export_id: string | null;
@@ -44,7 +44,7 @@ export function gdprExportRoutes(pool: Pool): express.Router {
     }
     readQuery(req.query, [], ["zip"] as const);
     const requestId = String(req.params.id);
-    if (!uuidPattern.test(requestId)) throw new UserError(`The request id must be a UUID, not "${requestId}".`);
+    if (!isUuid(requestId)) throw new UserError(`The request id must be a UUID, not "${requestId}".`);
 
     const client = await pool.connect();
     try {

@@ -1,6 +1,7 @@
 import express, { type Request, type RequestHandler, type Response } from "express";
 import { UserError } from "../../errors.ts";
 import { isIsoDate } from "../../usage/dates.ts";
+import { isUuid } from "../../uuid.ts";
 
 /**
  * The REST routes' conventions, in one place (README, "API conventions"):
@@ -25,7 +26,6 @@ export interface Parameter {
   formerName?: string;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 const timestampPattern = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
 
 function checked(parameter: Parameter, value: string): string {
@@ -43,7 +43,7 @@ function checked(parameter: Parameter, value: string): string {
       }
       return value;
     case "uuid":
-      if (!uuidPattern.test(value)) throw new UserError(`"${name}" must be a UUID, not "${value}".`);
+      if (!isUuid(value)) throw new UserError(`"${name}" must be a UUID, not "${value}".`);
       return value;
     case "integer": {
       if (!/^-?\d+$/.test(value) || Number(value) < kind.min || Number(value) > kind.max) {

@@ -2,6 +2,7 @@ import type pg from "pg";
 import { requireSchema, withOwnerClient } from "../../../db/owner-client.ts";
 import { UserError } from "../../../errors.ts";
 import { describeErasure, erasureRefusals, runErasure } from "../../../gdpr/erasure.ts";
+import { isUuid } from "../../../uuid.ts";
 import { parseFlags } from "../../args.ts";
 import { withSession } from "../../session.ts";
 
@@ -26,7 +27,7 @@ export async function erase(args: string[]): Promise<void> {
   if (values.client !== undefined && values.reason === undefined) throw new UserError("--reason is required with --client: say how the person's identity was verified.");
   if (values.request !== undefined && values.reason !== undefined) throw new UserError("--reason goes with --client; a request given with --request was verified already.");
   for (const [flag, value] of [["--client", values.client], ["--request", values.request]] as const) {
-    if (value !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+    if (value !== undefined && !isUuid(value)) {
       throw new UserError(`${flag} takes an id (a UUID), got "${value}".`);
     }
   }

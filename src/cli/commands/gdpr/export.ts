@@ -4,9 +4,9 @@ import { UserError } from "../../../errors.ts";
 import { exportClientToFile } from "../../../gdpr/operator-export.ts";
 import { parseFlags } from "../../args.ts";
 import { withSession } from "../../session.ts";
+import { isUuid } from "../../../uuid.ts";
 
 const usageLine = "Usage: custodian gdpr export --client ID --out FILE";
-const uuidPattern = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 /**
  * `custodian gdpr export --client ID --out FILE`: an access request for the
@@ -16,7 +16,7 @@ const uuidPattern = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 export async function exportSubject(args: string[]): Promise<void> {
   const { values } = parseFlags(args, { client: { type: "string" }, out: { type: "string" } });
   if (values.client === undefined || values.out === undefined) throw new UserError(usageLine);
-  if (!uuidPattern.test(values.client)) throw new UserError(`--client takes a client's id (a UUID), not "${values.client}".`);
+  if (!isUuid(values.client)) throw new UserError(`--client takes a client's id (a UUID), not "${values.client}".`);
   const { gdprExportTtlDays } = loadConfig();
   const built = await withSession(({ database }) =>
     withOwnerClient(database.url, async (client) => {
