@@ -36,8 +36,19 @@ test("a write for a month without a partition lands in the default partition, an
     );
     expect(before.rows[0].partition).toBe("audit.events_default");
 
-    const moved = await client.query("select audit.maintain_partitions(2) as moved");
-    expect(moved.rows[0].moved).toBe(1);
+    // Maintenance gives up after 2 s behind a long reader of the trail (another file's residue scan or export), as the
+    // hourly job would; like the job, try again.
+    let moved: { rows: Array<{ moved: number }> } | null = null;
+    for (let attempt = 1; moved === null; attempt++) {
+      await client.query("savepoint maintain");
+      try {
+        moved = await client.query("select audit.maintain_partitions(2) as moved");
+      } catch (error) {
+        await client.query("rollback to savepoint maintain");
+        if ((error as { code?: string }).code !== "55P03" || attempt === 10) throw error;
+      }
+    }
+    expect(moved.rows[0]!.moved).toBe(1);
     const after = await client.query(
       "select id, tableoid::regclass::text as partition, audit.event_digest(e) as digest from audit.events e where table_name = 'far_future'",
     );
