@@ -19,6 +19,8 @@ export interface Config {
   runWorker: boolean;
   /** Seed demo data when `start` finds an empty database (never in production). */
   seedDemo: boolean;
+  /** Where verified archives are written before retention deletes rows (ARCHIVE_DIR, default <dataDir>/archive). */
+  archiveDir: string;
   /** How many days a built GDPR export stays downloadable before its bytes are deleted. */
   gdprExportTtlDays: number;
   /** What one API request may cost before and while it runs. */
@@ -52,12 +54,14 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, "NODE_ENV", ["development", "production", "test"], "development");
   // The logger reads LOG_LEVEL itself (src/log.ts); checked here so a bad one gets its line.
   oneOf(env, "LOG_LEVEL", logLevels, nodeEnv === "test" ? "warn" : "info");
+  const dataDir = path.resolve(env.DATA_DIR || ".data");
   const config: Config = {
     nodeEnv,
     databaseUrl: databaseUrl(env.DATABASE_URL),
     host: env.HOST || "127.0.0.1",
     port: integer(env, "PORT", 3000, 0, 65535),
-    dataDir: path.resolve(env.DATA_DIR || ".data"),
+    dataDir,
+    archiveDir: archiveDir(env.ARCHIVE_DIR, dataDir),
     jwtSecret: env.JWT_SECRET || null,
     jwtTtlSeconds: integer(env, "JWT_TTL_SECONDS", 8 * 3600, 60, 30 * 86400),
     authenticatorPassword: env.AUTHENTICATOR_PASSWORD || null,
@@ -89,6 +93,17 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   return config;
+}
+
+function archiveDir(value: string | undefined, dataDir: string): string {
+  if (value === undefined || value === "") return path.join(dataDir, "archive");
+  if (value.trim() === "") throw new UserError("ARCHIVE_DIR is blank; leave it unset for <DATA_DIR>/archive or name a directory.");
+  const dir = path.resolve(value);
+  // Archives mixed into the database's own files would be lost with them, or corrupt them.
+  if (dir === dataDir || dir === path.join(dataDir, "pg") || dir.startsWith(path.join(dataDir, "pg") + path.sep)) {
+    throw new UserError(`ARCHIVE_DIR may not be the data directory or its database folder (got "${value}"); use a folder of its own, e.g. ${path.join(dataDir, "archive")}.`);
+  }
+  return dir;
 }
 
 function databaseUrl(value: string | undefined): string | null {
