@@ -11,6 +11,9 @@ import { Requests } from "./pages/gdpr/Requests.tsx";
 import { CoachPage } from "./pages/overview/Coach.tsx";
 import { Overview } from "./pages/overview/Overview.tsx";
 import { Reconcile } from "./pages/reconcile/Reconcile.tsx";
+import { Archives } from "./pages/retention/Archives.tsx";
+import { Retention } from "./pages/retention/Retention.tsx";
+import { Runs } from "./pages/retention/Runs.tsx";
 import { SignIn } from "./pages/sign-in/SignIn.tsx";
 import { UsageEvents } from "./pages/usage-events/UsageEvents.tsx";
 import { Link, useLocation } from "./shared/router.tsx";
@@ -40,6 +43,9 @@ const PAGES: readonly Page[] = [
   { path: "/gdpr/request", title: "GDPR request", roles: ["admin", "auditor", "coach"], render: () => <RequestPage />, nav: false },
   { path: "/gdpr/holds", title: "Legal holds", roles: ["admin", "auditor"], render: () => <Holds /> },
   { path: "/gdpr/consents", title: "Consents", roles: ["admin", "auditor", "coach"], render: () => <Consents /> },
+  { path: "/retention", title: "Retention", roles: ["admin", "auditor"], render: () => <Retention /> },
+  { path: "/retention/runs", title: "Retention runs", roles: ["admin", "auditor"], render: () => <Runs /> },
+  { path: "/retention/archives", title: "Archives", roles: ["admin", "auditor"], render: () => <Archives /> },
 ];
 
 export function App() {

@@ -89,7 +89,7 @@ export function Requests() {
 }
 
 /** The instant deadlines are judged at, kept in the URL; empty is now. */
-export function AsOfField({ asOf, apply }: { asOf: string | null; apply: (value: string | null) => void }) {
+export function AsOfField({ asOf, apply, label = "Judge deadlines at (UTC)" }: { asOf: string | null; apply: (value: string | null) => void; label?: string }) {
   const [draft, setDraft] = useState(asOf ?? "");
   return (
     <form
@@ -100,7 +100,7 @@ export function AsOfField({ asOf, apply }: { asOf: string | null; apply: (value:
       }}
     >
       <label>
-        Judge deadlines at (UTC)
+        {label}
         <input value={draft} onChange={(change) => setDraft(change.target.value)} placeholder="now" />
       </label>
       <button type="submit">Apply</button>

@@ -1,0 +1,54 @@
+import { graphql } from "../../graphql.ts";
+
+/**
+ * The retention page: every policy, and at asOf (now unless the URL pins it)
+ * the dry run (retentionPreview) and the compliance figure
+ * (retentionCompliance), as the SQL functions compute them.
+ */
+export const RetentionOverview = graphql(`
+  query RetentionOverview($asOf: Datetime) {
+    retentionPolicies(first: 1000, orderBy: NAME_ASC) {
+      nodes { name category targetTable clockColumn period { years months days hours minutes seconds } action legalBasis description anonymizeColumns enabled updatedAt }
+    }
+    retentionPreview(asOf: $asOf, first: 1000) {
+      nodes { policyName category targetTable action enabled cutoff rowsDue oldestDue newestDue sampleKeys rowsSparedByHold }
+    }
+    retentionCompliance(asOf: $asOf, first: 1000) {
+      nodes { policyName category action rowsUnderPolicy rowsWithinPeriod rowsPastPeriod rowsHeld compliancePercent }
+    }
+  }
+`);
+
+/** A policy's period or enabled flag; the database checks the period (more than zero) and the rest. */
+export const UpdatePolicy = graphql(`
+  mutation UpdatePolicy($name: String!, $patch: RetentionPolicyPatch!) {
+    updateRetentionPolicy(input: { name: $name, patch: $patch }) {
+      retentionPolicy { name period { years months days hours minutes seconds } enabled updatedAt }
+    }
+  }
+`);
+
+/** The run log, newest first, with each run's per-policy results and who or what started it. */
+export const RetentionRunLog = graphql(`
+  query RetentionRunLog {
+    retentionRuns(first: 200, orderBy: [STARTED_AT_DESC, PRIMARY_KEY_DESC]) {
+      totalCount
+      nodes {
+        rowId status dryRun asOf policyName task startedAt finishedAt error
+        userByStartedBy { displayName }
+        retentionRunPoliciesByRunId(first: 100, orderBy: PRIMARY_KEY_ASC) {
+          nodes { policyName action status startedAt finishedAt rowsArchived rowsDeleted cascadeRowsDeleted rowsAnonymized rowsSparedByHold archivesWritten errors error note }
+        }
+      }
+    }
+  }
+`);
+
+/** Every archive record, with its manifest (files, rows, bytes, SHA-256). */
+export const RetentionArchiveList = graphql(`
+  query RetentionArchiveList {
+    retentionArchives(first: 1000) {
+      nodes { rowId kind policyName runId store manifest rowCount timeFrom timeTo writtenAt verifiedAt rowsRemovedAt createdAt }
+    }
+  }
+`);
