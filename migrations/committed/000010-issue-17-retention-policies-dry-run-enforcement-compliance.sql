@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:a6f678f50c98297c3fbe30995f77f46a20659f89
+--! Hash: sha1:adddc85f6e15e074cda838fd53985f79dbb772f5
 --! Message: Issue 17 retention: policies, dry run, enforcement, compliance
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -560,8 +560,10 @@ revoke all on function app_private.retention_lock_key(), app_private.start_reten
 -- archive-then-delete resumable. Every step re-checks, at the moment it
 -- acts, that a row is still past its period and not held.
 
-create or replace function app_private.retention_remove_keys(policy app_public.retention_policies, keys text[], as_of timestamptz, reason text,
-  out removed bigint, out cascade_removed bigint, out errors integer, out first_error text, out failed_keys text[])
+drop function if exists app_private.remove_archived_rows(uuid, uuid, timestamptz);
+drop function if exists app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text);
+create function app_private.retention_remove_keys(policy app_public.retention_policies, keys text[], as_of timestamptz, reason text,
+  out removed bigint, out cascade_removed bigint, out errors integer, out first_error text, out kept_keys text[])
 returns record as $$
 declare
   pieces record := app_private.retention_policy_sql(policy);
@@ -569,10 +571,10 @@ declare
   before_count bigint;
   after_count bigint;
   key text;
+  removed_keys text[] := '{}';
 begin
   removed := 0;
   errors := 0;
-  failed_keys := '{}';
   if policy.action not in ('archive_then_delete', 'delete') or pieces.target = 'audit.events'::regclass then
     raise exception 'Retention policy % does not remove rows one by one.', policy.name using errcode = '55000';
   end if;
@@ -593,19 +595,20 @@ begin
         execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, array[key];
       end if;
       removed := removed + 1;
+      removed_keys := removed_keys || key;
     exception when others then
       -- A row another record must keep (a request on record for the client, say): it stays, the others go on.
       errors := errors + 1;
       first_error := coalesce(first_error, pg_catalog.format('%s %s: %s', pieces.target, key, sqlerrm));
-      failed_keys := failed_keys || key;
     end;
   end loop;
+  kept_keys := array(select k from pg_catalog.unnest(keys) k except select k from pg_catalog.unnest(removed_keys) k);
   execute 'select ' || cascade_count_sql into after_count using as_of - policy.period, keys;
   cascade_removed := before_count - after_count;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text) is
-  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held: through governance.hard_delete (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. A row whose removal fails stays (its key and the first error are returned); the others go on.';
+  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held: through governance.hard_delete (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. A row whose removal fails stays (the first error is returned); the others go on. kept_keys are the keys not removed (failed, held, restored or gone already).';
 
 create or replace function app_private.retention_archive_tables(policy_name text)
 returns table (table_name text, level integer) as $$
@@ -678,8 +681,8 @@ $$ language sql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.discard_retention_archive(uuid) is
   E'Forgets an archive whose writing never finished or that no longer verifies; its rows are still in place, and a fresh archive is written for them.';
 
-create or replace function app_private.remove_archived_rows(run_id uuid, archive_id uuid, as_of timestamptz,
-  out removed bigint, out cascade_removed bigint, out skipped bigint, out errors integer, out first_error text)
+create function app_private.remove_archived_rows(run_id uuid, archive_id uuid, as_of timestamptz,
+  out removed bigint, out cascade_removed bigint, out skipped bigint, out errors integer, out first_error text, out kept_keys text[])
 returns record as $$
 declare
   archive app_public.retention_archives;
@@ -691,7 +694,7 @@ begin
   if not found then
     raise exception 'There is no archive %.', archive_id using errcode = 'P0002';
   end if;
-  removed := 0; cascade_removed := 0; skipped := 0; errors := 0;
+  removed := 0; cascade_removed := 0; skipped := 0; errors := 0; kept_keys := '{}';
   if archive.rows_removed_at is not null then
     return;  -- Done already: removing again does nothing.
   end if;
@@ -707,6 +710,7 @@ begin
   cascade_removed := result.cascade_removed;
   errors := result.errors;
   first_error := result.first_error;
+  kept_keys := result.kept_keys;
   skipped := pg_catalog.cardinality(keys) - removed - errors;
   update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
   perform app_private.add_retention_figures(run_id, policy.name, deleted => removed, cascade_deleted => cascade_removed,
@@ -714,7 +718,7 @@ begin
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.remove_archived_rows(uuid, uuid, timestamptz) is
-  E'Removes exactly the rows a verified archive holds (its manifest''s keys) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), marks the archive''s rows removed and adds the figures to the run, in one transaction. Removing again does nothing.';
+  E'Removes exactly the rows a verified archive holds (its manifest''s keys) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), marks the archive''s rows removed and adds the figures to the run, in one transaction; kept_keys are the archived keys still in place. Removing again does nothing.';
 
 create or replace function app_private.retention_anonymize_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer)
 returns bigint as $$
@@ -746,8 +750,9 @@ $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_anonymize_batch(uuid, text, timestamptz, integer) is
   E'Anonymizes the next batch of rows past an anonymize policy''s period and not held: their columns get what erasure writes (governance.erased_value_sql), and the trail records the update. Returns how many; 0 when none is left.';
 
-create or replace function app_private.retention_delete_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer,
-  exclude text[] default '{}', out removed bigint, out failed_keys text[])
+drop function if exists app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]);
+create function app_private.retention_delete_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer,
+  exclude text[] default '{}', out removed bigint, out kept_keys text[])
 returns record as $$
 declare
   policy app_public.retention_policies;
@@ -760,20 +765,20 @@ begin
   end if;
   keys := array(select k.key from app_private.retention_due_keys(policy, as_of, batch_size, exclude) k);
   removed := 0;
-  failed_keys := '{}';
+  kept_keys := '{}';
   if pg_catalog.cardinality(keys) = 0 then
     return;
   end if;
   result := app_private.retention_remove_keys(policy, keys, as_of,
     pg_catalog.format('Retention policy %s: past its period of %s after %s (run %s).', policy.name, policy.period, policy.clock_column, run_id));
   removed := result.removed;
-  failed_keys := result.failed_keys;
+  kept_keys := result.kept_keys;
   perform app_private.add_retention_figures(run_id, policy.name, deleted => result.removed, cascade_deleted => result.cascade_removed,
     errors => result.errors, error => result.first_error);
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]) is
-  E'Removes the next batch of rows past a delete policy''s period and not held (no archive), skipping keys that failed earlier in the run; returns how many went and the keys that failed.';
+  E'Removes the next batch of rows past a delete policy''s period and not held (no archive), skipping keys kept earlier in the run (exclude); returns how many went and the keys that stayed.';
 
 revoke all on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text),
   app_private.retention_archive_tables(text), app_private.retention_archive_rows(text, text[], text),
