@@ -47,10 +47,13 @@ export function periodWords(period: Interval | null | undefined): string {
   return parts.length ? parts.join(" ") : "0 days";
 }
 
-/** The period as PostgreSQL writes an interval ("3 years 6 mons"), which the CSV and data-value carry. */
+/** The period as an ISO 8601 duration (P90D, P3Y, P1Y6M): what a cell's raw value and the CSV carry; null is kept forever. */
 export function periodRaw(period: Interval | null | undefined): string | null {
   if (!period) return null;
-  return UNITS.filter((unit) => period[unit]).map((unit) => `${period[unit]} ${unit}`).join(" ") || "0 days";
+  const part = (value: number | null | undefined, letter: string) => (value ? `${value}${letter}` : "");
+  const date = part(period.years, "Y") + part(period.months, "M") + part(period.days, "D");
+  const time = part(period.hours, "H") + part(period.minutes, "M") + part(period.seconds, "S");
+  return date || time ? `P${date}${time ? `T${time}` : ""}` : "PT0S";
 }
 
 /** A period as one amount and one unit for the change form: its largest unit when the rest are zero, else days. */

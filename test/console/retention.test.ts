@@ -1,0 +1,300 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
+import { runCli } from "../support/cli.ts";
+import { sqlAs, tableRows } from "../support/console.ts";
+import { becomeUser, closeRootPool, commitAs, rootPool, withRootDb, type Actor } from "../support/db.ts";
+import { testEnvironment } from "../support/environment.ts";
+import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
+import { apiUrl } from "../support/http.ts";
+
+// The retention pages in a real Chromium: the policies, the compliance figure
+// and the dry run against the SQL functions as that role at a pinned instant
+// (the URL's asOf), and at another; an admin changes a policy's period (and
+// the database's refusal of a zero period is shown in words); a run of the
+// real CLI appears in the run log with its figures and its archive with its
+// files; auditors see it all without buttons; coaches are refused.
+
+/** Long before any other test's rows: a run as of it acts only on this file's clients. */
+const AS_OF = "2020-06-01T00:00:00.000Z";
+/** Earlier still: the clients deleted in January 2020 are not yet past their 90 days. */
+const EARLIER = "2020-03-01T00:00:00.000Z";
+const GONE_AT = "2020-01-15T10:00:00.000Z";
+const HELD_AT = "2020-01-20T10:00:00.000Z";
+const POLICY = "soft_deleted_clients";
+const at = (page: string, asOf: string | null = AS_OF) => apiUrl(`/admin${page}${asOf ? `?asOf=${asOf}` : ""}`);
+
+let browser: Browser;
+let admin: User;
+let auditor: User;
+let coach: Coach;
+let tabs: Record<"admin" | "auditor" | "coach", Page>;
+/** A client deleted at GONE_AT, due at AS_OF; and one deleted at HELD_AT, under a legal hold. */
+let goneClientId: string;
+let heldClientId: string;
+let archiveDir: string;
+/** The period sign_in_attempts had before this file changed it (restored after). */
+let signInPeriod: string;
+
+/** A soft-deleted client of the coach's whose deletion is moved back to `deletedAt`. */
+async function oldDeletedClient(name: string, deletedAt: string): Promise<string> {
+  const pool = rootPool();
+  const id = (await pool.query("insert into app_public.clients (coach_profile_id, full_name) values ($1, $2) returning id", [coach.profileId, name])).rows[0].id as string;
+  await commitAs(coach.user, (client) => client.query("select app_public.delete_client($1)", [id]));
+  // As if it happened then (no trigger may run: the deletion's own columns are kept by one).
+  const client = await pool.connect();
+  try {
+    await client.query("begin; set local session_replication_role = replica");
+    await client.query("update app_public.clients set deleted_at = $2 where id = $1", [id, deletedAt]);
+    await client.query("commit");
+  } finally {
+    client.release();
+  }
+  return id;
+}
+
+beforeAll(async () => {
+  const pool = rootPool();
+  admin = await createUser(pool, "admin", "retention-console-admin");
+  auditor = await createUser(pool, "auditor", "retention-console-auditor");
+  coach = await createCoach(pool, "retention-console-coach");
+  goneClientId = await oldDeletedClient("Long Gone 2020", GONE_AT);
+  heldClientId = await oldDeletedClient("Held Since 2020", HELD_AT);
+  await pool.query("insert into app_public.legal_holds (client_id, reason) values ($1, 'Retention console test: keep this client')", [heldClientId]);
+  signInPeriod = (await pool.query("select period::text from app_public.retention_policies where name = 'sign_in_attempts'")).rows[0].period;
+  archiveDir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-console-archive-"));
+  browser = await launchBrowser();
+  tabs = { admin: await newTab(browser), auditor: await newTab(browser), coach: await newTab(browser) };
+  await signIn(tabs.admin, admin.email);
+  await signIn(tabs.auditor, auditor.email);
+  await signIn(tabs.coach, coach.user.email);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  const pool = rootPool();
+  if (signInPeriod) await pool.query("update app_public.retention_policies set period = $1::interval where name = 'sign_in_attempts'", [signInPeriod]);
+  // Holds are never deleted through any door; the test's own is removed by the owner with the trigger set aside.
+  if (heldClientId) {
+    await pool.query(`begin; alter table app_public.legal_holds disable trigger _200_append_only;
+      delete from app_public.legal_holds where client_id = '${heldClientId}';
+      alter table app_public.legal_holds enable trigger _200_append_only; commit;`);
+  }
+  if (coach) await deleteCoach(pool, coach);
+  for (const user of [admin, auditor]) if (user) await pool.query("delete from app_public.users where id = $1", [user.id]);
+  if (archiveDir) fs.rmSync(archiveDir, { recursive: true, force: true });
+  await closeRootPool();
+});
+
+/** An instant as the page's cells carry it and as SQL gives it, compared as the same moment. */
+const moment = (value: string | Date | null | undefined) => (value ? new Date(value).toISOString() : "");
+
+/** Waits until these panels have loaded. */
+async function loaded(page: Page, titles: string[]): Promise<void> {
+  for (const title of titles) await page.locator(`section[aria-label="${title}"][aria-busy="false"]`).waitFor();
+}
+const overviewLoaded = (page: Page) => loaded(page, ["Policies", "Compliance", "Dry run"]);
+
+interface Figures {
+  policies: unknown[];
+  compliance: unknown[];
+  preview: unknown[];
+}
+
+/** The page's three tables, as the cells' raw values. */
+async function shownFigures(page: Page): Promise<Figures> {
+  await overviewLoaded(page);
+  const policies = (await tableRows(page, "retention-policies")).map((row) => [row.name, row.period, row.action, row.basis, row.enabled]);
+  const compliance = (await tableRows(page, "retention-compliance")).map((row) => [row.policy, row.under, row.within, row.past, row.held, row.compliance]);
+  const preview = (await tableRows(page, "retention-preview")).map((row) => [row.policy, moment(row.cutoff), row.due, moment(row.oldest), moment(row.newest), row.sample, row.spared]);
+  return { policies, compliance, preview };
+}
+
+/** The same figures from the SQL functions, as this role, at asOf. */
+async function sqlFigures(actor: Actor, asOf: string): Promise<Figures> {
+  // Periods as ISO 8601 durations (P90D, P3Y): what the page's cells and CSV carry.
+  const policies = await withRootDb(async (client) => {
+    await becomeUser(client, actor);
+    await client.query("set local intervalstyle = iso_8601");
+    return (await client.query<Record<string, string>>(
+      "select name, coalesce(period::text, '') as period, action::text, legal_basis::text, enabled::text from app_public.retention_policies order by name")).rows;
+  });
+  const compliance = await sqlAs<Record<string, string>>(actor,
+    "select policy_name, rows_under_policy::text, rows_within_period::text, rows_past_period::text, rows_held::text, compliance_percent::text from app_public.retention_compliance($1)", [asOf]);
+  const preview = await sqlAs<{ policy_name: string; cutoff: Date | null; rows_due: string; oldest_due: Date | null; newest_due: Date | null; sample_keys: string[] | null; rows_spared_by_hold: string }>(actor,
+    "select policy_name, cutoff, rows_due::text, oldest_due, newest_due, sample_keys, rows_spared_by_hold::text from app_public.retention_preview(null, $1)", [asOf]);
+  return {
+    policies: policies.map((row) => [row.name, row.period, row.action, row.legal_basis, row.enabled]),
+    compliance: compliance.map((row) => [row.policy_name, row.rows_under_policy, row.rows_within_period, row.rows_past_period, row.rows_held, row.compliance_percent]),
+    preview: preview.map((row) => [
+      row.policy_name, moment(row.cutoff), row.rows_due, moment(row.oldest_due), moment(row.newest_due), (row.sample_keys ?? []).join(" "), row.rows_spared_by_hold,
+    ]),
+  };
+}
+
+/** The page against SQL at asOf; other files write rows meanwhile, so a difference is read again (both sides) before it fails. */
+async function expectFiguresAsSql(page: Page, actor: Actor, asOf: string): Promise<Figures> {
+  for (let attempt = 1; ; attempt++) {
+    const shown = await shownFigures(page);
+    const sql = await sqlFigures(actor, asOf);
+    if (JSON.stringify(shown) === JSON.stringify(sql) || attempt === 3) {
+      expect(shown).toEqual(sql);
+      return shown;
+    }
+    await page.reload();
+  }
+}
+
+const previewOf = (figures: Figures, policy: string) => figures.preview.find((row) => (row as string[])[0] === policy) as string[];
+
+test("an admin sees every policy, its compliance and its dry run as the SQL functions give them at the pinned instant, and at another", async () => {
+  const page = tabs.admin;
+  await page.goto(at("/retention"));
+  const figures = await expectFiguresAsSql(page, admin, AS_OF);
+  const nav = page.getByRole("navigation", { name: "Console" });
+  for (const name of ["Retention", "Retention runs", "Archives"]) expect(await nav.getByRole("link", { name, exact: true }).count()).toBe(1);
+  // The shipped policies, the period in words.
+  const cell = (table: string, key: string, column: string) => page.locator(`table[data-table="${table}"] tr:has(td[data-value="${key}"]) td[data-column="${column}"]`).first();
+  expect(await cell("retention-policies", "transcript_text", "period").textContent()).toBe("3 years");
+  expect(await cell("retention-policies", POLICY, "period").textContent()).toBe("90 days");
+  expect(await cell("retention-policies", "usage_events", "period").textContent()).toBe("forever");
+  expect(await cell("retention-policies", "usage_events", "action").textContent()).toBe("Keep forever");
+  // Our deleted client is due at AS_OF, the held one spared, with the way to the holds.
+  const due = previewOf(figures, POLICY);
+  expect(due[5]).toContain(goneClientId);
+  expect(due[5]).not.toContain(heldClientId);
+  expect(Number(due[6])).toBeGreaterThanOrEqual(1);
+  expect(due[3]).toBe(GONE_AT);
+  const spared = cell("retention-preview", POLICY, "spared").getByRole("link");
+  expect(await spared.getAttribute("href")).toMatch(/^\/admin\/gdpr\/holds/);
+  expect(await cell("retention-preview", POLICY, "due").textContent()).toBe(new Intl.NumberFormat("en-US").format(Number(due[2])));
+  expect(await page.locator("[data-preview-as-of]").textContent()).toContain("as of Jun 1, 2020, 12:00:00 AM UTC");
+  await screenshot(page, "retention-admin");
+
+  // Another instant, kept in the URL: neither client is past its 90 days yet.
+  await page.getByLabel("Preview as of (UTC)").fill(EARLIER);
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.waitForURL(/asOf=2020-03-01T/);
+  const earlier = await expectFiguresAsSql(page, admin, EARLIER);
+  expect(previewOf(earlier, POLICY)[5]).not.toContain(goneClientId);
+  expect(Number(previewOf(earlier, POLICY)[6])).toBeLessThan(Number(due[6]));
+});
+
+test("an admin changes a policy's period after a confirmation stating it; a zero period is refused in the database's words", async () => {
+  const page = tabs.admin;
+  await page.goto(at("/retention"));
+  await overviewLoaded(page);
+  const region = page.getByRole("region", { name: "Change a policy" });
+  // The form alone: the dialog beside it names the policy too.
+  const form = region.locator("form");
+  await form.getByLabel("Policy").selectOption("sign_in_attempts");
+  expect(await form.getByLabel("Period").inputValue()).toBe("1");
+  expect(await form.getByLabel("Unit").inputValue()).toBe("years");
+  await form.getByLabel("Period").fill("2");
+  await form.locator('[data-action="change-policy"]').click();
+  const confirm = page.getByRole("dialog", { name: "Change the policy?" });
+  expect(await confirm.textContent()).toContain("its period goes from 1 year to 2 years");
+  await confirm.getByRole("button", { name: "Save the change" }).click();
+  expect(await region.locator('[data-outcome="change-policy"]').textContent()).toMatch(/^Saved at .+ UTC: sign_in_attempts keeps rows 2 years, enabled\.$/);
+  const [saved] = await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'");
+  expect(saved!.period).toBe("2 years");
+  await page.locator('table[data-table="retention-policies"] tr:has(td[data-value="sign_in_attempts"]) td[data-column="period"]:text("2 years")').waitFor();
+
+  await form.getByLabel("Period").fill("0");
+  await form.locator('[data-action="change-policy"]').click();
+  await confirm.getByRole("button", { name: "Save the change" }).click();
+  expect(await region.locator('[data-outcome="change-policy"]').textContent()).toBe("Refused: A retention policy's period must be more than zero (for example 90 days).");
+  expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'"))[0]!.period).toBe("2 years");
+  await screenshot(page, "retention-change-refused");
+
+  // Back as it was, through the same form.
+  await form.getByLabel("Period").fill("1");
+  await form.locator('[data-action="change-policy"]').click();
+  await confirm.getByRole("button", { name: "Save the change" }).click();
+  await region.locator('[data-outcome="change-policy"]:text("keeps rows 1 year")').waitFor();
+  expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'"))[0]!.period).toBe(signInPeriod);
+});
+
+test("a run of the real CLI appears in the run log with its figures per policy, and its archive with its files, as the tables hold them", async () => {
+  // Another file may hold the one run allowed at a time: wait for it, a few times.
+  let result = await retentionRun();
+  for (let attempt = 1; result.code !== 0 && /only one runs at a time/.test(result.stderr) && attempt < 10; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    result = await retentionRun();
+  }
+  expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
+  const runId = /Retention run ([0-9a-f-]{36})/.exec(result.stdout)![1]!;
+  const [figures] = await sqlAs<Record<string, string>>(admin,
+    "select status, rows_archived::text, rows_deleted::text, rows_spared_by_hold::text, archives_written::text, errors::text from app_public.retention_run_policies where run_id = $1", [runId]);
+  expect(figures).toMatchObject({ status: "finished", rows_archived: "1", rows_deleted: "1", archives_written: "1", errors: "0" });
+  expect(Number(figures!.rows_spared_by_hold)).toBeGreaterThanOrEqual(1);
+
+  const page = tabs.admin;
+  await page.goto(at("/retention/runs", null));
+  await loaded(page, ["Runs", "Per policy"]);
+  const runs = await tableRows(page, "retention-runs");
+  const run = runs.find((row) => row.run === runId);
+  expect(run).toMatchObject({ status: "finished", "dry-run": "false", "as-of": expect.any(String), scope: POLICY, "started-by": "custodian retention run", error: "" });
+  expect(moment(run!["as-of"])).toBe(AS_OF);
+  // Newest first.
+  const started = runs.map((row) => row.started!);
+  expect([...started].sort().reverse()).toEqual(started);
+  await page.locator(`table[data-table="retention-runs"] td[data-value="${runId}"] a`).click();
+  await page.locator(`[data-run="${runId}"]`).waitFor();
+  const [perPolicy] = await tableRows(page, `retention-run-${runId.slice(0, 8)}`);
+  expect(perPolicy).toMatchObject({ policy: POLICY, status: "finished", archived: figures!.rows_archived, deleted: figures!.rows_deleted, spared: figures!.rows_spared_by_hold, archives: "1", errors: "0" });
+  await screenshot(page, "retention-runs-admin");
+
+  const [archive] = await sqlAs<{ id: string; row_count: string; manifest: { files: Array<{ name: string; table: string; rows: number; bytes: number; sha256: string }> }; time_from: Date; store: string }>(admin,
+    "select id, row_count::text, manifest, time_from, store from app_public.retention_archives where run_id = $1", [runId]);
+  expect(archive!.store).toContain(archiveDir);
+  await page.goto(at("/retention/archives", null));
+  await loaded(page, ["Archive records", "Files"]);
+  const record = (await tableRows(page, "retention-archives")).find((row) => row.archive === archive!.id);
+  expect(record).toMatchObject({ kind: "rows", policy: POLICY, run: runId, rows: archive!.row_count, store: archive!.store, stage: "rows removed" });
+  expect(moment(record!.from)).toBe(GONE_AT);
+  const files = (await tableRows(page, "retention-archive-files")).filter((row) => row.archive === archive!.id);
+  expect(files.map((row) => [row.name, row.table, row.rows, row.bytes, row.sha256])).toEqual(
+    archive!.manifest.files.map((file) => [file.name, file.table, String(file.rows), String(file.bytes), file.sha256]),
+  );
+  expect(files.find((row) => row.table === "app_public.clients")?.rows).toBe("1");
+  await screenshot(page, "retention-archives-admin");
+
+  // Gone from the database; the held one stays.
+  const left = await rootPool().query("select id from app_public.clients where id = any($1)", [[goneClientId, heldClientId]]);
+  expect(left.rows.map((row) => row.id)).toEqual([heldClientId]);
+});
+
+function retentionRun() {
+  return runCli(["retention", "run", "--policy", POLICY, "--as-of", AS_OF], testEnvironment({ ARCHIVE_DIR: archiveDir, DATA_DIR: process.env.TEST_TMP_DIR! }));
+}
+
+test("an auditor sees the retention pages without a button that acts, at 800 px; a coach is refused them", async () => {
+  const page = tabs.auditor;
+  await page.setViewportSize({ width: 800, height: 900 });
+  await page.goto(at("/retention"));
+  await expectFiguresAsSql(page, auditor, AS_OF);
+  expect(await page.locator("[data-action]").count()).toBe(0);
+  expect(await page.getByRole("region", { name: "Change a policy" }).count()).toBe(0);
+  expect(await page.getByRole("region", { name: "Start a run" }).count()).toBe(0);
+  // Usable at 800 px: the page does not scroll sideways (wide tables scroll inside their panel).
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+  await screenshot(page, "retention-auditor-800px");
+  for (const [where, panels] of [["/retention/runs", ["Runs", "Per policy"]], ["/retention/archives", ["Archive records", "Files"]]] as const) {
+    await page.goto(at(where, null));
+    await loaded(page, [...panels]);
+    expect(await page.locator("[data-action]").count()).toBe(0);
+    expect(await page.locator("table[data-table]").count()).toBeGreaterThan(0);
+  }
+  await screenshot(page, "retention-archives-auditor-800px");
+
+  const coachPage = tabs.coach;
+  expect(await coachPage.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Retention", exact: true }).count()).toBe(0);
+  for (const [where, title] of [["/retention", "Retention"], ["/retention/runs", "Retention runs"], ["/retention/archives", "Archives"]] as const) {
+    await coachPage.goto(at(where, null));
+    expect(await coachPage.getByRole("alert").textContent()).toBe(`The ${title} page is for admins and auditors; you are signed in as a coach.`);
+  }
+  await screenshot(coachPage, "retention-coach-refused");
+});
