@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:adddc85f6e15e074cda838fd53985f79dbb772f5
+--! Hash: sha1:84daf98480805cd17a66107752e0a0fa4bf0ed28
 --! Message: Issue 17 retention: policies, dry run, enforcement, compliance
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -197,7 +197,7 @@ begin
       using errcode = '42P01';
   end if;
   if (select c.relkind from pg_catalog.pg_class c where c.oid = target) not in ('r', 'p') then
-    raise exception 'Retention policy %: % is not a table.', NEW.name, NEW.target_table using errcode = '42809';
+    raise exception 'Retention policy %: % is not a table.', NEW.name, NEW.target_table using errcode = '22023';
   end if;
   NEW.target_table := (select pg_catalog.format('%I.%I', n.nspname, c.relname)
                        from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target);
@@ -208,7 +208,7 @@ begin
   end if;
   if clock_type <> 'timestamptz'::regtype then
     raise exception 'Retention policy %: the clock column %.% is %, not a timestamp with time zone (timestamptz).', NEW.name, NEW.target_table, NEW.clock_column, clock_type
-      using errcode = '42804';
+      using errcode = '22023';
   end if;
   allowed := governance.retention_allowed_actions(target);
   if NEW.action <> all (allowed) then
@@ -242,9 +242,9 @@ begin
   end if;
   return NEW;
 end;
-$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.tg_retention_policies__validate() is
-  E'Refuses a retention policy naming a table or column that does not exist, a clock that is not a timestamptz, an action the table forbids (governance.retention_allowed_actions), or removal from a table without a primary key; fills an anonymize policy''s columns from the map of personal data, and writes the table''s name schema-qualified.';
+  E'Refuses (for every writer; it reads the catalog and the map of personal data as the owner) a retention policy naming a table or column that does not exist, a clock that is not a timestamptz, an action the table forbids (governance.retention_allowed_actions), or removal from a table without a primary key; fills an anonymize policy''s columns from the map of personal data, and writes the table''s name schema-qualified.';
 
 drop trigger if exists _050_validate on app_public.retention_policies;
 create trigger _050_validate before insert or update on app_public.retention_policies
