@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
 import { runCli } from "../support/cli.ts";
-import { sqlAs, tableRows } from "../support/console.ts";
+import { downloadCsv, sqlAs, tableRows } from "../support/console.ts";
 import { becomeUser, closeRootPool, commitAs, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
@@ -171,6 +171,12 @@ test("an admin sees every policy, its compliance and its dry run as the SQL func
   expect(await spared.getAttribute("href")).toMatch(/^\/admin\/gdpr\/holds/);
   expect(await cell("retention-preview", POLICY, "due").textContent()).toBe(new Intl.NumberFormat("en-US").format(Number(due[2])));
   expect(await page.locator("[data-preview-as-of]").textContent()).toContain("as of Jun 1, 2020, 12:00:00 AM UTC");
+  // The CSV carries what the cells show together (category, description, clock) each in its own column.
+  const csv = await downloadCsv(page, "retention-policies");
+  expect(csv.filename).toBe("retention-policies.csv");
+  expect(csv.rows[0]).toEqual(["Policy", "Category", "Description", "Table", "Clock", "Period (ISO 8601)", "Action", "Legal basis", "Enabled"]);
+  const [shipped] = await sqlAs<Record<string, string>>(admin, "select category, description from app_public.retention_policies where name = $1", [POLICY]);
+  expect(csv.rows.find((row) => row[0] === POLICY)).toEqual([POLICY, shipped!.category, shipped!.description, "app_public.clients", "deleted_at", "P90D", "archive_then_delete", "legitimate_interests", "true"]);
   await screenshot(page, "retention-admin");
 
   // Another instant, kept in the URL: neither client is past its 90 days yet.
@@ -217,13 +223,17 @@ test("an admin changes a policy's period after a confirmation stating it; a zero
   expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'"))[0]!.period).toBe(signInPeriod);
 });
 
-test("a run of the real CLI appears in the run log with its figures per policy, and its archive with its files, as the tables hold them", async () => {
-  // Another file may hold the one run allowed at a time: wait for it, a few times.
-  let result = await retentionRun();
-  for (let attempt = 1; result.code !== 0 && /only one runs at a time/.test(result.stderr) && attempt < 10; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    result = await retentionRun();
-  }
+test("runs of the real CLI appear in the run log, a failed one with its error in words, a finished one with its figures per policy and its archive with its files", async () => {
+  // First with an archive folder that is not there: the run fails before it deletes anything, and says why.
+  const missing = path.join(archiveDir, "not-mounted");
+  const failed = await retentionRun(missing);
+  expect(failed.code).toBe(1);
+  const [failedRun] = await sqlAs<{ id: string; status: string; error: string }>(admin,
+    "select id, status, error from app_public.retention_runs where policy_name = $1 and as_of = $2 and status = 'failed' order by started_at desc limit 1", [POLICY, AS_OF]);
+  expect(failedRun!.error).toContain(missing);
+  expect((await rootPool().query("select count(*)::int as n from app_public.clients where id = $1", [goneClientId])).rows[0].n).toBe(1);
+
+  const result = await retentionRun(archiveDir);
   expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
   const runId = /Retention run ([0-9a-f-]{36})/.exec(result.stdout)![1]!;
   const [figures] = await sqlAs<Record<string, string>>(admin,
@@ -238,9 +248,12 @@ test("a run of the real CLI appears in the run log with its figures per policy, 
   const run = runs.find((row) => row.run === runId);
   expect(run).toMatchObject({ status: "finished", "dry-run": "false", "as-of": expect.any(String), scope: POLICY, "started-by": "custodian retention run", error: "" });
   expect(moment(run!["as-of"])).toBe(AS_OF);
-  // Newest first.
+  // Newest first; the failed one with its error as the run log holds it.
   const started = runs.map((row) => row.started!);
   expect([...started].sort().reverse()).toEqual(started);
+  expect(runs.findIndex((row) => row.run === runId)).toBeLessThan(runs.findIndex((row) => row.run === failedRun!.id));
+  expect(runs.find((row) => row.run === failedRun!.id)).toMatchObject({ status: "failed", error: failedRun!.error });
+  expect(await page.locator(`table[data-table="retention-runs"] tr:has(td[data-value="${failedRun!.id}"]) td[data-column="error"]`).textContent()).toBe(failedRun!.error);
   await page.locator(`table[data-table="retention-runs"] td[data-value="${runId}"] a`).click();
   await page.locator(`[data-run="${runId}"]`).waitFor();
   const [perPolicy] = await tableRows(page, `retention-run-${runId.slice(0, 8)}`);
@@ -267,8 +280,15 @@ test("a run of the real CLI appears in the run log with its figures per policy, 
   expect(left.rows.map((row) => row.id)).toEqual([heldClientId]);
 });
 
-function retentionRun() {
-  return runCli(["retention", "run", "--policy", POLICY, "--as-of", AS_OF], testEnvironment({ ARCHIVE_DIR: archiveDir, DATA_DIR: process.env.TEST_TMP_DIR! }));
+/** `custodian retention run` of the one policy as of AS_OF; another file may hold the one run allowed at a time, so a refusal is waited out a few times. */
+async function retentionRun(archive: string) {
+  const run = () => runCli(["retention", "run", "--policy", POLICY, "--as-of", AS_OF], testEnvironment({ ARCHIVE_DIR: archive, DATA_DIR: process.env.TEST_TMP_DIR! }));
+  let result = await run();
+  for (let attempt = 1; /only one runs at a time/.test(result.stderr) && attempt < 10; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    result = await run();
+  }
+  return result;
 }
 
 test("an auditor sees the retention pages without a button that acts, at 800 px; a coach is refused them", async () => {

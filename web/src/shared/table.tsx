@@ -11,6 +11,8 @@ export interface Column<Row> {
   numeric?: boolean;
   /** False for a column of controls (links, buttons): it is shown but not downloaded. */
   csv?: boolean;
+  /** False for a column only the CSV carries (what the table shows inside another column's cell). */
+  displayed?: boolean;
 }
 
 /** A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180). */
@@ -57,6 +59,7 @@ export function DataTable<Row>({
   filename: string;
   rowKey: (row: Row, index: number) => string;
 }) {
+  const shown = columns.filter((column) => column.displayed !== false);
   return (
     <div className="data-table">
       <div className="table-tools">
@@ -68,7 +71,7 @@ export function DataTable<Row>({
         <table aria-label={label} data-table={filename}>
           <thead>
             <tr>
-              {columns.map((column) => (
+              {shown.map((column) => (
                 <th key={column.id} scope="col" className={column.numeric ? "numeric" : undefined}>
                   {column.label}
                 </th>
@@ -78,7 +81,7 @@ export function DataTable<Row>({
           <tbody>
             {rows.map((row, index) => (
               <tr key={rowKey(row, index)}>
-                {columns.map((column) => (
+                {shown.map((column) => (
                   <td key={column.id} data-column={column.id} data-value={column.raw(row) ?? ""} data-control={column.csv === false ? "" : undefined} className={column.numeric ? "numeric" : undefined}>
                     {column.show ? column.show(row) : (column.raw(row) ?? "—")}
                   </td>

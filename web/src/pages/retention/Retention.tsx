@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { ResultOf } from "../../graphql.ts";
 import { count, instant, percent } from "../../shared/format.ts";
 import { Link, useLocation } from "../../shared/router.tsx";
@@ -34,6 +34,11 @@ export function Retention() {
   const [version, setVersion] = useState(0);
   const overview = useQuery(RetentionOverview, { asOf }, { version });
   const when = asOf ? instant(asOf) : "now";
+  // The policies last read: the change form (and its outcome) stays while the page reads them again after a change.
+  const [known, setKnown] = useState<Policy[] | null>(null);
+  useEffect(() => {
+    if (overview.status === "done") setKnown(policies(overview.data));
+  }, [overview]);
   return (
     <>
       <header className="page-header">
@@ -69,7 +74,7 @@ export function Retention() {
           </>
         )}
       </Panel>
-      {session.role === "admin" && overview.status === "done" && <ChangePolicy policies={policies(overview.data)} done={() => setVersion((value) => value + 1)} />}
+      {session.role === "admin" && known && <ChangePolicy policies={known} done={() => setVersion((value) => value + 1)} />}
       {session.role === "admin" && (
         <section className="panel" aria-label="Start a run">
           <h2>Start a run</h2>
@@ -84,14 +89,24 @@ export function Retention() {
 
 function PolicyTable({ rows }: { rows: Policy[] }) {
   const columns: Column<Policy>[] = [
-    { id: "name", label: "Policy", raw: (row) => row.name, show: (row) => <code>{row.name}</code> },
-    { id: "category", label: "Category", raw: (row) => row.category },
-    { id: "table", label: "Table", raw: (row) => row.targetTable, show: (row) => <code>{row.targetTable}</code> },
-    { id: "clock", label: "Clock", raw: (row) => row.clockColumn, show: (row) => <code>{row.clockColumn}</code> },
-    { id: "period", label: "Period", raw: (row) => periodRaw(row.period), show: (row) => periodWords(row.period) },
+    {
+      id: "name",
+      label: "Policy",
+      raw: (row) => row.name,
+      show: (row) => (
+        <>
+          <strong>{row.category}</strong> <code>{row.name}</code>
+          <span className="policy-description">{row.description}</span>
+        </>
+      ),
+    },
+    { id: "category", label: "Category", raw: (row) => row.category, displayed: false },
+    { id: "description", label: "Description", raw: (row) => row.description, displayed: false },
+    { id: "table", label: "Rows of", csvLabel: "Table", raw: (row) => row.targetTable, show: (row) => <><code>{row.targetTable}</code> by <code>{row.clockColumn}</code></> },
+    { id: "clock", label: "Clock", raw: (row) => row.clockColumn, displayed: false },
+    { id: "period", label: "Period", csvLabel: "Period (ISO 8601)", raw: (row) => periodRaw(row.period), show: (row) => periodWords(row.period) },
     { id: "action", label: "Action", raw: (row) => row.action, show: (row) => ACTION_WORDS[row.action] ?? row.action },
     { id: "basis", label: "Legal basis", raw: (row) => row.legalBasis, show: (row) => LEGAL_BASIS_WORDS[row.legalBasis] ?? row.legalBasis },
-    { id: "description", label: "Description", raw: (row) => row.description },
     { id: "enabled", label: "Enabled", raw: (row) => String(row.enabled), show: (row) => (row.enabled ? "yes" : "no (previewed, not run)") },
   ];
   return (
