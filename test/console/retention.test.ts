@@ -5,10 +5,11 @@ import type { Browser, Page } from "playwright-core";
 import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
 import { runCli } from "../support/cli.ts";
 import { downloadCsv, sqlAs, tableRows } from "../support/console.ts";
-import { becomeUser, closeRootPool, commitAs, rootPool, withRootDb, type Actor } from "../support/db.ts";
+import { becomeUser, closeRootPool, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl } from "../support/http.ts";
+import { committed, holdClient, plantDeletedClient, removeHolds } from "../support/retention.ts";
 
 // The retention pages in a real Chromium: the policies, the compliance figure
 // and the dry run against the SQL functions as that role at a pinned instant
@@ -17,13 +18,19 @@ import { apiUrl } from "../support/http.ts";
 // real CLI appears in the run log with its figures and its archive with its
 // files; auditors see it all without buttons; coaches are refused.
 
-/** Long before any other test's rows: a run as of it acts only on this file's clients. */
+/** The instant the pages are pinned at; this file's clients were created (and deleted) three months before. */
 const AS_OF = "2020-06-01T00:00:00.000Z";
-/** Earlier still: the clients deleted in January 2020 are not yet past their 90 days. */
+/** Earlier: the clients of January 2020 are not yet past their 90 days. */
 const EARLIER = "2020-03-01T00:00:00.000Z";
 const GONE_AT = "2020-01-15T10:00:00.000Z";
 const HELD_AT = "2020-01-20T10:00:00.000Z";
-const POLICY = "soft_deleted_clients";
+/**
+ * This file's own policy (disabled, so that no other file's run of every
+ * policy applies it): clients by created_at, which only this file moves
+ * back in time. A run of a shipped policy as of 2020 would reach the clients
+ * the retention tests plant in 2000 while they run.
+ */
+const POLICY = "console_test_old_clients";
 const at = (page: string, asOf: string | null = AS_OF) => apiUrl(`/admin${page}${asOf ? `?asOf=${asOf}` : ""}`);
 
 let browser: Browser;
@@ -34,25 +41,20 @@ let tabs: Record<"admin" | "auditor" | "coach", Page>;
 /** A client deleted at GONE_AT, due at AS_OF; and one deleted at HELD_AT, under a legal hold. */
 let goneClientId: string;
 let heldClientId: string;
+let holdId: string;
 let archiveDir: string;
 /** The period sign_in_attempts had before this file changed it (restored after). */
 let signInPeriod: string;
 
-/** A soft-deleted client of the coach's whose deletion is moved back to `deletedAt`. */
-async function oldDeletedClient(name: string, deletedAt: string): Promise<string> {
-  const pool = rootPool();
-  const id = (await pool.query("insert into app_public.clients (coach_profile_id, full_name) values ($1, $2) returning id", [coach.profileId, name])).rows[0].id as string;
-  await commitAs(coach.user, (client) => client.query("select app_public.delete_client($1)", [id]));
-  // As if it happened then (no trigger may run: the deletion's own columns are kept by one).
-  const client = await pool.connect();
-  try {
-    await client.query("begin; set local session_replication_role = replica");
-    await client.query("update app_public.clients set deleted_at = $2 where id = $1", [id, deletedAt]);
-    await client.query("commit");
-  } finally {
-    client.release();
-  }
-  return id;
+/** A soft-deleted client of the coach's (with a session, a transcription and consents), deleted and created at `at`. */
+async function oldDeletedClient(label: string, at: string): Promise<string> {
+  return committed(rootPool(), async (client) => {
+    const id = await plantDeletedClient(client, coach, at, label);
+    // Its creation moved back as well, with no trigger running (the policy's clock).
+    await client.query("set local session_replication_role = replica");
+    await client.query("update app_public.clients set created_at = $2 where id = $1", [id, at]);
+    return id;
+  });
 }
 
 beforeAll(async () => {
@@ -60,9 +62,13 @@ beforeAll(async () => {
   admin = await createUser(pool, "admin", "retention-console-admin");
   auditor = await createUser(pool, "auditor", "retention-console-auditor");
   coach = await createCoach(pool, "retention-console-coach");
-  goneClientId = await oldDeletedClient("Long Gone 2020", GONE_AT);
-  heldClientId = await oldDeletedClient("Held Since 2020", HELD_AT);
-  await pool.query("insert into app_public.legal_holds (client_id, reason) values ($1, 'Retention console test: keep this client')", [heldClientId]);
+  await pool.query(
+    `insert into app_public.retention_policies (name, category, target_table, clock_column, period, action, legal_basis, description, enabled)
+     values ($1, 'Old clients (console test)', 'app_public.clients', 'created_at', '90 days', 'archive_then_delete', 'legitimate_interests',
+             'The retention console test''s own policy: clients created more than 90 days before, archived then removed.', false)`, [POLICY]);
+  goneClientId = await oldDeletedClient("retention-console-gone", GONE_AT);
+  heldClientId = await oldDeletedClient("retention-console-held", HELD_AT);
+  holdId = await holdClient(pool, heldClientId, "Retention console test: keep this client");
   signInPeriod = (await pool.query("select period::text from app_public.retention_policies where name = 'sign_in_attempts'")).rows[0].period;
   archiveDir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-console-archive-"));
   browser = await launchBrowser();
@@ -76,14 +82,13 @@ afterAll(async () => {
   await browser?.close();
   const pool = rootPool();
   if (signInPeriod) await pool.query("update app_public.retention_policies set period = $1::interval where name = 'sign_in_attempts'", [signInPeriod]);
-  // Holds are never deleted through any door; the test's own is removed by the owner with the trigger set aside.
-  if (heldClientId) {
-    await pool.query(`begin; alter table app_public.legal_holds disable trigger _200_append_only;
-      delete from app_public.legal_holds where client_id = '${heldClientId}';
-      alter table app_public.legal_holds enable trigger _200_append_only; commit;`);
-  }
+  if (holdId) await removeHolds(pool, [holdId]);
   if (coach) await deleteCoach(pool, coach);
   for (const user of [admin, auditor]) if (user) await pool.query("delete from app_public.users where id = $1", [user.id]);
+  // This file's runs and their archive records, then its policy (kept, disabled, while another file's run still names it).
+  await pool.query("delete from app_public.retention_archives where policy_name = $1", [POLICY]);
+  await pool.query("delete from app_public.retention_runs where policy_name = $1", [POLICY]);
+  await pool.query("delete from app_public.retention_policies where name = $1", [POLICY]).catch(() => undefined);
   if (archiveDir) fs.rmSync(archiveDir, { recursive: true, force: true });
   await closeRootPool();
 });
@@ -134,39 +139,52 @@ async function sqlFigures(actor: Actor, asOf: string): Promise<Figures> {
   };
 }
 
-/** The page against SQL at asOf; other files write rows meanwhile, so a difference is read again (both sides) before it fails. */
-async function expectFiguresAsSql(page: Page, actor: Actor, asOf: string): Promise<Figures> {
-  for (let attempt = 1; ; attempt++) {
-    const shown = await shownFigures(page);
-    const sql = await sqlFigures(actor, asOf);
-    if (JSON.stringify(shown) === JSON.stringify(sql) || attempt === 3) {
-      expect(shown).toEqual(sql);
-      return shown;
-    }
-    await page.reload();
+/**
+ * The page against SQL at asOf. Other files write rows meanwhile (every write
+ * adds audit events), so SQL is read just before the page loads and just
+ * after it is shown: every row that stayed the same across the two reads must
+ * be on the page exactly so. This file's own policy's row is always stable in
+ * the policies and the dry run (only its clients are past its period); in
+ * compliance its count of rows under it is every client, so there its rows
+ * past the period and held are compared.
+ */
+async function expectFiguresAsSql(page: Page, actor: Actor, asOf: string, load: () => Promise<unknown>): Promise<Figures> {
+  const before = await sqlFigures(actor, asOf);
+  await load();
+  const shown = await shownFigures(page);
+  const after = await sqlFigures(actor, asOf);
+  for (const part of ["policies", "compliance", "preview"] as const) {
+    const byName = (rows: unknown[]) => new Map(rows.map((row) => [(row as string[])[0]!, JSON.stringify(row)]));
+    const [was, is, onPage] = [byName(before[part]), byName(after[part]), byName(shown[part])];
+    const stable = [...is.keys()].filter((name) => was.get(name) === is.get(name));
+    if (part === "compliance") {
+      const [, , , past, held] = JSON.parse(is.get(POLICY)!) as string[];
+      expect((JSON.parse(onPage.get(POLICY)!) as string[]).slice(3, 5)).toEqual([past, held]);
+    } else expect(stable).toContain(POLICY);
+    for (const name of stable) expect([part, name, onPage.get(name)]).toEqual([part, name, is.get(name)]);
+    // The same policies, in the API's order.
+    if (JSON.stringify([...was.keys()]) === JSON.stringify([...is.keys()])) expect([...onPage.keys()]).toEqual([...is.keys()]);
   }
+  return shown;
 }
 
 const previewOf = (figures: Figures, policy: string) => figures.preview.find((row) => (row as string[])[0] === policy) as string[];
 
 test("an admin sees every policy, its compliance and its dry run as the SQL functions give them at the pinned instant, and at another", async () => {
   const page = tabs.admin;
-  await page.goto(at("/retention"));
-  const figures = await expectFiguresAsSql(page, admin, AS_OF);
+  const figures = await expectFiguresAsSql(page, admin, AS_OF, () => page.goto(at("/retention")));
   const nav = page.getByRole("navigation", { name: "Console" });
   for (const name of ["Retention", "Retention runs", "Archives"]) expect(await nav.getByRole("link", { name, exact: true }).count()).toBe(1);
   // The shipped policies, the period in words.
   const cell = (table: string, key: string, column: string) => page.locator(`table[data-table="${table}"] tr:has(td[data-value="${key}"]) td[data-column="${column}"]`).first();
   expect(await cell("retention-policies", "transcript_text", "period").textContent()).toBe("3 years");
-  expect(await cell("retention-policies", POLICY, "period").textContent()).toBe("90 days");
+  expect(await cell("retention-policies", "soft_deleted_clients", "period").textContent()).toBe("90 days");
+  expect(await cell("retention-policies", POLICY, "enabled").textContent()).toBe("no (previewed, not run)");
   expect(await cell("retention-policies", "usage_events", "period").textContent()).toBe("forever");
   expect(await cell("retention-policies", "usage_events", "action").textContent()).toBe("Keep forever");
   // Our deleted client is due at AS_OF, the held one spared, with the way to the holds.
   const due = previewOf(figures, POLICY);
-  expect(due[5]).toContain(goneClientId);
-  expect(due[5]).not.toContain(heldClientId);
-  expect(Number(due[6])).toBeGreaterThanOrEqual(1);
-  expect(due[3]).toBe(GONE_AT);
+  expect(due.slice(2)).toEqual(["1", GONE_AT, GONE_AT, goneClientId, "1"]);
   const spared = cell("retention-preview", POLICY, "spared").getByRole("link");
   expect(await spared.getAttribute("href")).toMatch(/^\/admin\/gdpr\/holds/);
   expect(await cell("retention-preview", POLICY, "due").textContent()).toBe(new Intl.NumberFormat("en-US").format(Number(due[2])));
@@ -175,17 +193,18 @@ test("an admin sees every policy, its compliance and its dry run as the SQL func
   const csv = await downloadCsv(page, "retention-policies");
   expect(csv.filename).toBe("retention-policies.csv");
   expect(csv.rows[0]).toEqual(["Policy", "Category", "Description", "Table", "Clock", "Period (ISO 8601)", "Action", "Legal basis", "Enabled"]);
-  const [shipped] = await sqlAs<Record<string, string>>(admin, "select category, description from app_public.retention_policies where name = $1", [POLICY]);
-  expect(csv.rows.find((row) => row[0] === POLICY)).toEqual([POLICY, shipped!.category, shipped!.description, "app_public.clients", "deleted_at", "P90D", "archive_then_delete", "legitimate_interests", "true"]);
+  const [shipped] = await sqlAs<Record<string, string>>(admin, "select category, description from app_public.retention_policies where name = 'soft_deleted_clients'");
+  expect(csv.rows.find((row) => row[0] === "soft_deleted_clients")).toEqual(["soft_deleted_clients", shipped!.category, shipped!.description, "app_public.clients", "deleted_at", "P90D", "archive_then_delete", "legitimate_interests", "true"]);
   await screenshot(page, "retention-admin");
 
   // Another instant, kept in the URL: neither client is past its 90 days yet.
-  await page.getByLabel("Preview as of (UTC)").fill(EARLIER);
-  await page.getByRole("button", { name: "Apply" }).click();
-  await page.waitForURL(/asOf=2020-03-01T/);
-  const earlier = await expectFiguresAsSql(page, admin, EARLIER);
-  expect(previewOf(earlier, POLICY)[5]).not.toContain(goneClientId);
-  expect(Number(previewOf(earlier, POLICY)[6])).toBeLessThan(Number(due[6]));
+  const earlier = await expectFiguresAsSql(page, admin, EARLIER, async () => {
+    await page.getByLabel("Preview as of (UTC)").fill(EARLIER);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(/asOf=2020-03-01T/);
+    await page.locator(`[data-preview-as-of="${EARLIER}"]`).waitFor();
+  });
+  expect(previewOf(earlier, POLICY).slice(2)).toEqual(["0", "", "", "", "0"]);
 });
 
 test("an admin changes a policy's period after a confirmation stating it; a zero period is refused in the database's words", async () => {
@@ -237,9 +256,9 @@ test("runs of the real CLI appear in the run log, a failed one with its error in
   expect({ code: result.code, stderr: result.code === 0 ? "" : result.stderr }).toEqual({ code: 0, stderr: "" });
   const runId = /Retention run ([0-9a-f-]{36})/.exec(result.stdout)![1]!;
   const [figures] = await sqlAs<Record<string, string>>(admin,
-    "select status, rows_archived::text, rows_deleted::text, rows_spared_by_hold::text, archives_written::text, errors::text from app_public.retention_run_policies where run_id = $1", [runId]);
-  expect(figures).toMatchObject({ status: "finished", rows_archived: "1", rows_deleted: "1", archives_written: "1", errors: "0" });
-  expect(Number(figures!.rows_spared_by_hold)).toBeGreaterThanOrEqual(1);
+    "select status, rows_archived::text, rows_deleted::text, cascade_rows_deleted::text, rows_spared_by_hold::text, archives_written::text, errors::text from app_public.retention_run_policies where run_id = $1", [runId]);
+  // The client, and its session, transcription and two consents with it; the held one spared.
+  expect(figures).toEqual({ status: "finished", rows_archived: "1", rows_deleted: "1", cascade_rows_deleted: "4", rows_spared_by_hold: "1", archives_written: "1", errors: "0" });
 
   const page = tabs.admin;
   await page.goto(at("/retention/runs", null));
@@ -257,7 +276,7 @@ test("runs of the real CLI appear in the run log, a failed one with its error in
   await page.locator(`table[data-table="retention-runs"] td[data-value="${runId}"] a`).click();
   await page.locator(`[data-run="${runId}"]`).waitFor();
   const [perPolicy] = await tableRows(page, `retention-run-${runId.slice(0, 8)}`);
-  expect(perPolicy).toMatchObject({ policy: POLICY, status: "finished", archived: figures!.rows_archived, deleted: figures!.rows_deleted, spared: figures!.rows_spared_by_hold, archives: "1", errors: "0" });
+  expect(perPolicy).toMatchObject({ policy: POLICY, status: "finished", archived: "1", deleted: "1", cascade: "4", spared: figures!.rows_spared_by_hold, archives: "1", errors: "0" });
   await screenshot(page, "retention-runs-admin");
 
   const [archive] = await sqlAs<{ id: string; row_count: string; manifest: { files: Array<{ name: string; table: string; rows: number; bytes: number; sha256: string }> }; time_from: Date; store: string }>(admin,
@@ -294,8 +313,7 @@ async function retentionRun(archive: string) {
 test("an auditor sees the retention pages without a button that acts, at 800 px; a coach is refused them", async () => {
   const page = tabs.auditor;
   await page.setViewportSize({ width: 800, height: 900 });
-  await page.goto(at("/retention"));
-  await expectFiguresAsSql(page, auditor, AS_OF);
+  await expectFiguresAsSql(page, auditor, AS_OF, () => page.goto(at("/retention")));
   expect(await page.locator("[data-action]").count()).toBe(0);
   expect(await page.getByRole("region", { name: "Change a policy" }).count()).toBe(0);
   expect(await page.getByRole("region", { name: "Start a run" }).count()).toBe(0);
