@@ -10,8 +10,8 @@ import { scratchDirectory } from "../support/archive.ts";
 import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
-import { createCoach, createUser, deleteCoach, grantConsents, type Coach } from "../support/fixtures.ts";
-import { apiUrl, login } from "../support/http.ts";
+import { createCoach, createUser, deleteCoach, grantConsents, type Coach, type User } from "../support/fixtures.ts";
+import { apiUrl, graphql, login } from "../support/http.ts";
 import { cascadeRows, clientCascadeTables, committed, holdClient, plantDeletedClient, removeHolds } from "../support/retention.ts";
 
 // Retention runs through the real doors, committed: the CLI, the worker, the
@@ -57,7 +57,92 @@ async function rowCount(clientId: string): Promise<number> {
   return Object.values(await cascadeRows(pool, clientId)).reduce((sum, rows) => sum + rows.length, 0);
 }
 
+const preview = "select * from app_public.retention_preview($1, $2)";
+
 const byId = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+
+describe("the dry run over GraphQL and REST (first: no other rows of 2000 yet)", () => {
+  const PREVIEW_AS_OF = "2000-10-01T00:00:00.000Z";
+  let admin: User;
+  let auditor: User;
+  let planted: string[] = [];
+  let ownHolds: string[] = [];
+
+  beforeAll(async () => {
+    admin = await createUser(rootPool(), "admin", "retention-preview-admin");
+    auditor = await createUser(rootPool(), "auditor", "retention-preview-auditor");
+    planted = await committed(rootPool(), async (client) => [
+      await plantDeletedClient(client, coach, "2000-01-10T00:00:00Z", "rest-due"),
+      await plantDeletedClient(client, coach, "2000-02-10T00:00:00Z", "rest-held"),
+    ]);
+    ownHolds = [await holdClient(rootPool(), planted[1]!)];
+  });
+  afterAll(async () => {
+    await removeHolds(rootPool(), ownHolds);
+    for (const id of planted) await rootPool().query("select governance.hard_delete('app_public.clients', $1, 'test cleanup')", [id]);
+    await rootPool().query("delete from app_public.users where id = any($1)", [[admin.id, auditor.id]]);
+  });
+
+  test("GraphQL's retentionPreview is the SQL function's, for admins and auditors; a coach is refused", async () => {
+    const query = `query ($asOf: Datetime) { retentionPreview(policy: "soft_deleted_clients", asOf: $asOf) { nodes { policyName rowsDue rowsSparedByHold sampleKeys oldestDue } } }`;
+    const { rows: [sql] } = await rootPool().query(preview, ["soft_deleted_clients", PREVIEW_AS_OF]);
+    for (const reader of [admin, auditor]) {
+      const { body } = await graphql(query, { asOf: PREVIEW_AS_OF }, await login(reader.email));
+      expect(body.errors).toBeUndefined();
+      expect(body.data!.retentionPreview.nodes).toEqual([{
+        policyName: "soft_deleted_clients", rowsDue: sql.rows_due, rowsSparedByHold: sql.rows_spared_by_hold, sampleKeys: sql.sample_keys,
+        oldestDue: expect.stringMatching(/^2000-01-10T00:00:00/),
+      }]);
+    }
+    expect(sql).toMatchObject({ rows_due: "1", rows_spared_by_hold: "1" });
+    const refused = await graphql(query, { asOf: PREVIEW_AS_OF }, await login(coach.user.email));
+    expect(refused.body.errors?.[0]?.message).toBe("A coach may not use retentionPreview.");
+  });
+
+  test("GraphQL's retentionCompliance is the SQL function's, the held row counted apart", async () => {
+    const query = `query ($asOf: Datetime) { retentionCompliance(asOf: $asOf) { nodes { policyName rowsUnderPolicy rowsWithinPeriod rowsPastPeriod rowsHeld compliancePercent } } }`;
+    const { body } = await graphql(query, { asOf: PREVIEW_AS_OF }, await login(admin.email));
+    expect(body.errors).toBeUndefined();
+    const { rows } = await rootPool().query(
+      `select policy_name, rows_under_policy, rows_within_period, rows_past_period, rows_held, compliance_percent::text from app_public.retention_compliance($1)`, [PREVIEW_AS_OF]);
+    // Rows under a policy now include other tests' rows, written meanwhile; those past their period in 2000 are this file's.
+    const stable = (node: Record<string, string>) => ({ policyName: node.policyName, rowsPastPeriod: node.rowsPastPeriod, rowsHeld: node.rowsHeld });
+    expect(body.data!.retentionCompliance.nodes.map(stable)).toEqual(rows.map((row) => ({
+      policyName: row.policy_name, rowsPastPeriod: row.rows_past_period, rowsHeld: row.rows_held,
+    })));
+    for (const node of body.data!.retentionCompliance.nodes) {
+      expect(Number(node.rowsUnderPolicy)).toBeGreaterThanOrEqual(Number(node.rowsWithinPeriod) + Number(node.rowsPastPeriod) + Number(node.rowsHeld));
+    }
+    expect(body.data!.retentionCompliance.nodes.find((node: { policyName: string }) => node.policyName === "soft_deleted_clients"))
+      .toMatchObject({ rowsPastPeriod: "1", rowsHeld: "1" });
+  });
+
+  test("GET /api/v1/retention/preview and /policies answer admins and auditors in JSON, CSV and JSON Lines; a coach gets 403, no token 401, a bad instant 400", async () => {
+    const token = await login(auditor.email);
+    const get = (path: string, bearer: string | null = token) =>
+      fetch(apiUrl(path), { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+    const json = await get(`/api/v1/retention/preview?policy=soft_deleted_clients&as_of=${PREVIEW_AS_OF}`);
+    expect(json.status).toBe(200);
+    const [row] = (await json.json()) as Record<string, unknown>[];
+    const { rows: [sql] } = await rootPool().query(preview, ["soft_deleted_clients", PREVIEW_AS_OF]);
+    expect(row).toMatchObject({ policyName: "soft_deleted_clients", rowsDue: sql.rows_due, rowsSparedByHold: "1", sampleKeys: sql.sample_keys, period: "90 days" });
+    const all = (await (await get(`/api/v1/retention/preview?as_of=${PREVIEW_AS_OF}`)).json()) as { policyName: string }[];
+    expect(all.map((item) => item.policyName).sort()).toEqual(
+      (await rootPool().query("select name from app_public.retention_policies order by name")).rows.map((item) => item.name));
+    const csv = await (await get("/api/v1/retention/policies?format=csv")).text();
+    expect(csv.split(/\r?\n/)[0]).toBe("name,category,targetTable,clockColumn,period,action,legalBasis,description,anonymizeColumns,enabled,createdAt,updatedAt");
+    expect(csv).toMatch(/^usage_events,Usage events,app_public.usage_events,occurred_at,,keep_forever,legal_obligation,/m);
+    const lines = (await (await get("/api/v1/retention/policies?format=jsonl", await login(admin.email))).text()).trim().split("\n").map((line) => JSON.parse(line));
+    expect(lines.find((item) => item.name === "transcript_text")).toMatchObject({ action: "anonymize", anonymizeColumns: ["error_message", "transcript_text"], period: "3 years" });
+    expect((await get("/api/v1/retention/preview", await login(coach.user.email))).status).toBe(403);
+    expect((await get("/api/v1/retention/runs", null)).status).toBe(401);
+    const bad = await get("/api/v1/retention/preview?as_of=soon");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: '"as_of" must be an ISO 8601 timestamp (like 2026-11-25T10:00:00Z), not "soon".' });
+    const unknown = await get("/api/v1/retention/preview?policy=nothing_like_it");
+    expect(unknown.status).toBe(404);
+  });
+});
 
 test("a dry run counts what the run then does: each due client is archived with its sessions, transcriptions and consents, then exactly those rows go through the governed hard delete; the held client stays", async () => {
   const due = [await plant("2000-01-10T00:00:00Z", "due-a"), await plant("2000-03-01T00:00:00Z", "due-b")];
@@ -263,4 +348,43 @@ test("a run of every policy anonymizes transcript text past its period (not a he
   } finally {
     await pool.query("delete from app_public.users where id = $1", [admin.id]);
   }
+});
+
+test("a delete policy removes old rows without an archive and spares a held person's: sign-in attempts", async () => {
+  const other = await createUser(pool, "coach", "retention-attempts");
+  try {
+    const attempt = async (userId: string) => (await pool.query(
+      `insert into app_private.sign_in_attempts (attempted_at, email, user_id, subject_id, outcome)
+       values ('1999-06-01T00:00:00Z', 'someone@test.example', $1, $1, 'wrong_password') returning id`, [userId])).rows[0].id as string;
+    const [heldAttempt, goneAttempt] = [await attempt(coach.user.id), await attempt(other.id)];
+    holds.push((await pool.query("insert into app_public.legal_holds (user_id, reason) values ($1, 'Account dispute 2000') returning id", [coach.user.id])).rows[0].id);
+    const result = await runCli(["retention", "run", "--policy", "sign_in_attempts", "--as-of", AS_OF], env());
+    expect(result.code).toBe(0);
+    expect(await figures((await latestRun()).id, "sign_in_attempts")).toMatchObject({ status: "finished", rows_deleted: 1, rows_archived: 0, rows_spared_by_hold: 1 });
+    const { rows } = await pool.query("select id from app_private.sign_in_attempts where id = any($1)", [[heldAttempt, goneAttempt]]);
+    expect(rows).toEqual([{ id: heldAttempt }]);
+    expect((await pool.query("select count(*)::int as n from audit.events where table_name = 'sign_in_attempts' and operation = 'DELETE' and record_key = $1",
+      [JSON.stringify({ id: goneAttempt })])).rows[0].n).toBe(1);
+  } finally {
+    await pool.query("delete from app_private.sign_in_attempts where user_id = $1", [other.id]);
+    await pool.query("delete from app_public.users where id = $1", [other.id]);
+  }
+});
+
+test("an archive whose writing never finished is forgotten by the next run, and its rows are archived afresh", async () => {
+  const clientId = await plant("2000-06-01T00:00:00Z", "unwritten");
+  // A run that recorded an archive and died before writing a byte of it: its session ends, and the lock with it.
+  const crashed = new pg.Client({ connectionString: ownerUrl(process.env.TEST_DATABASE_URL!) });
+  await crashed.connect();
+  const { rows: [stale] } = await crashed.query("select * from app_private.start_retention_run('soft_deleted_clients', false, $1, 'test')", [AS_OF]);
+  const unwritten = "00000000-0000-4000-8000-000000000017";
+  await crashed.query("select app_private.create_retention_archive($1, $2, 'soft_deleted_clients', 'a store that crashed')", [unwritten, stale.id]);
+  await crashed.end();
+  const result = await runCli(["retention", "run", "--policy", "soft_deleted_clients", "--as-of", AS_OF], env());
+  expect(result.code).toBe(0);
+  const run = await latestRun();
+  expect(await rowCount(clientId)).toBe(0);
+  expect((await pool.query("select count(*)::int as n from app_public.retention_archives where id = $1", [unwritten])).rows[0].n).toBe(0);
+  expect(await figures(run.id, "soft_deleted_clients")).toMatchObject({ rows_archived: 1, rows_deleted: 1, errors: 0 });
+  expect((await pool.query("select status from app_public.retention_runs where id = $1", [stale.id])).rows[0].status).toBe("failed");
 });
