@@ -71,7 +71,16 @@ export function Archives() {
 
 function ArchiveTable({ rows }: { rows: Archive[] }) {
   const columns: Column<Archive>[] = [
-    { id: "archive", label: "Archive", raw: (row) => row.rowId, show: (row) => <span className="hash">{row.rowId}</span> },
+    {
+      id: "archive",
+      label: "Archive",
+      raw: (row) => row.rowId,
+      show: (row) => (
+        <span className="hash" title={row.rowId}>
+          {row.rowId.slice(0, 8)}…<span className="visually-hidden">{row.rowId.slice(8)} (the id custodian archive verify takes)</span>
+        </span>
+      ),
+    },
     { id: "kind", label: "Kind", raw: (row) => row.kind, show: (row) => (row.kind === "audit_partition" ? "audit month" : "rows") },
     { id: "policy", label: "Policy", raw: (row) => row.policyName, show: (row) => (row.policyName ? <code>{row.policyName}</code> : "—") },
     {

@@ -102,7 +102,7 @@ function PolicyTable({ rows }: { rows: Policy[] }) {
     },
     { id: "category", label: "Category", raw: (row) => row.category, displayed: false },
     { id: "description", label: "Description", raw: (row) => row.description, displayed: false },
-    { id: "table", label: "Rows of", csvLabel: "Table", raw: (row) => row.targetTable, show: (row) => <><code>{row.targetTable}</code> by <code>{row.clockColumn}</code></> },
+    { id: "rows-of", label: "Rows of", csvLabel: "Table", raw: (row) => row.targetTable, show: (row) => <><code>{row.targetTable}</code> by <code>{row.clockColumn}</code></> },
     { id: "clock", label: "Clock", raw: (row) => row.clockColumn, displayed: false },
     { id: "period", label: "Period", csvLabel: "Period (ISO 8601)", raw: (row) => periodRaw(row.period), show: (row) => periodWords(row.period) },
     { id: "action", label: "Action", raw: (row) => row.action, show: (row) => ACTION_WORDS[row.action] ?? row.action },
