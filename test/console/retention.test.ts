@@ -288,10 +288,10 @@ test("runs of the real CLI appear in the run log, a failed one with its error in
   expect(record).toMatchObject({ kind: "rows", policy: POLICY, run: runId, rows: archive!.row_count, store: archive!.store, stage: "rows removed" });
   expect(moment(record!.from)).toBe(GONE_AT);
   const files = (await tableRows(page, "retention-archive-files")).filter((row) => row.archive === archive!.id);
-  expect(files.map((row) => [row.name, row.table, row.rows, row.bytes, row.sha256])).toEqual(
-    archive!.manifest.files.map((file) => [file.name, file.table, String(file.rows), String(file.bytes), file.sha256]),
+  expect(files.map((row) => [row.name, row.rows, row.bytes, row.sha256])).toEqual(
+    archive!.manifest.files.map((file) => [file.name, String(file.rows), String(file.bytes), file.sha256]),
   );
-  expect(files.find((row) => row.table === "app_public.clients")?.rows).toBe("1");
+  expect(files.find((row) => row.name === "app_public.clients.jsonl.gz")?.rows).toBe("1");
   await screenshot(page, "retention-archives-admin");
 
   // Gone from the database; the held one stays.

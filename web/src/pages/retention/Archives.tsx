@@ -118,7 +118,8 @@ function FileTable({ rows }: { rows: ArchiveFile[] }) {
   const columns: Column<ArchiveFile>[] = [
     { id: "archive", label: "Archive", raw: (row) => row.archive.rowId, show: (row) => <span className="hash">{row.archive.rowId.slice(0, 8)}…</span> },
     { id: "name", label: "File", raw: (row) => row.name, show: (row) => <code>{row.name}</code> },
-    { id: "table", label: "Table", raw: (row) => row.table, show: (row) => <code>{row.table}</code> },
+    // The file is named after its table: the table is the CSV's alone.
+    { id: "table", label: "Table", raw: (row) => row.table, displayed: false },
     { id: "rows", label: "Rows", raw: (row) => String(row.rows), show: (row) => count(String(row.rows)), numeric: true },
     { id: "bytes", label: "Bytes", raw: (row) => String(row.bytes), show: (row) => count(String(row.bytes)), numeric: true },
     { id: "sha256", label: "SHA-256", raw: (row) => row.sha256, show: (row) => <span className="hash">{row.sha256}</span> },
