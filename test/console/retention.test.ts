@@ -43,8 +43,6 @@ let goneClientId: string;
 let heldClientId: string;
 let holdId: string;
 let archiveDir: string;
-/** The period sign_in_attempts had before this file changed it (restored after). */
-let signInPeriod: string;
 
 /** A soft-deleted client of the coach's (with a session, a transcription and consents), deleted and created at `at`. */
 async function oldDeletedClient(label: string, at: string): Promise<string> {
@@ -69,7 +67,6 @@ beforeAll(async () => {
   goneClientId = await oldDeletedClient("retention-console-gone", GONE_AT);
   heldClientId = await oldDeletedClient("retention-console-held", HELD_AT);
   holdId = await holdClient(pool, heldClientId, "Retention console test: keep this client");
-  signInPeriod = (await pool.query("select period::text from app_public.retention_policies where name = 'sign_in_attempts'")).rows[0].period;
   archiveDir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-console-archive-"));
   browser = await launchBrowser();
   tabs = { admin: await newTab(browser), auditor: await newTab(browser), coach: await newTab(browser) };
@@ -81,7 +78,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   const pool = rootPool();
-  if (signInPeriod) await pool.query("update app_public.retention_policies set period = $1::interval where name = 'sign_in_attempts'", [signInPeriod]);
   if (holdId) await removeHolds(pool, [holdId]);
   if (coach) await deleteCoach(pool, coach);
   for (const user of [admin, auditor]) if (user) await pool.query("delete from app_public.users where id = $1", [user.id]);
@@ -214,32 +210,35 @@ test("an admin changes a policy's period after a confirmation stating it; a zero
   const region = page.getByRole("region", { name: "Change a policy" });
   // The form alone: the dialog beside it names the policy too.
   const form = region.locator("form");
-  await form.getByLabel("Policy").selectOption("sign_in_attempts");
-  expect(await form.getByLabel("Period").inputValue()).toBe("1");
-  expect(await form.getByLabel("Unit").inputValue()).toBe("years");
-  await form.getByLabel("Period").fill("2");
+  await form.getByLabel("Policy").selectOption(POLICY);
+  expect(await form.getByLabel("Period").inputValue()).toBe("90");
+  expect(await form.getByLabel("Unit").inputValue()).toBe("days");
+  expect(await form.getByLabel("Enabled (runs apply it)").isChecked()).toBe(false);
+  await form.getByLabel("Period").fill("6");
+  await form.getByLabel("Unit").selectOption("months");
   await form.locator('[data-action="change-policy"]').click();
   const confirm = page.getByRole("dialog", { name: "Change the policy?" });
-  expect(await confirm.textContent()).toContain("its period goes from 1 year to 2 years");
+  expect(await confirm.textContent()).toContain("its period goes from 90 days to 6 months");
   await confirm.getByRole("button", { name: "Save the change" }).click();
-  expect(await region.locator('[data-outcome="change-policy"]').textContent()).toMatch(/^Saved at .+ UTC: sign_in_attempts keeps rows 2 years, enabled\.$/);
-  const [saved] = await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'");
-  expect(saved!.period).toBe("2 years");
-  await page.locator('table[data-table="retention-policies"] tr:has(td[data-value="sign_in_attempts"]) td[data-column="period"]:text("2 years")').waitFor();
+  expect(await region.locator('[data-outcome="change-policy"]').textContent()).toMatch(new RegExp(`^Saved at .+ UTC: ${POLICY} keeps rows 6 months, disabled\\.$`));
+  const [saved] = await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = $1", [POLICY]);
+  expect(saved!.period).toBe("6 mons");
+  await page.locator(`table[data-table="retention-policies"] tr:has(td[data-value="${POLICY}"]) td[data-column="period"]:text("6 months")`).waitFor();
 
   await form.getByLabel("Period").fill("0");
   await form.locator('[data-action="change-policy"]').click();
   await confirm.getByRole("button", { name: "Save the change" }).click();
   expect(await region.locator('[data-outcome="change-policy"]').textContent()).toBe("Refused: A retention policy's period must be more than zero (for example 90 days).");
-  expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'"))[0]!.period).toBe("2 years");
+  expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = $1", [POLICY]))[0]!.period).toBe("6 mons");
   await screenshot(page, "retention-change-refused");
 
   // Back as it was, through the same form.
-  await form.getByLabel("Period").fill("1");
+  await form.getByLabel("Period").fill("90");
+  await form.getByLabel("Unit").selectOption("days");
   await form.locator('[data-action="change-policy"]').click();
   await confirm.getByRole("button", { name: "Save the change" }).click();
-  await region.locator('[data-outcome="change-policy"]:text("keeps rows 1 year")').waitFor();
-  expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = 'sign_in_attempts'"))[0]!.period).toBe(signInPeriod);
+  await region.locator('[data-outcome="change-policy"]:text("keeps rows 90 days")').waitFor();
+  expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = $1", [POLICY]))[0]!.period).toBe("90 days");
 });
 
 test("runs of the real CLI appear in the run log, a failed one with its error in words, a finished one with its figures per policy and its archive with its files", async () => {
