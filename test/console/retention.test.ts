@@ -14,7 +14,8 @@ import { committed, holdClient, plantDeletedClient, removeHolds } from "../suppo
 // The retention pages in a real Chromium: the policies, the compliance figure
 // and the dry run against the SQL functions as that role at a pinned instant
 // (the URL's asOf), and at another; an admin changes a policy's period (and
-// the database's refusal of a zero period is shown in words); a run of the
+// the database's refusal of a zero period is shown in words) and queues a
+// run for the worker after a confirmation stating its effect; a run of the
 // real CLI appears in the run log with its figures and its archive with its
 // files; auditors see it all without buttons; coaches are refused.
 
@@ -239,6 +240,37 @@ test("an admin changes a policy's period after a confirmation stating it; a zero
   await confirm.getByRole("button", { name: "Save the change" }).click();
   await region.locator('[data-outcome="change-policy"]:text("keeps rows 90 days")').waitFor();
   expect((await sqlAs<{ period: string }>(admin, "select period::text from app_public.retention_policies where name = $1", [POLICY]))[0]!.period).toBe("90 days");
+});
+
+test("an admin queues a run after a confirmation stating its effect from the dry run's figures; the worker's job names the admin", async () => {
+  const page = tabs.admin;
+  await page.goto(at("/retention"));
+  await overviewLoaded(page);
+  const region = page.getByRole("region", { name: "Start a run" });
+  expect(await region.getByRole("link", { name: "Runs" }).getAttribute("href")).toMatch(/^\/admin\/retention\/runs/);
+  const form = region.locator("form");
+  await form.getByLabel("Policy").selectOption(POLICY);
+  await form.getByLabel("As of (UTC)").fill(AS_OF);
+  const dryRun = form.getByLabel("Dry run (changes nothing)");
+  expect(await dryRun.isChecked()).toBe(true);
+  const confirm = page.getByRole("dialog", { name: "Start a run?" });
+  // A real run states what it acts on; cancelled.
+  await dryRun.uncheck();
+  await form.locator('[data-action="start-run"]').click();
+  expect(await confirm.locator('[data-effect="run"]').textContent()).toContain(
+    `acts on 1 row: 1 row of app_public.clients (Old clients (console test): archived first, then deleted), and spares 1 held by a legal hold.`);
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  await dryRun.check();
+  await form.locator('[data-action="start-run"]').click();
+  expect(await confirm.locator('[data-effect="dry-run"]').textContent()).toContain("a dry run changes nothing");
+  await confirm.getByRole("button", { name: "Queue the dry run" }).click();
+  const outcome = await region.locator('[data-outcome="start-run"]').textContent();
+  expect(outcome).toMatch(new RegExp(`^Queued as worker job (\\d+): a dry run of policy ${POLICY} as of Jun 1, 2020, 12:00:00 AM UTC\\. It appears under Runs once the worker has done it\\.$`));
+  const jobId = /job (\d+)/.exec(outcome!)![1]!;
+  // Not left for another file's worker: the job is checked, then taken off the queue.
+  const { rows: [job] } = await rootPool().query("select payload from graphile_worker._private_jobs where id = $1", [jobId]);
+  await rootPool().query("select graphile_worker.complete_jobs(array[$1::bigint])", [jobId]);
+  expect(job.payload).toEqual({ policy: POLICY, dryRun: true, asOf: "2020-06-01T00:00:00+00:00", startedBy: admin.id });
 });
 
 test("runs of the real CLI appear in the run log, a failed one with its error in words, a finished one with its figures per policy and its archive with its files", async () => {

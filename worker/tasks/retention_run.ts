@@ -3,6 +3,7 @@ import { archiveStoreFor } from "../../src/archive/store.ts";
 import { loadConfig } from "../../src/config.ts";
 import { UserError } from "../../src/errors.ts";
 import { runRetention } from "../../src/retention/run.ts";
+import { isUuid } from "../../src/uuid.ts";
 
 export interface RetentionRunPayload {
   /** One policy; every enabled policy when absent. */
@@ -10,21 +11,26 @@ export interface RetentionRunPayload {
   dryRun?: boolean;
   /** An ISO instant; now when absent. */
   asOf?: string;
+  /** The user who asked for it (app_public.request_retention_run); absent for the daily run. */
+  startedBy?: string;
 }
 
 export function assertRetentionRunPayload(payload: unknown): asserts payload is RetentionRunPayload {
-  const { policy, dryRun, asOf } = (payload ?? {}) as Record<string, unknown>;
+  const { policy, dryRun, asOf, startedBy } = (payload ?? {}) as Record<string, unknown>;
   const fine = (policy === undefined || typeof policy === "string")
     && (dryRun === undefined || typeof dryRun === "boolean")
-    && (asOf === undefined || (typeof asOf === "string" && !Number.isNaN(Date.parse(asOf))));
+    && (asOf === undefined || (typeof asOf === "string" && !Number.isNaN(Date.parse(asOf))))
+    && (startedBy === undefined || (typeof startedBy === "string" && isUuid(startedBy)));
   if (!fine || typeof payload !== "object" || payload === null) {
-    throw new Error(`retention_run takes {"policy"?: name, "dryRun"?: boolean, "asOf"?: ISO instant}, not ${JSON.stringify(payload)}.`);
+    throw new Error(`retention_run takes {"policy"?: name, "dryRun"?: boolean, "asOf"?: ISO instant, "startedBy"?: user id}, not ${JSON.stringify(payload)}.`);
   }
 }
 
 /**
- * The daily retention run (worker/crontab): every enabled policy as of now,
- * batch by batch, each transaction attributed to this job. A run refused
+ * A retention run: the daily one (worker/crontab: every enabled policy as of
+ * now), or one an admin asked for (app_public.request_retention_run: its
+ * policy, dry run, as of and who asked, recorded as startedBy), batch by
+ * batch, each transaction attributed to this job. A run refused
  * because another is running is logged, not retried: the next day's run
  * picks up whatever is left.
  */
@@ -37,6 +43,7 @@ const task: Task = async (payload, helpers) => {
       dryRun: payload.dryRun ?? false,
       asOf: payload.asOf ? new Date(payload.asOf) : null,
       task: `worker ${helpers.job.task_identifier} (job ${helpers.job.id})`,
+      startedBy: payload.startedBy ?? null,
       attribute: async (client) => {
         await client.query(
           `select pg_catalog.set_config('custodian.actor_kind', 'worker', true),

@@ -9,6 +9,7 @@ import { useQuery } from "../../shared/use-query.ts";
 import { AsOfField } from "../gdpr/Requests.tsx";
 import { asOfOf } from "../gdpr/words.ts";
 import { ChangePolicy } from "./ChangePolicy.tsx";
+import { StartRun } from "./StartRun.tsx";
 import { RetentionOverview } from "./operations.ts";
 import { ACTION_WORDS, LEGAL_BASIS_WORDS, periodRaw, periodWords } from "./words.ts";
 
@@ -25,7 +26,8 @@ const compliance = (data: Data) => (data.retentionCompliance?.nodes ?? []).filte
  * Retention (`/admin/retention`, admins and auditors): every policy, its
  * compliance figure and its dry run at `asOf` (now unless the URL pins it),
  * as retentionCompliance and retentionPreview compute them; admins change a
- * policy's period or switch it off. Runs and archives have their own pages.
+ * policy's period or switch it off, and queue a run. Runs and archives have
+ * their own pages.
  */
 export function Retention() {
   const session = useSignedIn();
@@ -75,14 +77,7 @@ export function Retention() {
         )}
       </Panel>
       {session.role === "admin" && known && <ChangePolicy policies={known} done={() => setVersion((value) => value + 1)} />}
-      {session.role === "admin" && (
-        <section className="panel" aria-label="Start a run">
-          <h2>Start a run</h2>
-          <p className="hint">
-            The console cannot start a run yet (the API offers no way to). Runs start daily from the worker, or with <code>custodian retention run [--policy P] [--dry-run]</code>; they appear under <Link to="/retention/runs" search={{ asOf: null }}>Runs</Link>.
-          </p>
-        </section>
-      )}
+      {session.role === "admin" && known && <StartRun policies={known} />}
     </>
   );
 }

@@ -52,3 +52,19 @@ export const RetentionArchiveList = graphql(`
     }
   }
 `);
+
+/** What a run of one policy (or all) as of an instant would act on: the figures the start-a-run confirmation states. */
+export const RetentionRunPreview = graphql(`
+  query RetentionRunPreview($policy: String, $asOf: Datetime) {
+    retentionPreview(policy: $policy, asOf: $asOf, first: 1000) {
+      nodes { policyName category targetTable action enabled rowsDue rowsSparedByHold }
+    }
+  }
+`);
+
+/** Queues a retention run for the worker (admins only); the answer is the worker job's id. */
+export const RequestRetentionRun = graphql(`
+  mutation RequestRetentionRun($policy: String, $dryRun: Boolean!, $asOf: Datetime) {
+    requestRetentionRun(input: { policy: $policy, dryRun: $dryRun, asOf: $asOf }) { result }
+  }
+`);
