@@ -15,7 +15,7 @@ create table audit.chain_checkpoints (
   continues_from_seal_id bigint,
   continues_after_event_id bigint,
   continues_from_hash bytea not null check (octet_length(continues_from_hash) = 32),
-  archive_id uuid not null unique,
+  archive_id uuid not null unique references app_public.retention_archives (id) on delete restrict,
   archive_store text not null,
   dropped_at timestamptz not null default now(),
   check (lower(event_ids) = first_event_id and upper(event_ids) = last_event_id + 1),
@@ -36,7 +36,7 @@ comment on column audit.chain_checkpoints.continues_from_seal_id is
   E'The newest seal up to which every sealed event has been archived and dropped: verify starts after it. Null while events older than the dropped ones remain (verify then starts from the first seal).';
 comment on column audit.chain_checkpoints.continues_after_event_id is E'That seal''s last event: no event at or below it is left in the trail.';
 comment on column audit.chain_checkpoints.continues_from_hash is E'That seal''s hash (the genesis hash when there is none): the chain continues from it.';
-comment on column audit.chain_checkpoints.archive_id is E'The verified archive (kind audit_partition) holding the events and the seals covering them.';
+comment on column audit.chain_checkpoints.archive_id is E'The verified archive (kind audit_partition, recorded in app_public.retention_archives) holding the events and the seals covering them.';
 comment on column audit.chain_checkpoints.archive_store is E'Where that archive was written, e.g. "directory /data/archive".';
 comment on column audit.chain_checkpoints.dropped_at is E'When the partition was detached and dropped.';
 alter table audit.chain_checkpoints enable row level security;

@@ -37,8 +37,10 @@ export const usage = `Usage: custodian <command>
   db reset                  drop and re-create the database (refused in production)
   schema export             write schema.graphql from the live schema
   audit seal                seal pending audit events into the hash chain now
-  audit verify [--head H]   recompute the hash chain; exits 1 and names the first altered event,
-                            or when the chain no longer leads to a head H saved from an earlier verify
+  audit verify [--head H]   recompute the hash chain (from the newest checkpoint once months were archived
+                            and dropped); exits 1 and names the first altered event, or when the chain no
+                            longer leads to a head H saved from an earlier verify
+  audit verify --archive ID check an archived month of the trail on its own: its events against its seals
   usage rate                price the usage captured and not rated yet (the worker does it every minute)
   usage aggregate [--from D --to D]
                             rate, then rebuild the daily usage rollups of a range of days (default: all)
