@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:3f0eb290b88c44e6fc0c31fe72126d78ca04f5c2
+--! Hash: sha1:351698fd824c37c895875c587ce30275a74320a8
 --! Message: issue 17: retention policies, runs and archives; audit events by partition, chain checkpoints
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -780,11 +780,11 @@ comment on function audit.dropped_event_ids() is
 create or replace function audit.chain_start() returns setof audit.chain_checkpoints as $$
   select c.* from audit.chain_checkpoints c
   where c.continues_from_seal_id is not null
-  order by c.continues_from_seal_id desc, c.id desc
+  order by c.continues_from_seal_id desc, c.id
   limit 1;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function audit.chain_start() is
-  E'The checkpoint verify starts from: the one the chain continues furthest from. None while events older than every dropped one remain.';
+  E'The checkpoint verify starts from: the first that took the chain furthest (a later one whose month lies among remaining events leaves the point where it was). None while events older than every dropped one remain.';
 
 create or replace function audit.chain_continues_from(dropped int8multirange,
   out seal_id bigint, out after_event_id bigint, out hash bytea) as $$
@@ -986,7 +986,6 @@ declare
   part record;
   month_end timestamptz;
   sealed_up_to bigint := (select s.last_event_id from audit.seals s order by s.id desc limit 1);
-  strays bigint;
 begin
   if period is null or period <= interval '0' then
     raise exception 'The audit events'' retention period must be positive, not %.', coalesce(period::text, 'null') using errcode = '22023';
@@ -1011,13 +1010,9 @@ begin
     end if;
     execute pg_catalog.format('select pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) from audit.%I', part.partition_name)
       into event_count, first_event_id, last_event_id;
-    execute 'select pg_catalog.count(*) from audit.events_default e where e.occurred_at >= $1 and e.occurred_at < $2'
-      into strays using (part.month::text || ' 00:00:00+00')::timestamptz, month_end;
     spared_reason := case
       when month_end > pg_catalog.now() then 'the month is not over yet'
       when event_count = 0 then 'it holds no events'
-      when strays > 0 then pg_catalog.format(
-        'the default partition holds %s events of this month: partition maintenance must move them into it first', strays)
       when sealed_up_to is null or last_event_id > sealed_up_to then pg_catalog.format(
         'not sealed yet: %s of its events wait for a seal',
         (select pg_catalog.count(*) from audit.events e where e.id > coalesce(sealed_up_to, -9223372036854775808)
@@ -1025,10 +1020,22 @@ begin
       else (select 'verify failed: ' || p from audit.partition_chain_problem(part.month) p) end;
     return next;
   end loop;
+  -- Events of an expired month with no partition of its own (written after it was dropped, or never moved).
+  for part in
+    select pg_catalog.date_trunc('month', e.occurred_at at time zone 'UTC')::date as month,
+           pg_catalog.count(*) as events, pg_catalog.min(e.id) as first_id, pg_catalog.max(e.id) as last_id
+    from audit.events_default e group by 1 order by 1
+  loop
+    month_end := ((part.month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz;
+    continue when month_end + period > as_of;
+    return query select 'events_default'::text, part.month, true, part.events, part.first_id, part.last_id,
+      pg_catalog.format('the default partition holds %s events of %s, a month past its period: partition maintenance moves them into a partition of their own, which a later run archives',
+        part.events, pg_catalog.to_char(part.month, 'YYYY-MM'));
+  end loop;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function audit.partition_retention_status(interval, timestamptz) is
-  E'Each month partition of audit.events: whether its month is entirely past the period as of as_of, and for an expired one its events and why it must stay for now (null when it may be archived and dropped): the month not over, no events, strays of the month in the default partition, events not sealed yet, or events that do not verify.';
+  E'Each month partition of audit.events: whether its month is entirely past the period as of as_of, and for an expired one its events and why it must stay for now (null when it may be archived and dropped): the month not over, no events, events not sealed yet, or events that do not verify. Events of expired months left in the default partition come as rows of events_default, always spared.';
 
 create or replace function audit.drop_archived_partition(partition_name text, archive_id uuid, archive_store text, archived_ids int8multirange)
 returns audit.chain_checkpoints as $$
@@ -1067,11 +1074,6 @@ begin
   problem := audit.partition_chain_problem(month);
   if problem is not null then
     raise exception 'audit.% does not verify against its seals (%); it stays.', partition_name, problem using errcode = '55000';
-  end if;
-  if exists (select from audit.events_default e
-             where e.occurred_at >= (month::text || ' 00:00:00+00')::timestamptz
-               and e.occurred_at < ((month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz) then
-    raise exception 'The default partition holds events of %; partition maintenance must move them first.', partition_name using errcode = '55000';
   end if;
   select * into seals from audit.covering_seals(first_id, last_id);
   -- Detaching locks the whole trail, readers too: give up behind a long reader rather than queue every writer behind it.

@@ -23,9 +23,9 @@ export interface SparedPartition {
 }
 
 export interface AuditPartitionResult {
-  /** Partitions archived (reused archives included); in a dry run, those that would be. */
+  /** Partitions archived by this call (an archive reused from an interrupted call is not counted again); in a dry run, those that would be. */
   partitionsArchived: number;
-  /** Events in them. */
+  /** Events in those archives. */
   rowsArchived: number;
   /** Partitions detached and dropped; in a dry run, those that would be. */
   partitionsDropped: number;
@@ -79,18 +79,26 @@ export async function archiveExpiredAuditPartitions(
       continue;
     }
     const outcome = await archiveAndDropAuditPartition(client, store, status.month, options.runId);
-    if ("spared" in outcome) {
-      result.spared.push({ partition: status.partition_name, reason: outcome.spared });
-      continue;
+    if (outcome.archiveId !== null && !outcome.reusedArchive) {
+      result.partitionsArchived++;
+      result.rowsArchived += outcome.eventCount;
     }
-    result.partitionsArchived++;
-    result.rowsArchived += outcome.eventCount;
-    result.partitionsDropped++;
+    if (outcome.checkpointId !== null) result.partitionsDropped++;
+    if (outcome.spared !== null) result.spared.push({ partition: status.partition_name, reason: outcome.spared });
   }
   return result;
 }
 
-export type PartitionOutcome = { archiveId: string; eventCount: number; reusedArchive: boolean; checkpointId: string } | { spared: string };
+export interface PartitionOutcome {
+  /** The archive written, or reused from an earlier call stopped before its drop; null when none was. */
+  archiveId: string | null;
+  reusedArchive: boolean;
+  eventCount: number;
+  /** The chain checkpoint recorded as the partition was dropped; null when it was not. */
+  checkpointId: string | null;
+  /** Why the partition stays for now; null once dropped. */
+  spared: string | null;
+}
 
 /**
  * Archives one month partition of audit.events (reusing a verified archive
@@ -108,11 +116,18 @@ export async function archiveAndDropAuditPartition(
     [month],
   );
   const partition = part!.partition_name;
-  if (part!.event_ids === null) return { spared: "it holds no events" };
+  const stays = (spared: string, archive: VerifiedArchive | null = null, reusedArchive = false): PartitionOutcome => ({
+    archiveId: archive?.id ?? null,
+    reusedArchive,
+    eventCount: archive?.checkpoint.eventCount ?? 0,
+    checkpointId: null,
+    spared,
+  });
+  if (part!.event_ids === null) return stays("it holds no events");
   const eventIds = part!.event_ids;
   const reused = await reusableArchive(client, store, partition, eventIds);
   const written = reused ?? (await writePartitionArchive(client, store, month, partition, eventIds, runId));
-  if ("spared" in written) return written;
+  if ("spared" in written) return stays(written.spared);
   const archive = written;
   const reusedArchive = reused !== null;
   try {
@@ -122,13 +137,15 @@ export async function archiveAndDropAuditPartition(
       store.description,
       eventIds,
     ]);
-    return { archiveId: archive.id, eventCount: archive.checkpoint.eventCount, reusedArchive, checkpointId: rows[0]!.id };
+    return { archiveId: archive.id, reusedArchive, eventCount: archive.checkpoint.eventCount, checkpointId: rows[0]!.id, spared: null };
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     // lock_not_available: a long reader held the trail; the archive waits for the next run.
-    if (code === "55P03") return { spared: `archived in ${archive.id}, not dropped yet: a long read held the audit trail; the next run drops it` };
+    if (code === "55P03") {
+      return stays(`archived in ${archive.id}, not dropped yet: a long read held the audit trail; the next run drops it`, archive, reusedArchive);
+    }
     // object_not_in_prerequisite_state: the month changed or no longer verifies since it was archived.
-    if (code === "55000") return { spared: message };
+    if (code === "55000") return stays(message, archive, reusedArchive);
     throw error;
   }
 }
