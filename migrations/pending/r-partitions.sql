@@ -46,3 +46,4 @@ alter table audit.chain_checkpoints enable row level security;
 --!include audit/chain-checkpoints.sql
 --!include audit/partition-retention.sql
 --!include audit/sealing.sql
+--!include gdpr/classify-custodian.sql

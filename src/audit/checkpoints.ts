@@ -19,6 +19,7 @@ interface CheckpointRow {
  * otherwise. Returns each problem in words; none when all is well.
  */
 export async function checkpointProblems(client: pg.ClientBase, store: ArchiveStore): Promise<string[]> {
+  if (!(await hasCheckpoints(client))) return [];
   const { rows } = await client.query<CheckpointRow>(
     `select id::text, to_char(month, 'YYYY-MM') as month, partition_name, archive_id::text, event_ids::text
      from audit.chain_checkpoints order by id`,
@@ -39,6 +40,7 @@ export async function checkpointProblems(client: pg.ClientBase, store: ArchiveSt
 
 /** Where verify started, in words, when months were archived and dropped; null when none were. */
 export async function describeChainStart(client: pg.ClientBase, store: ArchiveStore): Promise<string | null> {
+  if (!(await hasCheckpoints(client))) return null;
   const { rows: [all] } = await client.query<{ count: number; months: string | null }>(
     "select count(*)::int as count, string_agg(to_char(month, 'YYYY-MM'), ', ' order by month) as months from audit.chain_checkpoints",
   );
@@ -65,4 +67,10 @@ export async function verifyArchivedPartitionReport(client: pg.ClientBase, store
       `and each seal follows from its digests and the one before it.\n` +
       `The live chain continues ${c!.continuesFromSealId === null ? "from the first seal" : `after seal ${c!.continuesFromSealId} (event ${c!.continuesAfterEventId}, hash ${c!.continuesFromHash})`}.\n`,
   };
+}
+
+/** A database migrated before checkpoints existed (000010) has none; verify works there as before. */
+async function hasCheckpoints(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ exists: boolean }>("select to_regclass('audit.chain_checkpoints') is not null as exists");
+  return rows[0]!.exists;
 }
