@@ -154,6 +154,10 @@ select audit.enable_tracking('app_public.retention_archives');
 
 --!include retention/policies.sql
 --!include retention/rls.sql
+--!include retention/rows.sql
+--!include retention/runs.sql
+--!include retention/enforce.sql
+--!include retention/report.sql
 
 -- The shipped policies (admins change them; names are what tests and the console use).
 insert into app_public.retention_policies (name, category, target_table, clock_column, period, action, legal_basis, description) values
@@ -179,3 +183,5 @@ insert into app_public.retention_policies (name, category, target_table, clock_c
    'Sign-in attempts (emails tried, outcomes) are kept a year to investigate attacks on accounts, then deleted.');
 --!include domain/constraint-words.sql
 --!include gdpr/classify-custodian.sql
+--!include gdpr/classification.sql
+--!include gdpr/readiness.sql

@@ -13,6 +13,7 @@ import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { auditRoutes } from "./rest/audit-export.ts";
 import { gdprExportRoutes } from "./rest/gdpr-export.ts";
 import { getOnly } from "./rest/query.ts";
+import { retentionRoutes } from "./rest/retention.ts";
 import { usageRoutes } from "./rest/usage.ts";
 import { requestContext } from "./request-context.ts";
 
@@ -62,6 +63,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   app.use(auditRoutes(pool));
   app.use(usageRoutes(pool));
   app.use(gdprExportRoutes(pool));
+  app.use(retentionRoutes(pool));
 
   const server = http.createServer(app);
   await serv.addTo(app, server);

@@ -130,7 +130,7 @@ describe("records of processing over GraphQL", () => {
       expect(nodes.map((node: { columnName: string }) => node.columnName)).toEqual(expected);
       expect(nodes.find((node: { columnName: string }) => node.columnName === "email")).toEqual({
         tableSchema: "app_public", tableName: "clients", columnName: "email", category: "contact", subjectKind: "client",
-        subjectPath: "clients.id", purpose: "The coach contacting their client.", legalBasis: "contract", auditPolicy: "pii", retentionPeriod: null,
+        subjectPath: "clients.id", purpose: "The coach contacting their client.", legalBasis: "contract", auditPolicy: "pii", retentionPeriod: "90 days after deleted_at: archived, then removed (soft_deleted_clients)",
       });
     }
     const { body } = await graphql(query, {}, await login(coach.user.email));

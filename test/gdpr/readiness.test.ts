@@ -56,24 +56,28 @@ async function summary(client: pg.ClientBase, asOf = AS_OF) {
  * completed erasure can miss (its residue): read from their own functions in
  * the same transaction, since other tests' committed rows count too.
  */
-async function stateParts(client: pg.ClientBase): Promise<PartRow[]> {
+async function stateParts(client: pg.ClientBase, asOf = AS_OF): Promise<PartRow[]> {
   const { rows: [counts] } = await client.query(
-    "select app_private.transcriptions_without_consent_count()::text as consent, app_private.restricted_subjects_count()::text as restricted");
+    `select app_private.transcriptions_without_consent_count()::text as consent, app_private.restricted_subjects_count()::text as restricted,
+       (select case when sum(rows_under_policy - rows_held) = 0 then 100.0
+          else round(100.0 * sum(rows_within_period) / sum(rows_under_policy - rows_held), 1) end
+        from app_public.retention_compliance($1))::text as retention`, [asOf]);
   return [
     { part: "erasures_with_residue", value: "0", target: "0", scored: true, ok: true },
     { part: "transcriptions_without_consent", value: counts.consent, target: "0", scored: true, ok: counts.consent === "0" },
     { part: "subjects_under_restriction", value: counts.restricted, target: "informational", scored: false, ok: null },
+    { part: "retention_compliance", value: counts.retention, target: "100", scored: true, ok: counts.retention === "100.0" },
   ];
 }
 
-/** The summary of five scored parts of which `ready` meet their target. */
+/** The summary of six scored parts of which `ready` meet their target. */
 function summaryOf(ready: number) {
-  return { readiness_percent: ((100 * ready) / 5).toFixed(1), parts_scored: 5, parts_ready: ready };
+  return { readiness_percent: ((100 * ready) / 6).toFixed(1), parts_scored: 6, parts_ready: ready };
 }
 
-/** 1 when the consent part is ready (no other test left a transcription without consent), else 0. */
+/** How many of the parts that count the data as it stands (consent, retention) are ready: other tests' rows count too. */
 async function consentReady(client: pg.ClientBase): Promise<number> {
-  return (await stateParts(client))[1]!.ok ? 1 : 0;
+  return (await stateParts(client)).filter((part) => part.scored && part.part !== "erasures_with_residue" && part.ok).length;
 }
 
 afterAll(closeRootPool);
@@ -215,7 +219,7 @@ describe("through the doors", () => {
     const lines = result.stdout.split("\n");
     const sql = await withRootDb((client) => summary(client, GRAPHQL_AS_OF));
     expect(lines[0]).toBe(`GDPR audit readiness: ${sql.readiness_percent}% as of ${GRAPHQL_AS_OF}`);
-    expect(lines[1]).toBe(`(${sql.parts_ready} of 5 scored parts meet their target)`);
+    expect(lines[1]).toBe(`(${sql.parts_ready} of 6 scored parts meet their target)`);
     expect(lines.find((line) => line.includes("Requests overdue"))).toMatch(/Requests overdue\s+1 request\s+0\s+NOT READY$/);
     expect(lines.find((line) => line.includes("Unclassified personal columns"))).toMatch(/0 columns\s+0\s+ready$/);
     expect(lines.find((line) => line.includes("Requests due within 7 days"))).toMatch(/0 requests\s+informational\s+for information$/);

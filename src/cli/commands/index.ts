@@ -2,6 +2,7 @@ import { audit } from "./audit.ts";
 import { db } from "./db.ts";
 import { gdpr } from "./gdpr.ts";
 import { migrate } from "./migrate.ts";
+import { retention } from "./retention.ts";
 import { schema } from "./schema.ts";
 import { seed } from "./seed.ts";
 import { start } from "./start.ts";
@@ -20,6 +21,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   audit,
   usage: usageCommand,
   gdpr,
+  retention,
 };
 
 export const usage = `Usage: custodian <command>
@@ -49,6 +51,12 @@ export const usage = `Usage: custodian <command>
   gdpr export --client ID --out FILE
                             write everything held about a client to a zip file
   gdpr report [--as-of T]   the GDPR readiness report, deadlines judged at T (now)
+  retention run [--policy P] [--dry-run] [--as-of T] [--batch-size N]
+                            apply the retention policies (the worker does it daily): archive then
+                            delete, anonymize, delete; held rows are spared; one run at a time
+  retention policies        the retention policies, in the order a run applies them
+  retention preview [--policy P] [--as-of T]
+                            what a run would do at T (now): rows due, spared by a legal hold
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).

@@ -1,6 +1,6 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:503d41397669f05d59cea43171c781ddc64fa07f
---! Message: issue 17: retention policies, runs and archives; audit events by partition, chain checkpoints
+--! Hash: sha1:49cd96c81edc3d4dd4b8d96455ad318fede2da3f
+--! Message: issue 17: retention policies, dry run, enforcement, compliance; audit events by partition, chain checkpoints
 
 -- Issue 17, retention: policies per data category, the run log, and the
 -- record of archives written before rows are removed.
@@ -197,7 +197,7 @@ begin
       using errcode = '42P01';
   end if;
   if (select c.relkind from pg_catalog.pg_class c where c.oid = target) not in ('r', 'p') then
-    raise exception 'Retention policy %: % is not a table.', NEW.name, NEW.target_table using errcode = '42809';
+    raise exception 'Retention policy %: % is not a table.', NEW.name, NEW.target_table using errcode = '22023';
   end if;
   NEW.target_table := (select pg_catalog.format('%I.%I', n.nspname, c.relname)
                        from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target);
@@ -208,7 +208,7 @@ begin
   end if;
   if clock_type <> 'timestamptz'::regtype then
     raise exception 'Retention policy %: the clock column %.% is %, not a timestamp with time zone (timestamptz).', NEW.name, NEW.target_table, NEW.clock_column, clock_type
-      using errcode = '42804';
+      using errcode = '22023';
   end if;
   allowed := governance.retention_allowed_actions(target);
   if NEW.action <> all (allowed) then
@@ -242,9 +242,9 @@ begin
   end if;
   return NEW;
 end;
-$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
 comment on function app_public.tg_retention_policies__validate() is
-  E'Refuses a retention policy naming a table or column that does not exist, a clock that is not a timestamptz, an action the table forbids (governance.retention_allowed_actions), or removal from a table without a primary key; fills an anonymize policy''s columns from the map of personal data, and writes the table''s name schema-qualified.';
+  E'Refuses (for every writer; it reads the catalog and the map of personal data as the owner) a retention policy naming a table or column that does not exist, a clock that is not a timestamptz, an action the table forbids (governance.retention_allowed_actions), or removal from a table without a primary key; fills an anonymize policy''s columns from the map of personal data, and writes the table''s name schema-qualified.';
 
 drop trigger if exists _050_validate on app_public.retention_policies;
 create trigger _050_validate before insert or update on app_public.retention_policies
@@ -283,6 +283,574 @@ drop policy if exists staff_read on app_public.retention_archives;
 create policy staff_read on app_public.retention_archives for select to custodian_admin, custodian_auditor using (true);
 grant select on app_public.retention_archives to custodian_admin, custodian_auditor;
 --! EndIncluded retention/rls.sql
+--! Included retention/rows.sql
+-- Which rows a retention policy governs, which are past their period, which
+-- a legal hold covers, and what their removal takes with it: SQL text built
+-- from the policy and the catalog, the one home the preview, the runs and the
+-- compliance figure share. Conditions are on alias t; $1 is the cutoff
+-- (as_of minus the period), $2 an array of row keys as text.
+
+create or replace function governance.row_key_sql(target regclass, alias text) returns text as $$
+  select case when k is null then null
+    when pg_catalog.cardinality(k) = 1 then pg_catalog.format('%s.%I::text', alias, k[1])
+    else pg_catalog.format('row(%s)::text',
+      (select pg_catalog.string_agg(pg_catalog.format('%s.%I', alias, c), ', ' order by o) from pg_catalog.unnest(k) with ordinality u(c, o)))
+  end
+  from (select audit.primary_key_columns(target) as k) x;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.row_key_sql(regclass, text) is
+  E'SQL for a row''s primary key as text: the value of a one-column key, the row literal "(a,b)" of a longer one; null without a key.';
+
+create or replace function governance.row_key_match_sql(target regclass, alias text, keys_parameter text) returns text as $$
+  select case when k is null then null
+    when pg_catalog.cardinality(k) = 1
+    then pg_catalog.format('%s.%I operator(pg_catalog.=) any (cast(%s as %s[]))', alias, k[1], keys_parameter,
+      (select pg_catalog.format_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k[1]))
+    else pg_catalog.format('%s operator(pg_catalog.=) any (%s)', governance.row_key_sql(target, alias), keys_parameter)
+  end
+  from (select audit.primary_key_columns(target) as k) x;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.row_key_match_sql(regclass, text, text) is
+  E'SQL true for the rows whose key (as governance.row_key_sql gives it) is in the text array keys_parameter; uses the key''s index for a one-column key.';
+
+create or replace function governance.row_subject_sql(target regclass, alias text) returns text as $$
+  select coalesce(
+    (select case when t.subject_via is null then pg_catalog.format('%s.%I', alias, t.subject_column)
+            else pg_catalog.format('(select v.%I from %s v where v.%I operator(pg_catalog.=) %s.%I)',
+              t.subject_via_column, t.subject_via, (audit.primary_key_columns(t.subject_via))[1], alias, t.subject_column) end
+     from audit.tracked_tables t where t.table_oid = target and t.subject_column is not null),
+    (select pg_catalog.format('%s.%I', alias, min(p.subject_column))
+     from governance.personal_data_columns p where p.table_oid = target and p.subject_column is not null
+     having min(p.subject_column) is not null));
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.row_subject_sql(regclass, text) is
+  E'SQL for the person a row is about (a client or a user id), from the audit trail''s subject configuration (through subject_via when it has one), else the map''s subject_column, as erasure finds a person''s rows; null when nothing says.';
+
+create or replace function governance.row_held_sql(target regclass, alias text) returns text as $$
+  select coalesce(pg_catalog.string_agg(pg_catalog.format('(app_private.hold_for_subject(%s)).id is not null', e), ' or '), 'false')
+  from (select governance.row_subject_sql(target, alias) as e
+        union all
+        -- The row's coach profile (or the coach's user): a hold on a whole profile covers its rows.
+        select pg_catalog.format('%s.%I', alias, t.owner_column) from audit.tracked_tables t
+        where t.table_oid = target and t.owner_column is not null) x
+  where e is not null;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.row_held_sql(regclass, text) is
+  E'SQL true for a row an active legal hold covers: a hold on the person it is about, or on its owner (its coach profile, or the coach''s user), as app_private.hold_for_subject decides; false for a table with no path to a person.';
+
+create or replace function governance.anonymized_sql(target regclass, columns name[], alias text) returns text as $$
+  select coalesce(pg_catalog.string_agg(case governance.erased_value_sql(target, c)
+      when 'null' then pg_catalog.format('%s.%I is null', alias, c)
+      when '''erased''' then pg_catalog.format('%s.%I::text operator(pg_catalog.=) ''erased''', alias, c)
+      when '''{}''::pg_catalog.jsonb' then pg_catalog.format('%s.%I operator(pg_catalog.=) ''{}''::pg_catalog.jsonb', alias, c)
+      else pg_catalog.format('%s.%I::text operator(pg_catalog.~) ''^erased-[0-9a-f-]{36}@erased\.invalid$''', alias, c)
+    end, ' and '), 'true')
+  from pg_catalog.unnest(columns) c;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.anonymized_sql(regclass, name[], text) is
+  E'SQL true for a row whose columns already hold what erasure writes (governance.erased_value_sql): such a row needs no anonymizing.';
+
+create or replace function governance.foreign_key_cascade(target regclass, root_condition text, depth integer default 0)
+returns table (table_oid regclass, condition text, level integer) as $$
+declare
+  child record;
+begin
+  table_oid := target;
+  condition := root_condition;
+  level := depth;
+  return next;
+  for child in
+    select c.conrelid::regclass as child_table, c.conname,
+      (select pg_catalog.string_agg(pg_catalog.format('p%s.%I operator(pg_catalog.=) {row}.%I', depth, pa.attname, ca.attname), ' and ')
+       from rows from (pg_catalog.unnest(c.confkey), pg_catalog.unnest(c.conkey)) k(parent_attnum, child_attnum)
+       join pg_catalog.pg_attribute pa on pa.attrelid = c.confrelid and pa.attnum = k.parent_attnum
+       join pg_catalog.pg_attribute ca on ca.attrelid = c.conrelid and ca.attnum = k.child_attnum) as joined
+    from pg_catalog.pg_constraint c
+    where c.contype = 'f' and c.confrelid = target and c.confdeltype = 'c' and c.conrelid <> target
+    order by c.conrelid::regclass::text, c.conname
+  loop
+    return query select * from governance.foreign_key_cascade(child.child_table,
+      pg_catalog.format('exists (select from %s p%s where %s and (%s))', target, depth, child.joined,
+        pg_catalog.replace(root_condition, '{row}', 'p' || depth)),
+      depth + 1);
+  end loop;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function governance.foreign_key_cascade(regclass, text, integer) is
+  E'The rows a delete of target''s rows matching root_condition (on the alias {row}) takes with it: target, then every table an on-delete-cascade foreign key reaches, each with its condition on {row} and its depth. What an archive must hold so that a restore can bring a cascade back.';
+
+create or replace function app_private.retention_policy_sql(policy app_public.retention_policies,
+  out target regclass, out key_sql text, out key_match_sql text, out scope_sql text, out due_sql text, out held_sql text,
+  out cascade_depth integer, out is_soft_delete boolean)
+returns record as $$
+  -- The audit trail has no primary key and leaves by whole partitions (the
+  -- partitions part decides what a hold means there): its events are named by id.
+  select t.oid, case when t.is_audit then 't.id::text' else governance.row_key_sql(t.oid, 't') end,
+    case when t.is_audit then 't.id operator(pg_catalog.=) any (cast($2 as bigint[]))' else governance.row_key_match_sql(t.oid, 't', '$2') end,
+    pg_catalog.format('t.%I is not null', policy.clock_column),
+    pg_catalog.format('t.%I operator(pg_catalog.<=) $1', policy.clock_column)
+      || case when policy.action = 'anonymize' then pg_catalog.format(' and not (%s)', governance.anonymized_sql(t.oid, policy.anonymize_columns, 't')) else '' end,
+    case when t.is_audit then 'false' else governance.row_held_sql(t.oid, 't') end,
+    (select pg_catalog.count(*)::integer from governance.foreign_key_cascade(t.oid, 'true')),
+    exists (select from governance.soft_delete_tables s where s.table_oid = t.oid)
+  from (select o.oid, o.oid = 'audit.events'::regclass as is_audit from (select pg_catalog.to_regclass(policy.target_table) as oid) o) t;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_policy_sql(app_public.retention_policies) is
+  E'A policy''s SQL pieces on alias t: the row key, a match of keys ($2), the rows under the policy (clock set), those past their period ($1 is the cutoff; for anonymize, not anonymized yet), those a legal hold covers; how many tables its removal reaches and whether the table has soft delete.';
+
+create or replace function app_private.retention_counts(policy app_public.retention_policies, as_of timestamptz,
+  out rows_under_policy bigint, out rows_due bigint, out oldest_due timestamptz, out newest_due timestamptz, out rows_spared_by_hold bigint)
+returns record as $$
+declare
+  pieces record := app_private.retention_policy_sql(policy);
+begin
+  if policy.action = 'keep_forever' then
+    execute pg_catalog.format('select pg_catalog.count(*) from %s t where %s', pieces.target, pieces.scope_sql) into rows_under_policy;
+    rows_due := 0;
+    rows_spared_by_hold := 0;
+    return;
+  end if;
+  execute pg_catalog.format(
+    'select pg_catalog.count(*), pg_catalog.count(*) filter (where d and not h), pg_catalog.min(c) filter (where d and not h),
+            pg_catalog.max(c) filter (where d and not h), pg_catalog.count(*) filter (where d and h)
+     from (select t.%1$I as c, (%2$s) as d, case when %2$s then %3$s else false end as h from %4$s t where %5$s) x',
+    policy.clock_column, pieces.due_sql, pieces.held_sql, pieces.target, pieces.scope_sql)
+    into rows_under_policy, rows_due, oldest_due, newest_due, rows_spared_by_hold
+    using as_of - policy.period;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_counts(app_public.retention_policies, timestamptz) is
+  E'A policy''s figures at as_of: rows under it (clock set), rows past their period that a run would act on (not held; for anonymize, not anonymized yet) with their oldest and newest clock, and rows past their period a legal hold spares. What the preview, the run log and the compliance figure all count from.';
+
+create or replace function app_private.retention_due_keys(policy app_public.retention_policies, as_of timestamptz,
+  batch_size integer, exclude text[] default '{}')
+returns table (key text, clock timestamptz) as $$
+declare
+  pieces record := app_private.retention_policy_sql(policy);
+begin
+  if policy.action = 'keep_forever' then
+    return;
+  end if;
+  return query execute pg_catalog.format(
+    'select %1$s, t.%2$I from %3$s t where %4$s and not (%5$s) and not (%1$s operator(pg_catalog.=) any ($2)) order by t.%2$I, 1 limit %6$s',
+    pieces.key_sql, policy.clock_column, pieces.target, pieces.due_sql, pieces.held_sql, batch_size)
+    using as_of - policy.period, exclude;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) is
+  E'The next batch of rows a run acts on under a policy at as_of, oldest first: past their period, not held, not in exclude (rows that failed already in this run); their keys as text and their clock.';
+
+revoke all on function governance.row_key_sql(regclass, text), governance.row_key_match_sql(regclass, text, text),
+  governance.row_subject_sql(regclass, text), governance.row_held_sql(regclass, text),
+  governance.anonymized_sql(regclass, name[], text), governance.foreign_key_cascade(regclass, text, integer) from public;
+revoke all on function app_private.retention_policy_sql(app_public.retention_policies),
+  app_private.retention_counts(app_public.retention_policies, timestamptz),
+  app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) from public;
+--! EndIncluded retention/rows.sql
+--! Included retention/runs.sql
+-- The run log: a run starts only when no other is running (an advisory lock
+-- held by the runner's session for the whole run, and a unique index on the
+-- running row), and a run whose process died is found and closed by the next.
+
+create or replace function app_private.retention_lock_key() returns bigint as $$
+  select 1702170217::bigint;
+$$ language sql immutable;
+comment on function app_private.retention_lock_key() is
+  E'The advisory lock a retention run holds on its session from start to finish: a session that ends (a killed process, a terminated backend) lets it go.';
+
+create or replace function app_private.start_retention_run(policy text, dry_run boolean, as_of timestamptz, task text,
+  started_by uuid default null)
+returns app_public.retention_runs as $$
+declare
+  running app_public.retention_runs;
+  run app_public.retention_runs;
+begin
+  if policy is not null and not exists (select from app_public.retention_policies p where p.name = start_retention_run.policy) then
+    raise exception 'There is no retention policy "%".', policy using errcode = 'P0002',
+      hint = 'custodian retention policies lists them.';
+  end if;
+  if as_of is null then
+    raise exception 'A retention run needs the instant its periods are judged at.' using errcode = '22004';
+  end if;
+  if not dry_run and as_of > pg_catalog.now() then
+    raise exception 'A retention run cannot act as of % : that is in the future, and rows would go before their time. Only a dry run may look ahead.', as_of
+      using errcode = '22023';
+  end if;
+  if not pg_catalog.pg_try_advisory_lock(app_private.retention_lock_key()) then
+    select * into running from app_public.retention_runs r where r.status = 'running' order by r.started_at desc limit 1;
+    raise exception 'Retention run % is running (started at %, by %); only one runs at a time: wait for it to finish.',
+      coalesce(running.id::text, '(starting)'), coalesce(running.started_at::text, 'just now'), coalesce(running.task, 'another process')
+      using errcode = '55P03';
+  end if;
+  -- Holding the lock, a row still marked running belongs to a process that died.
+  update app_public.retention_runs r set status = 'failed', finished_at = pg_catalog.now(),
+    error = 'Abandoned: the process running it ended before it finished. What it archived but had not removed is resumed by the next run.'
+  where r.status = 'running';
+  insert into app_public.retention_runs (dry_run, as_of, policy_name, task, started_by)
+  values (dry_run, as_of, policy, task, started_by)
+  returning * into run;
+  return run;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.start_retention_run(text, boolean, timestamptz, text, uuid) is
+  E'Starts a retention run (one policy, or all when policy is null) as of an instant, taking the run lock on this session: refused with the running run''s id when another holds it, refused for an unknown policy, and refused as of a future instant unless it is a dry run. A run left marked running by a process that died is closed as failed. The runner calls app_private.finish_retention_run on the same session.';
+
+create or replace function app_private.finish_retention_run(run_id uuid, error text default null)
+returns app_public.retention_runs as $$
+declare
+  run app_public.retention_runs;
+begin
+  update app_public.retention_runs r
+  set status = case when finish_retention_run.error is null then 'finished' else 'failed' end,
+      finished_at = pg_catalog.now(), error = finish_retention_run.error
+  where r.id = finish_retention_run.run_id and r.status = 'running'
+  returning * into run;
+  perform pg_catalog.pg_advisory_unlock(app_private.retention_lock_key());
+  return run;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.finish_retention_run(uuid, text) is
+  E'Ends a run (finished, or failed with the error) and lets go of the run lock.';
+
+create or replace function app_private.start_retention_run_policy(run_id uuid, policy_name text, as_of timestamptz)
+returns app_public.retention_run_policies as $$
+  insert into app_public.retention_run_policies (run_id, policy_name, action, rows_spared_by_hold)
+  select start_retention_run_policy.run_id, p.name, p.action, (app_private.retention_counts(p, start_retention_run_policy.as_of)).rows_spared_by_hold
+  from app_public.retention_policies p where p.name = start_retention_run_policy.policy_name
+  returning *;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.start_retention_run_policy(uuid, text, timestamptz) is
+  E'Opens a policy''s row in a run, with the rows past their period that a legal hold spares.';
+
+create or replace function app_private.add_retention_figures(run_id uuid, policy_name text,
+  archived bigint default 0, deleted bigint default 0, cascade_deleted bigint default 0, anonymized bigint default 0,
+  archives integer default 0, errors integer default 0, error text default null)
+returns void as $$
+  update app_public.retention_run_policies r set
+    rows_archived = r.rows_archived + archived, rows_deleted = r.rows_deleted + deleted,
+    cascade_rows_deleted = r.cascade_rows_deleted + cascade_deleted, rows_anonymized = r.rows_anonymized + anonymized,
+    archives_written = r.archives_written + archives, errors = r.errors + add_retention_figures.errors,
+    error = coalesce(r.error, add_retention_figures.error)
+  where r.run_id = add_retention_figures.run_id and r.policy_name = add_retention_figures.policy_name;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.add_retention_figures(uuid, text, bigint, bigint, bigint, bigint, integer, integer, text) is
+  E'Adds a batch''s figures to a policy''s row in a run, in the batch''s own transaction (so the log says what committed); the first error''s words are kept.';
+
+create or replace function app_private.finish_retention_run_policy(run_id uuid, policy_name text, status text,
+  error text default null, note text default null)
+returns app_public.retention_run_policies as $$
+  update app_public.retention_run_policies r set status = finish_retention_run_policy.status, finished_at = pg_catalog.now(),
+    errors = r.errors + case when finish_retention_run_policy.error is not null then 1 else 0 end,
+    error = coalesce(r.error, finish_retention_run_policy.error), note = coalesce(finish_retention_run_policy.note, r.note)
+  where r.run_id = finish_retention_run_policy.run_id and r.policy_name = finish_retention_run_policy.policy_name
+  returning *;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.finish_retention_run_policy(uuid, text, text, text, text) is
+  E'Closes a policy''s row in a run: finished, failed (the error counts as one more) or skipped (with a note).';
+
+revoke all on function app_private.retention_lock_key(), app_private.start_retention_run(text, boolean, timestamptz, text, uuid),
+  app_private.finish_retention_run(uuid, text), app_private.start_retention_run_policy(uuid, text, timestamptz),
+  app_private.add_retention_figures(uuid, text, bigint, bigint, bigint, bigint, integer, integer, text),
+  app_private.finish_retention_run_policy(uuid, text, text, text, text) from public;
+--! EndIncluded retention/runs.sql
+--! Included retention/enforce.sql
+-- What a run does to rows, one batch per transaction: remove (through the
+-- governed hard delete for soft-delete tables, so the trail records why),
+-- anonymize (with erasure's values), and the archive records that make
+-- archive-then-delete resumable. Every step re-checks, at the moment it
+-- acts, that a row is still past its period and not held.
+
+drop function if exists app_private.remove_archived_rows(uuid, uuid, timestamptz);
+drop function if exists app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text);
+create function app_private.retention_remove_keys(policy app_public.retention_policies, keys text[], as_of timestamptz, reason text,
+  out removed bigint, out cascade_removed bigint, out errors integer, out first_error text, out kept_keys text[])
+returns record as $$
+declare
+  pieces record := app_private.retention_policy_sql(policy);
+  cascade_count_sql text;
+  before_count bigint;
+  after_count bigint;
+  key text;
+  removed_keys text[] := '{}';
+begin
+  removed := 0;
+  errors := 0;
+  if policy.action not in ('archive_then_delete', 'delete') or pieces.target = 'audit.events'::regclass then
+    raise exception 'Retention policy % does not remove rows one by one.', policy.name using errcode = '55000';
+  end if;
+  select coalesce(pg_catalog.string_agg(pg_catalog.format('(select pg_catalog.count(*) from %s t where %s)', c.table_oid,
+           pg_catalog.replace(c.condition, '{row}', 't')), ' + '), '0')
+    into cascade_count_sql
+  from governance.foreign_key_cascade(pieces.target, governance.row_key_match_sql(pieces.target, '{row}', '$2')) c
+  where c.level > 0;
+  execute 'select ' || cascade_count_sql into before_count using as_of - policy.period, keys;
+  for key in execute pg_catalog.format('select %s from %s t where %s and %s and not (%s) order by 1',
+      pieces.key_sql, pieces.target, pieces.key_match_sql, pieces.due_sql, pieces.held_sql)
+    using as_of - policy.period, keys
+  loop
+    begin
+      if pieces.is_soft_delete then
+        perform governance.hard_delete(pieces.target, key, reason);
+      else
+        execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, array[key];
+      end if;
+      removed := removed + 1;
+      removed_keys := removed_keys || key;
+    exception when others then
+      -- A row another record must keep (a request on record for the client, say): it stays, the others go on.
+      errors := errors + 1;
+      first_error := coalesce(first_error, pg_catalog.format('%s %s: %s', pieces.target, key, sqlerrm));
+    end;
+  end loop;
+  kept_keys := array(select k from pg_catalog.unnest(keys) k except select k from pg_catalog.unnest(removed_keys) k);
+  execute 'select ' || cascade_count_sql into after_count using as_of - policy.period, keys;
+  cascade_removed := before_count - after_count;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text) is
+  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held: through governance.hard_delete (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. A row whose removal fails stays (the first error is returned); the others go on. kept_keys are the keys not removed (failed, held, restored or gone already).';
+
+create or replace function app_private.retention_archive_tables(policy_name text)
+returns table (table_name text, level integer) as $$
+  select c.table_oid::text, c.level
+  from app_public.retention_policies p,
+    governance.foreign_key_cascade(pg_catalog.to_regclass(p.target_table), 'true') c
+  where p.name = retention_archive_tables.policy_name
+  order by c.level, c.table_oid::text;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_archive_tables(text) is
+  E'The tables an archive of a policy''s rows holds, parents first: the policy''s table and every table its removal cascades to.';
+
+create or replace function app_private.retention_archive_rows(policy_name text, keys text[], table_name text)
+returns setof text as $$
+declare
+  policy app_public.retention_policies;
+  target regclass;
+  source record;
+begin
+  select * into strict policy from app_public.retention_policies p where p.name = retention_archive_rows.policy_name;
+  target := pg_catalog.to_regclass(policy.target_table);
+  select c.* into source
+  from governance.foreign_key_cascade(target, governance.row_key_match_sql(target, '{row}', '$2')) c
+  where c.table_oid = pg_catalog.to_regclass(retention_archive_rows.table_name);
+  if not found then
+    raise exception 'Table % is not among the tables policy % archives.', table_name, policy_name using errcode = '22023';
+  end if;
+  return query execute pg_catalog.format('select pg_catalog.to_jsonb(t)::text from %s t where %s order by %s',
+    source.table_oid, pg_catalog.replace(source.condition, '{row}', 't'), coalesce(governance.row_key_sql(source.table_oid, 't'), '1'))
+    using null::timestamptz, keys;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_archive_rows(text, text[], text) is
+  E'One table''s rows for an archive of a policy''s rows with these keys (the policy''s table, or a table its removal cascades to), each as to_jsonb(row)::text, in key order: what jsonb_populate_record restores exactly.';
+
+create or replace function app_private.create_retention_archive(id uuid, run_id uuid, policy_name text, store text)
+returns app_public.retention_archives as $$
+  insert into app_public.retention_archives (id, kind, policy_name, run_id, store)
+  values (create_retention_archive.id, 'rows', create_retention_archive.policy_name, create_retention_archive.run_id, create_retention_archive.store)
+  returning *;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.create_retention_archive(uuid, uuid, text, text) is
+  E'Records an archive before its files are written (manifest null), so that a crash while writing is found by the next run.';
+
+create or replace function app_private.record_retention_archive_verified(id uuid, manifest jsonb, archived_rows bigint)
+returns app_public.retention_archives as $$
+declare
+  archive app_public.retention_archives;
+begin
+  update app_public.retention_archives a set manifest = record_retention_archive_verified.manifest,
+    row_count = (select pg_catalog.sum((f ->> 'rows')::bigint) from pg_catalog.jsonb_array_elements(record_retention_archive_verified.manifest -> 'files') f),
+    time_from = (record_retention_archive_verified.manifest #>> '{timeRange,from}')::timestamptz,
+    time_to = (record_retention_archive_verified.manifest #>> '{timeRange,to}')::timestamptz,
+    written_at = pg_catalog.now(), verified_at = pg_catalog.now()
+  where a.id = record_retention_archive_verified.id and a.manifest is null
+  returning * into archive;
+  if not found then
+    raise exception 'Archive % is not recorded as being written.', id using errcode = 'P0002';
+  end if;
+  perform app_private.add_retention_figures(archive.run_id, archive.policy_name, archived => archived_rows, archives => 1);
+  return archive;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.record_retention_archive_verified(uuid, jsonb, bigint) is
+  E'Records that an archive''s files are written and read back as written (its manifest, rows, time range), and counts the policy''s archived rows in its run. Only after this may its rows be removed.';
+
+create or replace function app_private.discard_retention_archive(id uuid) returns void as $$
+  delete from app_public.retention_archives a where a.id = discard_retention_archive.id and a.rows_removed_at is null;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.discard_retention_archive(uuid) is
+  E'Forgets an archive whose writing never finished or that no longer verifies; its rows are still in place, and a fresh archive is written for them.';
+
+create function app_private.remove_archived_rows(run_id uuid, archive_id uuid, as_of timestamptz,
+  out removed bigint, out cascade_removed bigint, out skipped bigint, out errors integer, out first_error text, out kept_keys text[])
+returns record as $$
+declare
+  archive app_public.retention_archives;
+  policy app_public.retention_policies;
+  keys text[];
+  result record;
+begin
+  select * into archive from app_public.retention_archives a where a.id = archive_id for update;
+  if not found then
+    raise exception 'There is no archive %.', archive_id using errcode = 'P0002';
+  end if;
+  removed := 0; cascade_removed := 0; skipped := 0; errors := 0; kept_keys := '{}';
+  if archive.rows_removed_at is not null then
+    return;  -- Done already: removing again does nothing.
+  end if;
+  if archive.verified_at is null or archive.kind <> 'rows' then
+    raise exception 'Archive % is not a verified archive of rows; its rows stay.', archive_id using errcode = '55000';
+  end if;
+  select * into strict policy from app_public.retention_policies p where p.name = archive.policy_name;
+  keys := array(select pg_catalog.jsonb_array_elements_text(archive.manifest #> '{extra,keys}'));
+  result := app_private.retention_remove_keys(policy, keys, as_of,
+    pg_catalog.format('Retention policy %s: past its period of %s after %s; archived first in %s (run %s).',
+      policy.name, policy.period, policy.clock_column, archive_id, run_id));
+  removed := result.removed;
+  cascade_removed := result.cascade_removed;
+  errors := result.errors;
+  first_error := result.first_error;
+  kept_keys := result.kept_keys;
+  skipped := pg_catalog.cardinality(keys) - removed - errors;
+  update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
+  perform app_private.add_retention_figures(run_id, policy.name, deleted => removed, cascade_deleted => cascade_removed,
+    errors => result.errors, error => result.first_error);
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.remove_archived_rows(uuid, uuid, timestamptz) is
+  E'Removes exactly the rows a verified archive holds (its manifest''s keys) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), marks the archive''s rows removed and adds the figures to the run, in one transaction; kept_keys are the archived keys still in place. Removing again does nothing.';
+
+create or replace function app_private.retention_anonymize_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer)
+returns bigint as $$
+declare
+  policy app_public.retention_policies;
+  pieces record;
+  keys text[];
+  anonymized bigint;
+begin
+  select * into strict policy from app_public.retention_policies p where p.name = retention_anonymize_batch.policy_name;
+  if policy.action <> 'anonymize' then
+    raise exception 'Retention policy % does not anonymize.', policy.name using errcode = '55000';
+  end if;
+  pieces := app_private.retention_policy_sql(policy);
+  keys := array(select k.key from app_private.retention_due_keys(policy, as_of, batch_size) k);
+  if pg_catalog.cardinality(keys) = 0 then
+    return 0;
+  end if;
+  execute pg_catalog.format('update %s t set %s where %s and %s and not (%s)', pieces.target,
+    (select pg_catalog.string_agg(pg_catalog.format('%I = %s', c, governance.erased_value_sql(pieces.target, c)), ', ')
+     from pg_catalog.unnest(policy.anonymize_columns) c),
+    pieces.key_match_sql, pieces.due_sql, pieces.held_sql)
+    using as_of - policy.period, keys;
+  get diagnostics anonymized = row_count;
+  perform app_private.add_retention_figures(run_id, policy.name, anonymized => anonymized);
+  return anonymized;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_anonymize_batch(uuid, text, timestamptz, integer) is
+  E'Anonymizes the next batch of rows past an anonymize policy''s period and not held: their columns get what erasure writes (governance.erased_value_sql), and the trail records the update. Returns how many; 0 when none is left.';
+
+drop function if exists app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]);
+create function app_private.retention_delete_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer,
+  exclude text[] default '{}', out removed bigint, out kept_keys text[])
+returns record as $$
+declare
+  policy app_public.retention_policies;
+  keys text[];
+  result record;
+begin
+  select * into strict policy from app_public.retention_policies p where p.name = retention_delete_batch.policy_name;
+  if policy.action <> 'delete' then
+    raise exception 'Retention policy % does not delete without an archive.', policy.name using errcode = '55000';
+  end if;
+  keys := array(select k.key from app_private.retention_due_keys(policy, as_of, batch_size, exclude) k);
+  removed := 0;
+  kept_keys := '{}';
+  if pg_catalog.cardinality(keys) = 0 then
+    return;
+  end if;
+  result := app_private.retention_remove_keys(policy, keys, as_of,
+    pg_catalog.format('Retention policy %s: past its period of %s after %s (run %s).', policy.name, policy.period, policy.clock_column, run_id));
+  removed := result.removed;
+  kept_keys := result.kept_keys;
+  perform app_private.add_retention_figures(run_id, policy.name, deleted => result.removed, cascade_deleted => result.cascade_removed,
+    errors => result.errors, error => result.first_error);
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]) is
+  E'Removes the next batch of rows past a delete policy''s period and not held (no archive), skipping keys kept earlier in the run (exclude); returns how many went and the keys that stayed.';
+
+revoke all on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text),
+  app_private.retention_archive_tables(text), app_private.retention_archive_rows(text, text[], text),
+  app_private.create_retention_archive(uuid, uuid, text, text), app_private.record_retention_archive_verified(uuid, jsonb, bigint),
+  app_private.discard_retention_archive(uuid), app_private.remove_archived_rows(uuid, uuid, timestamptz),
+  app_private.retention_anonymize_batch(uuid, text, timestamptz, integer),
+  app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]) from public;
+--! EndIncluded retention/enforce.sql
+--! Included retention/report.sql
+-- What retention would do (the dry run) and how compliant the data is: both
+-- counted by app_private.retention_counts, which the runs count from too.
+
+create or replace function app_private.retention_policies_in_run_order(policy text default null)
+returns setof app_public.retention_policies as $$
+  select p.* from app_public.retention_policies p
+  where policy is null or p.name = policy
+  -- A child before its parent (transcriptions, sessions, clients, profiles), so
+  -- that each policy removes its own rows rather than its parent's cascade.
+  order by (app_private.retention_policy_sql(p)).cascade_depth, p.name;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.retention_policies_in_run_order(text) is
+  E'The policies (or the one named) in the order a run applies them: those whose removal reaches fewer tables first.';
+
+drop function if exists app_public.retention_preview(text, timestamptz);
+create function app_public.retention_preview(policy text default null, as_of timestamptz default pg_catalog.now())
+returns table (
+  policy_name text, category text, target_table text, action app_public.retention_action, period interval, enabled boolean,
+  cutoff timestamptz, rows_due bigint, oldest_due timestamptz, newest_due timestamptz, sample_keys text[], rows_spared_by_hold bigint
+) as $$
+declare
+  p app_public.retention_policies;
+  counts record;
+  pieces record;
+begin
+  if policy is not null and not exists (select from app_public.retention_policies x where x.name = retention_preview.policy) then
+    raise exception 'There is no retention policy "%".', policy using errcode = 'P0002';
+  end if;
+  for p in select * from app_private.retention_policies_in_run_order(retention_preview.policy) loop
+    counts := app_private.retention_counts(p, as_of);
+    policy_name := p.name; category := p.category; target_table := p.target_table; action := p.action;
+    period := p.period; enabled := p.enabled; cutoff := as_of - p.period;
+    rows_due := counts.rows_due; oldest_due := counts.oldest_due; newest_due := counts.newest_due;
+    rows_spared_by_hold := counts.rows_spared_by_hold;
+    sample_keys := array(select k.key from app_private.retention_due_keys(p, as_of, 10) k);
+    return next;
+  end loop;
+end;
+$$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.retention_preview(text, timestamptz) is
+  E'The dry run: per policy (or the one named), at asOf (now by default), the rows a run would act on (past their period, not held; for anonymize, not anonymized yet), their oldest and newest clock, the keys of up to ten of them (oldest first), and the rows past their period that a legal hold spares. In the order a run applies the policies. Admins and auditors.';
+
+drop function if exists app_public.retention_compliance(timestamptz);
+create function app_public.retention_compliance(as_of timestamptz default pg_catalog.now())
+returns table (
+  policy_name text, category text, action app_public.retention_action, period interval,
+  rows_under_policy bigint, rows_within_period bigint, rows_past_period bigint, rows_held bigint, compliance_percent numeric
+) as $$
+  select p.name, p.category, p.action, p.period, c.rows_under_policy,
+    c.rows_under_policy - c.rows_due - c.rows_spared_by_hold, c.rows_due, c.rows_spared_by_hold,
+    case when c.rows_under_policy - c.rows_spared_by_hold = 0 then 100.0
+      else pg_catalog.round(100.0 * (c.rows_under_policy - c.rows_due - c.rows_spared_by_hold) / (c.rows_under_policy - c.rows_spared_by_hold), 1) end
+  from app_private.retention_policies_in_run_order() p,
+    lateral app_private.retention_counts(p, as_of) c;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.retention_compliance(timestamptz) is
+  E'Data retention compliance at asOf (now by default), per policy: the rows under it (clock set), those within their period (for anonymize, also those already anonymized), those past it that a run would act on, and those past it kept by a legal hold (counted apart); compliancePercent = within / (under - held), 100 when nothing is under it. Admins and auditors.';
+
+revoke all on function app_private.retention_policies_in_run_order(text) from public;
+revoke all on function app_public.retention_preview(text, timestamptz), app_public.retention_compliance(timestamptz) from public;
+grant execute on function app_public.retention_preview(text, timestamptz), app_public.retention_compliance(timestamptz)
+  to custodian_admin, custodian_auditor;
+--! EndIncluded retention/report.sql
 
 -- The shipped policies (admins change them; names are what tests and the console use).
 insert into app_public.retention_policies (name, category, target_table, clock_column, period, action, legal_basis, description) values
@@ -1342,3 +1910,191 @@ from (values
   ('app_public.retention_archives', 'manifest', 'not_personal', 'none', 'What an archive holds: files, counts, checksums and the archived rows'' keys, never their values.', 'not_applicable')
 ) as m(target, column_name, category, subject_kind, purpose, legal_basis);
 --! EndIncluded gdpr/classify-custodian.sql
+--! Included gdpr/classification.sql
+-- The map of personal data: one row per classified column. Whether a column's
+-- values are sealed as pii in the audit trail is derived from its category
+-- here (governance.classify_column sets the audit policy), and the data
+-- subject's path comes from the trail's own subject configuration
+-- (audit.tracked_tables), so neither fact is kept twice.
+
+create or replace function governance.is_sealed_category(category governance.data_category) returns boolean as $$
+  select category in ('identity', 'contact', 'content');
+$$ language sql immutable;
+comment on function governance.is_sealed_category(governance.data_category) is
+  E'Whether a column of this category is pii in the audit trail (sealed under its subject''s key): identity, contact and content are; technical data (keys, addresses, hashes) stays as the trail stores it (plain, or exclude for secrets), and not personal data is plain.';
+
+create or replace function governance.classify_column(
+  target regclass,
+  column_name name,
+  category governance.data_category,
+  subject_kind governance.data_subject_kind,
+  purpose text,
+  legal_basis governance.legal_basis,
+  subject_column name default null
+) returns void as $$
+declare
+  attnum smallint;
+  current_policy audit.column_policy;
+begin
+  select a.attnum into attnum from pg_catalog.pg_attribute a
+  where a.attrelid = target and a.attname = classify_column.column_name and a.attnum > 0 and not a.attisdropped;
+  if not found then
+    raise exception 'Table % has no column %.', target, column_name using errcode = '42703';
+  end if;
+  if subject_column is not null and exists (select from audit.tracked_tables t where t.table_oid = target) then
+    raise exception 'Table % is tracked by the audit trail, which names its subject (audit.enable_tracking''s subject_column); give no subject_column here.', target
+      using errcode = '22023';
+  end if;
+  insert into governance.personal_data_columns as p (table_oid, column_number, category, subject_kind, purpose, legal_basis, subject_column)
+  values (target, attnum, category, subject_kind, purpose, legal_basis, subject_column)
+  on conflict on constraint personal_data_columns_pkey do update set
+    category = excluded.category, subject_kind = excluded.subject_kind,
+    purpose = excluded.purpose, legal_basis = excluded.legal_basis, subject_column = excluded.subject_column;
+  -- The audit trail's policy follows the category (one truth).
+  if exists (select from audit.tracked_tables t where t.table_oid = target) then
+    current_policy := audit.column_policy_of(target, column_name);
+    if governance.is_sealed_category(category) and current_policy <> 'pii' then
+      perform audit.set_column_policy(target, column_name, 'pii');
+    elsif not governance.is_sealed_category(category) and current_policy = 'pii' then
+      perform audit.set_column_policy(target, column_name, 'plain');
+    end if;
+  end if;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.classify_column(regclass, name, governance.data_category, governance.data_subject_kind, text, governance.legal_basis, name) is
+  E'Classifies one column for the map of personal data (category, whose data, purpose, legal basis, and for a table the audit trail does not track, the uuid column naming the person) and derives its audit policy: identity, contact and content become pii in the trail, other categories stop being pii (an excluded secret stays excluded). The one door for both: a migration that adds a text column calls it.';
+
+revoke all on function governance.classify_column(regclass, name, governance.data_category, governance.data_subject_kind, text, governance.legal_basis, name) from public;
+
+-- Every column of every Custodian table, with what the map and the trail say of it.
+drop view if exists app_public.records_of_processing;
+drop view if exists governance.personal_data_map;
+create view governance.personal_data_map with (security_invoker = true) as
+  select n.nspname::text as table_schema,
+    c.relname::text as table_name,
+    a.attname::text as column_name,
+    pg_catalog.format_type(a.atttypid, a.atttypmod) as data_type,
+    p.category,
+    p.subject_kind,
+    case
+      when p.category is null or p.category = 'not_personal' then null
+      when t.subject_via is not null then pg_catalog.format('%s.%s -> %s.%s', c.relname, t.subject_column,
+        (select v.relname from pg_catalog.pg_class v where v.oid = t.subject_via), t.subject_via_column)
+      when t.subject_column is not null then pg_catalog.format('%s.%s', c.relname, t.subject_column)
+      when p.subject_column is not null then pg_catalog.format('%s.%s', c.relname, p.subject_column)
+    end as subject_path,
+    p.purpose,
+    p.legal_basis,
+    case when t.table_oid is null then null else coalesce(cp.policy, 'plain') end as audit_policy,
+    a.atttypid in ('text'::regtype, 'varchar'::regtype, 'jsonb'::regtype)
+      or pg_catalog.format_type(a.atttypid, null) = 'citext' as is_free_text
+  from pg_catalog.pg_class c
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+  left join governance.personal_data_columns p on p.table_oid = c.oid and p.column_number = a.attnum
+  left join audit.tracked_tables t on t.table_oid = c.oid
+  left join audit.column_policies cp on cp.table_oid = c.oid and cp.column_number = a.attnum
+  where c.relkind in ('r', 'p') and not c.relispartition
+    and n.nspname !~ '^pg_' and n.nspname not in ('information_schema', 'public', 'graphile_worker', 'graphile_migrate');
+comment on view governance.personal_data_map is
+  E'Every column of every Custodian table: its category (null when not classified), whose data it is and the path to that person (from the audit trail''s subject configuration), purpose, legal basis, and the audit policy derived from the category.';
+
+grant select on governance.personal_data_map to custodian_admin, custodian_auditor;
+
+create view app_public.records_of_processing with (security_invoker = true) as
+  select m.table_schema, m.table_name, m.column_name, m.category, m.subject_kind, m.subject_path,
+    m.purpose, m.legal_basis, m.audit_policy,
+    (select pg_catalog.string_agg(case when r.action = 'keep_forever' then pg_catalog.format('kept forever (%s)', r.name)
+         else pg_catalog.format('%s after %s: %s (%s)', r.period, r.clock_column,
+           case r.action when 'archive_then_delete' then 'archived, then removed' when 'delete' then 'removed' else 'anonymized' end, r.name) end,
+         '; ' order by r.name)
+     from app_public.retention_policies r
+     where r.target_table = pg_catalog.format('%I.%I', m.table_schema, m.table_name)
+       and (r.action <> 'anonymize' or m.column_name::name = any (r.anonymize_columns))) as retention_period
+  from governance.personal_data_map m
+  where m.category is not null and m.category <> 'not_personal';
+comment on view app_public.records_of_processing is
+  E'@name processing_record\n@primaryKey table_schema,table_name,column_name\n@behavior -insert -update -delete -single\nThe records of processing (GDPR Art. 30): every column that holds personal data, what kind, whose, the path to that person, why it is kept and on what legal basis, and how the audit trail keeps it. Admins and auditors read it.';
+comment on column app_public.records_of_processing.retention_period is
+  E'How long the column''s data is kept, from the retention policies on its table (for an anonymize policy, only the columns it blanks): the period, the clock it counts from, the action and the policy, e.g. "90 days after deleted_at: archived, then removed (soft_deleted_clients)"; null when no policy covers it.';
+
+grant select on app_public.records_of_processing to custodian_admin, custodian_auditor;
+
+drop policy if exists staff_read on governance.personal_data_columns;
+create policy staff_read on governance.personal_data_columns for select to custodian_admin, custodian_auditor using (true);
+
+grant select on governance.personal_data_columns to custodian_admin, custodian_auditor;
+--! EndIncluded gdpr/classification.sql
+--! Included gdpr/readiness.sql
+-- The readiness report: the planning document's "GDPR audit readiness" as a
+-- percentage, and the parts it is made of, one row each.
+
+drop function if exists app_public.gdpr_readiness(timestamptz);
+drop function if exists app_public.gdpr_readiness_parts(timestamptz);
+
+create function app_public.gdpr_readiness_parts(as_of timestamptz default pg_catalog.now())
+returns table (
+  ordinal integer, part text, label text, value numeric, unit text, target text,
+  scored boolean, ok boolean
+) as $$
+  with requests_completed as (
+    select extract(epoch from r.closed_at - r.received_at) / 86400 as days
+    from app_public.data_subject_requests r
+    where r.state = 'completed' and r.closed_at <= as_of and r.closed_at > as_of - interval '365 days'
+  ),
+  parts (ordinal, part, label, value, unit, target, scored, ok) as (
+    select 1, 'unclassified_personal_columns', 'Unclassified personal columns', m.n, 'columns', '0', true, m.n = 0
+    from (select pg_catalog.count(*)::numeric as n from governance.personal_data_map
+          where is_free_text and category is null) m
+    union all
+    select 2, 'requests_overdue', 'Requests overdue', o.n, 'requests', '0', true, o.n = 0
+    from (select pg_catalog.count(*)::numeric as n from app_public.overdue_data_subject_requests(as_of)) o
+    union all
+    select 3, 'requests_due_within_7_days', 'Requests due within 7 days', s.n, 'requests', 'informational', false, null::boolean
+    from (select pg_catalog.count(*)::numeric as n from app_public.due_soon_data_subject_requests(as_of)) s
+    union all
+    -- No request completed in the year: nothing was late, so the part is ready.
+    select 4, 'median_days_to_complete', 'Median days to complete (last 365 days)', c.median, 'days', '≤ 30', true, coalesce(c.median <= 30, true)
+    from (select pg_catalog.round((pg_catalog.percentile_cont(0.5) within group (order by days))::numeric, 1) as median
+          from requests_completed) c
+    union all
+    -- An erasure with residue refuses to commit, so a stored one is 0 unless the rule changes.
+    select 5, 'erasures_with_residue', 'Erasures whose residue scan was not zero', x.n, 'erasures', '0', true, x.n = 0
+    from (select pg_catalog.count(*)::numeric as n from app_public.data_subject_erasures e
+          where e.residue_count > 0 and e.erased_at <= as_of) x
+    union all
+    -- Consent and restriction are states of now, whatever as_of.
+    select 6, 'transcriptions_without_consent', 'Active transcriptions without consent', t.n, 'transcriptions', '0', true, t.n = 0
+    from (select app_private.transcriptions_without_consent_count()::numeric as n) t
+    union all
+    select 7, 'subjects_under_restriction', 'Subjects under restriction', r.n, 'subjects', 'informational', false, null::boolean
+    from (select app_private.restricted_subjects_count()::numeric as n) r
+    union all
+    -- Data retention compliance: rows within their period over rows under a policy, held rows apart.
+    select 8, 'retention_compliance', 'Rows within their retention period', k.percent, '%', '100', true, k.percent = 100
+    from (select case when pg_catalog.sum(c.rows_under_policy - c.rows_held) = 0 then 100.0
+            else pg_catalog.round(100.0 * pg_catalog.sum(c.rows_within_period) / pg_catalog.sum(c.rows_under_policy - c.rows_held), 1) end as percent
+          from app_public.retention_compliance(as_of) c) k
+  )
+  select ordinal, part, label, value, unit, target, scored, ok from parts
+  order by 1;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.gdpr_readiness_parts(timestamptz) is
+  E'The parts of GDPR audit readiness at asOf (now by default; deadlines are judged against it), one row each, in order: unclassified personal columns (target 0), requests overdue (0), requests due within 7 days (informational), median days from receipt to completion of the requests completed in the 365 days before asOf (at most 30), erasures whose residue scan was not zero (0), active transcriptions without consent (0), subjects under restriction (informational), the share of rows within their retention period (app_public.retention_compliance; held rows apart; target 100 %). scored says whether a part counts toward the percentage; ok says whether the part meets its target. Admins and auditors.';
+
+create function app_public.gdpr_readiness(as_of timestamptz default pg_catalog.now(),
+  out readiness_percent numeric, out parts_scored integer, out parts_ready integer)
+returns record as $$
+  select pg_catalog.round(100.0 * pg_catalog.count(*) filter (where p.ok) / pg_catalog.count(*), 1),
+         pg_catalog.count(*)::integer,
+         (pg_catalog.count(*) filter (where p.ok))::integer
+  from app_public.gdpr_readiness_parts(as_of) p
+  where p.scored;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.gdpr_readiness(timestamptz) is
+  E'GDPR audit readiness at asOf (now by default): the percentage of the scored parts of gdprReadinessParts that meet their target, one decimal. One row. Admins and auditors.';
+
+revoke all on function app_public.gdpr_readiness_parts(timestamptz), app_public.gdpr_readiness(timestamptz) from public;
+grant execute on function app_public.gdpr_readiness_parts(timestamptz), app_public.gdpr_readiness(timestamptz)
+  to custodian_admin, custodian_auditor;
+--! EndIncluded gdpr/readiness.sql
