@@ -1,3 +1,4 @@
+import { archive } from "./archive.ts";
 import { audit } from "./audit.ts";
 import { db } from "./db.ts";
 import { gdpr } from "./gdpr.ts";
@@ -20,6 +21,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   audit,
   usage: usageCommand,
   gdpr,
+  archive,
 };
 
 export const usage = `Usage: custodian <command>
@@ -47,6 +49,11 @@ export const usage = `Usage: custodian <command>
   gdpr export --client ID --out FILE
                             write everything held about a client to a zip file
   gdpr report [--as-of T]   the GDPR readiness report, deadlines judged at T (now)
+  archive list              the retention archives in ARCHIVE_DIR, from their manifests
+  archive verify ID|--all   re-read archives (checksums, sizes, row counts); exits 1 naming each problem
+  archive restore ID [--into-schema NAME] [--table SCHEMA.TABLE]
+                            put an archive's rows back (or into new tables for inspection);
+                            names each row that cannot go back
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).
