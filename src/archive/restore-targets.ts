@@ -60,7 +60,8 @@ export async function restoreTargets(
 
 async function originalTarget(client: pg.ClientBase, table: string): Promise<RestoreTarget> {
   const { rows } = await client.query<{ target: string; columns: string[]; insertable: string[]; key: string[]; identity: boolean }>(
-    `select $1::regclass::text as target,
+    `select (select pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+               from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = $1::regclass) as target,
        array(select a.attname from pg_catalog.pg_attribute a where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum)::text[] as columns,
        array(select a.attname from pg_catalog.pg_attribute a where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped and a.attgenerated = '' order by a.attnum)::text[] as insertable,
        array(select a.attname from pg_catalog.pg_index i cross join lateral pg_catalog.unnest(i.indkey) with ordinality k(attnum, n)

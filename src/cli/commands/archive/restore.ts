@@ -58,7 +58,7 @@ export function formatRestoreReport(report: RestoreReport): string {
   const lines = [`Archive ${report.manifest.id} restored ${where}:`];
   for (const table of report.tables) {
     lines.push(
-      `  ${table.table}${table.target === table.table ? "" : ` → ${table.target.replaceAll('"', "")}`}: ${table.restored} restored, ` +
+      `  ${table.table}${report.intoSchema === null ? "" : ` → ${table.target.replaceAll('"', "")}`}: ${table.restored} restored, ` +
         `${table.skipped} already there (skipped), ${table.notRestored.length} not restored, of ${table.rows}`,
     );
   }
