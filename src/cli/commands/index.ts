@@ -1,3 +1,4 @@
+import { archive } from "./archive.ts";
 import { audit } from "./audit.ts";
 import { db } from "./db.ts";
 import { gdpr } from "./gdpr.ts";
@@ -22,6 +23,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   usage: usageCommand,
   gdpr,
   retention,
+  archive,
 };
 
 export const usage = `Usage: custodian <command>
@@ -57,6 +59,11 @@ export const usage = `Usage: custodian <command>
   retention policies        the retention policies, in the order a run applies them
   retention preview [--policy P] [--as-of T]
                             what a run would do at T (now): rows due, spared by a legal hold
+  archive list              the retention archives in ARCHIVE_DIR, from their manifests
+  archive verify ID|--all   re-read archives (checksums, sizes, row counts); exits 1 naming each problem
+  archive restore ID [--into-schema NAME] [--table SCHEMA.TABLE]
+                            put an archive's rows back (or into new tables for inspection);
+                            names each row that cannot go back
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).
