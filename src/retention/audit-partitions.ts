@@ -29,6 +29,8 @@ export interface AuditPartitionResult {
   rowsArchived: number;
   /** Partitions detached and dropped; in a dry run, those that would be. */
   partitionsDropped: number;
+  /** Events that left with them (an archive reused from an interrupted call included); in a dry run, those that would. */
+  rowsDropped: number;
   /** Every month partition that stays, and why (within the period, not sealed yet, does not verify, ...). */
   spared: SparedPartition[];
 }
@@ -66,7 +68,7 @@ export async function archiveExpiredAuditPartitions(
      from audit.partition_retention_status($1::interval, $2)`,
     [period, options.asOf],
   );
-  const result: AuditPartitionResult = { partitionsArchived: 0, rowsArchived: 0, partitionsDropped: 0, spared: [] };
+  const result: AuditPartitionResult = { partitionsArchived: 0, rowsArchived: 0, partitionsDropped: 0, rowsDropped: 0, spared: [] };
   for (const status of rows) {
     if (status.spared_reason !== null) {
       result.spared.push({ partition: status.partition_name, reason: status.spared_reason });
@@ -76,6 +78,7 @@ export async function archiveExpiredAuditPartitions(
       result.partitionsArchived++;
       result.rowsArchived += Number(status.event_count);
       result.partitionsDropped++;
+      result.rowsDropped += Number(status.event_count);
       continue;
     }
     const outcome = await archiveAndDropAuditPartition(client, store, status.month, options.runId);
@@ -83,7 +86,10 @@ export async function archiveExpiredAuditPartitions(
       result.partitionsArchived++;
       result.rowsArchived += outcome.eventCount;
     }
-    if (outcome.checkpointId !== null) result.partitionsDropped++;
+    if (outcome.checkpointId !== null) {
+      result.partitionsDropped++;
+      result.rowsDropped += outcome.eventCount;
+    }
     if (outcome.spared !== null) result.spared.push({ partition: status.partition_name, reason: outcome.spared });
   }
   return result;

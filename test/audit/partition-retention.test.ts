@@ -84,7 +84,7 @@ test("a dry run says which months would go and why the others stay, and changes 
   // A stray of a month long past, in the default partition (no partition of its own).
   await writeMonth("2018-06", 1, null);
   const result = await run("2026-05-15T00:00:00Z", true);
-  expect(result).toMatchObject({ partitionsArchived: 3, rowsArchived: 600, partitionsDropped: 3 });
+  expect(result).toMatchObject({ partitionsArchived: 3, rowsArchived: 600, partitionsDropped: 3, rowsDropped: 600 });
   const spared = Object.fromEntries(result.spared.map((entry) => [entry.partition, entry.reason]));
   expect(spared.events_2019_04).toBe("not sealed yet: 50 of its events wait for a seal");
   expect(spared.events_default).toBe(
@@ -116,6 +116,7 @@ test("expired months are archived with their seals and dropped; `audit verify` s
   expect(result.partitionsArchived).toBe(2);
   expect(result.rowsArchived).toBe(400);
   expect(result.partitionsDropped).toBe(2);
+  expect(result.rowsDropped).toBe(400);
   expect(result.spared.map((entry) => entry.partition)).not.toContain("events_2019_01");
   expect(await partitionExists("events_2019_01")).toBe(false);
   expect(await partitionExists("events_2019_02")).toBe(false);
@@ -273,7 +274,7 @@ test("a run stopped between archive and drop leaves the month in place, and the 
     await reader.query("rollback");
     await reader.end();
   }
-  expect(first).toMatchObject({ partitionsArchived: 1, rowsArchived: 200, partitionsDropped: 0 });
+  expect(first).toMatchObject({ partitionsArchived: 1, rowsArchived: 200, partitionsDropped: 0, rowsDropped: 0 });
   const stopped = first.spared.find((entry) => entry.partition === "events_2019_03");
   expect(stopped?.reason).toMatch(/^archived in [0-9a-f-]{36}, not dropped yet: a long read held the audit trail; the next run drops it$/);
   const archiveId = /archived in ([0-9a-f-]{36})/.exec(stopped!.reason)![1];
@@ -283,7 +284,7 @@ test("a run stopped between archive and drop leaves the month in place, and the 
   expect((await runCli(["audit", "verify"], env)).code).toBe(0);
 
   const second = await run("2026-04-15T00:00:00Z");
-  expect(second).toMatchObject({ partitionsArchived: 0, rowsArchived: 0, partitionsDropped: 1 });
+  expect(second).toMatchObject({ partitionsArchived: 0, rowsArchived: 0, partitionsDropped: 1, rowsDropped: 200 });
   expect(await partitionExists("events_2019_03")).toBe(false);
   const { rows } = await owner.query(
     "select c.archive_id::text from audit.chain_checkpoints c where c.partition_name = 'events_2019_03'",
@@ -309,5 +310,24 @@ test("a month whose ids lie among the remaining events is dropped once sealed, a
   await tamper("update audit.events set new_values = '{\"id\": 0}' where id = $1", [neighbour.id]);
   expect((await runCli(["audit", "verify"], env)).stdout).toMatch(new RegExp(`^Audit trail TAMPERED: event ${neighbour.id} was altered`));
   await tamper("update audit.events set new_values = $2 where id = $1", [neighbour.id, neighbour.new_values]);
+  expect((await runCli(["audit", "verify"], env)).code).toBe(0);
+});
+
+test("`custodian retention run --policy audit_events` archives and drops a month through the runner, recording its archive under the run", async () => {
+  await owner.query("select audit.create_month_partition('audit.events', '2019-05-01')");
+  await writeMonth("2019-05", 30, null);
+  expect((await runCli(["audit", "seal"], env)).code).toBe(0);
+  const ran = await runCli(["retention", "run", "--policy", "audit_events", "--as-of", "2026-06-15T00:00:00Z"], env);
+  expect(ran).toMatchObject({ code: 0 });
+  expect(ran.stdout).toMatch(/^Retention run [0-9a-f-]{36} as of 2026-06-15T00:00:00\.000Z: finished\n/);
+  expect(await partitionExists("events_2019_05")).toBe(false);
+  const { rows } = await owner.query(
+    `select a.policy_name, a.run_id is not null and a.run_id = r.id as under_run, a.row_count::int, c.event_count::int
+     from audit.chain_checkpoints c
+     join app_public.retention_archives a on a.id = c.archive_id
+     join app_public.retention_runs r on r.as_of = '2026-06-15T00:00:00Z'
+     where c.partition_name = 'events_2019_05'`,
+  );
+  expect(rows).toEqual([{ policy_name: "audit_events", under_run: true, row_count: 31, event_count: 30 }]);
   expect((await runCli(["audit", "verify"], env)).code).toBe(0);
 });
