@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:5823959f6f6f14d8daa759e96a9ee3b2b4f1c612
+--! Hash: sha1:a6adbdb65ff39f8eb72003f7c3460b43b9f6754a
 --! Message: issue 17 archive: restoring archived rows through the normal write path
 
 -- Issue 17 (archive): restoring archived rows through the normal write path.
@@ -42,7 +42,7 @@ create or replace function governance.restoring_archived_rows() returns boolean 
   -- The cheap test first: most inserts are not restores and stop at the setting.
   select coalesce(pg_catalog.current_setting('governance.archive_restoration_id', true), '') <> ''
     and (governance.current_archive_restoration()).id is not null;
-$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
 comment on function governance.restoring_archived_rows() is
   E'Whether this transaction is restoring rows from an archive (governance.begin_archive_restoration): the insert triggers then keep the archived values of the columns they would otherwise derive.';
 
@@ -95,6 +95,9 @@ $$ language plpgsql volatile security definer set search_path = pg_catalog, publ
 comment on function governance.classify_inspection_copy(regclass, regclass) is
   E'Gives an inspection copy of a table (`custodian archive restore --into-schema`) its original''s classification in the map of personal data, column by column: the copy holds the same personal data until it is dropped. Returns how many columns it classified.';
 
+-- Every writer's insert triggers ask (they run as the writer); it says nothing but whether this transaction restores.
+grant execute on function governance.restoring_archived_rows() to public;
+revoke all on function governance.current_archive_restoration() from public;
 revoke all on function governance.classify_inspection_copy(regclass, regclass) from public;
 revoke all on function governance.begin_archive_restoration(uuid, regclass) from public;
 revoke all on function governance.end_archive_restoration() from public;
