@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:1e8672285fccf25a84850f9e0f4e25b2addc16c7
+--! Hash: sha1:83aa66f89c51a0706aad46b56ae0a980711b49b9
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -1113,7 +1113,7 @@ create or replace function governance.restoring_archived_rows() returns boolean 
   -- The cheap test first: most inserts are not restores and stop at the setting.
   select coalesce(pg_catalog.current_setting('governance.archive_restoration_id', true), '') <> ''
     and (governance.current_archive_restoration()).id is not null;
-$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
 comment on function governance.restoring_archived_rows() is
   E'Whether this transaction is restoring rows from an archive (governance.begin_archive_restoration): the insert triggers then keep the archived values of the columns they would otherwise derive.';
 
@@ -1166,6 +1166,9 @@ $$ language plpgsql volatile security definer set search_path = pg_catalog, publ
 comment on function governance.classify_inspection_copy(regclass, regclass) is
   E'Gives an inspection copy of a table (`custodian archive restore --into-schema`) its original''s classification in the map of personal data, column by column: the copy holds the same personal data until it is dropped. Returns how many columns it classified.';
 
+-- Every writer's insert triggers ask (they run as the writer); it says nothing but whether this transaction restores.
+grant execute on function governance.restoring_archived_rows() to public;
+revoke all on function governance.current_archive_restoration() from public;
 revoke all on function governance.classify_inspection_copy(regclass, regclass) from public;
 revoke all on function governance.begin_archive_restoration(uuid, regclass) from public;
 revoke all on function governance.end_archive_restoration() from public;

@@ -4,7 +4,8 @@ import type { ArchiveManifest } from "./manifest.ts";
 import { currentSchemaVersion } from "./schema-version.ts";
 import type { ArchiveStore } from "./store.ts";
 import { restoreTargets, type RestoreTarget } from "./restore-targets.ts";
-import { ArchiveTampered, linesCheckedAgainst, verifyArchive } from "./verify.ts";
+import { linesCheckedAgainst } from "./read.ts";
+import { ArchiveTampered, verifyArchive } from "./verify.ts";
 
 export interface RestoreOptions {
   /** Only this "schema.table" of the archive. */
