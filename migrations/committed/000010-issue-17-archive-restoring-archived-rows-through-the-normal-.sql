@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:a6adbdb65ff39f8eb72003f7c3460b43b9f6754a
+--! Hash: sha1:4913f52c5003b438750b9a9df08835462c284b51
 --! Message: issue 17 archive: restoring archived rows through the normal write path
 
 -- Issue 17 (archive): restoring archived rows through the normal write path.
@@ -515,3 +515,6 @@ from (values
   ('app_public.data_subject_exports', 'manifest', 'technical', 'any', 'What an export held (files, row counts, hashes; no values), kept as the record that it was answered.', 'legal_obligation')
 ) as m(target, column_name, category, subject_kind, purpose, legal_basis);
 --! EndIncluded gdpr/classify-custodian.sql
+
+-- Who restored what, and when, is itself part of the trail.
+select audit.enable_tracking('governance.archive_restorations');
