@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:83aa66f89c51a0706aad46b56ae0a980711b49b9
+--! Hash: sha1:85dc4b78255e19ac9aa18a2aaaa0caff095a45e1
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -1483,6 +1483,9 @@ create policy coach_own_clients on app_public.consents for all to custodian_coac
 grant select on app_public.consents to custodian_coach, custodian_admin, custodian_auditor;
 grant insert (client_id, purpose, decision, wording_version, wording_sha256) on app_public.consents to custodian_coach, custodian_admin;
 --! EndIncluded gdpr/consents.sql
+
+-- Who restored what, and when, is itself part of the trail.
+select audit.enable_tracking('governance.archive_restorations');
 -- Issue 17, audit events by partition: a month of the trail past its period
 -- leaves whole, after it is archived with its seals; a checkpoint of the hash
 -- chain stays, so that verify goes on across the dropped range.

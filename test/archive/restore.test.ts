@@ -104,7 +104,7 @@ test("a soft-deleted client and its cascade, archived and hard-deleted, come bac
     `select table_name, count(*)::int as inserts from audit.events
       where task = $1 and operation = 'INSERT' and actor_kind = 'system' group by table_name order by table_name`, [`archive restore ${id}`]);
   expect(events.rows).toEqual([
-    { table_name: "clients", inserts: 1 }, { table_name: "coaching_sessions", inserts: 2 }, { table_name: "consents", inserts: 2 }, { table_name: "transcriptions", inserts: 3 },
+    { table_name: "archive_restorations", inserts: 4 }, { table_name: "clients", inserts: 1 }, { table_name: "coaching_sessions", inserts: 2 }, { table_name: "consents", inserts: 2 }, { table_name: "transcriptions", inserts: 3 },
   ]);
   const restorations = await rootPool().query("select table_name from governance.archive_restorations where archive_id = $1 order by id", [id]);
   expect(restorations.rows.map((row) => row.table_name)).toEqual(cascade.map(({ table }) => table));
