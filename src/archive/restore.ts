@@ -62,6 +62,9 @@ const batchSize = 500;
  * Into an inspection schema: a new table per archived table, `like` the
  * original (columns and types; no constraints, triggers or generated
  * columns), and every row inserted as archived.
+ *
+ * `client` is the owner's connection, outside any transaction (this opens and
+ * commits its own).
  */
 export async function restoreArchive(client: pg.ClientBase, store: ArchiveStore, id: string, options: RestoreOptions = {}): Promise<RestoreReport> {
   const verification = await verifyArchive(store, id, { recorded: options.recorded ?? null });
