@@ -138,8 +138,7 @@ test("archived audit events restore into an inspection schema, every column as a
     const restored = (await rootPool().query<{ line: string }>(`select to_jsonb(e)::text as line from ${schema}.events e order by e.id`)).rows.map((row) => row.line);
     expect(restored).toEqual(archived);
   } finally {
-    await rootPool().query(`delete from governance.personal_data_columns where table_oid in (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1)`, [schema]);
-    await rootPool().query(`drop schema if exists ${schema} cascade`);
+    await rootPool().query("select governance.drop_inspection_schema($1)", [schema]);
   }
 });
 
