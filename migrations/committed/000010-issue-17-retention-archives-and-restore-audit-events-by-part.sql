@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:8c30516b6738ea1e61e2abde8df8cfa18c0c7942
+--! Hash: sha1:16cc66eb8b524833a92d54246af3ac3b1df8f653
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -1169,6 +1169,33 @@ comment on function governance.classify_inspection_copy(regclass, regclass) is
 -- Every writer's insert triggers ask (they run as the writer); it says nothing but whether this transaction restores.
 grant execute on function governance.restoring_archived_rows() to public;
 revoke all on function governance.current_archive_restoration() from public;
+create or replace function governance.is_inspection_schema(schema_name name) returns boolean as $$
+  select coalesce(pg_catalog.obj_description(n.oid, 'pg_namespace') like 'Inspection copies of archived rows%', false)
+  from pg_catalog.pg_namespace n where n.nspname = schema_name;
+$$ language sql stable;
+comment on function governance.is_inspection_schema(name) is
+  E'Whether a schema was made by `custodian archive restore --into-schema` (it says so in its comment); null when there is no such schema.';
+
+create or replace function governance.drop_inspection_schema(schema_name name) returns integer as $$
+declare
+  unmapped integer;
+begin
+  if governance.is_inspection_schema(schema_name) is distinct from true then
+    raise exception 'Schema % is not an inspection schema made by `custodian archive restore --into-schema`; nothing dropped.', schema_name
+      using errcode = '42501';
+  end if;
+  delete from governance.personal_data_columns p
+  using pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where p.table_oid = c.oid and n.nspname = schema_name;
+  get diagnostics unmapped = row_count;
+  execute pg_catalog.format('drop schema %I cascade', schema_name);
+  return unmapped;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.drop_inspection_schema(name) is
+  E'Drops an inspection schema of restored archive rows and takes its copies out of the map of personal data; refuses any other schema. Returns how many classified columns left the map. For the owner only.';
+
+revoke all on function governance.drop_inspection_schema(name) from public;
 revoke all on function governance.classify_inspection_copy(regclass, regclass) from public;
 revoke all on function governance.begin_archive_restoration(uuid, regclass) from public;
 revoke all on function governance.end_archive_restoration() from public;

@@ -181,9 +181,17 @@ test("restore into an inspection schema makes plain copies of the tables, classi
     const twice = await runCli(["archive", "restore", id, "--into-schema", schema], testEnvironment({ ARCHIVE_DIR: dir }));
     expect(twice.stderr).toBe(`custodian: ${schema}.clients already exists; restore into another schema with --into-schema.\n`);
     expect(twice.stdout).toBe("");
+    // Nor into a schema of someone else's making; nor may the drop helper take one.
+    const foreign = await runCli(["archive", "restore", id, "--into-schema", "graphile_worker"], testEnvironment({ ARCHIVE_DIR: dir }));
+    expect(foreign.stderr).toMatch(/^custodian: --into-schema takes a new schema's name/);
+    await expect(rootPool().query("select governance.drop_inspection_schema('app_public')")).rejects.toThrow(
+      "Schema app_public is not an inspection schema made by `custodian archive restore --into-schema`; nothing dropped.");
+    const unmapped = await rootPool().query("select governance.drop_inspection_schema($1) as n", [schema]);
+    expect(unmapped.rows[0].n).toBeGreaterThan(10);
+    const left = await rootPool().query("select count(*)::int as n from governance.personal_data_map where table_schema = $1", [schema]);
+    expect(left.rows[0].n).toBe(0);
     expect(twice.code).toBe(1);
   } finally {
-    await rootPool().query(`delete from governance.personal_data_columns where table_oid in (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1)`, [schema]);
-    await rootPool().query(`drop schema if exists ${schema} cascade`);
+    await rootPool().query("select governance.drop_inspection_schema($1) from pg_namespace where nspname = $1", [schema]);
   }
 });
