@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:83aa66f89c51a0706aad46b56ae0a980711b49b9
+--! Hash: sha1:16cc66eb8b524833a92d54246af3ac3b1df8f653
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -290,7 +290,7 @@ grant select on app_public.retention_archives to custodian_admin, custodian_audi
 -- compliance figure share. Conditions are on alias t; $1 is the cutoff
 -- (as_of minus the period), $2 an array of row keys as text.
 
-create or replace function governance.row_key_sql(target regclass, alias text) returns text as $$
+create or replace function governance.row_key_text_sql(target regclass, alias text) returns text as $$
   select case when k is null then null
     when pg_catalog.cardinality(k) = 1 then pg_catalog.format('%s.%I::text', alias, k[1])
     else pg_catalog.format('row(%s)::text',
@@ -298,20 +298,20 @@ create or replace function governance.row_key_sql(target regclass, alias text) r
   end
   from (select audit.primary_key_columns(target) as k) x;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
-comment on function governance.row_key_sql(regclass, text) is
+comment on function governance.row_key_text_sql(regclass, text) is
   E'SQL for a row''s primary key as text: the value of a one-column key, the row literal "(a,b)" of a longer one; null without a key.';
 
-create or replace function governance.row_key_match_sql(target regclass, alias text, keys_parameter text) returns text as $$
+create or replace function governance.row_key_text_match_sql(target regclass, alias text, keys_parameter text) returns text as $$
   select case when k is null then null
     when pg_catalog.cardinality(k) = 1
     then pg_catalog.format('%s.%I operator(pg_catalog.=) any (cast(%s as %s[]))', alias, k[1], keys_parameter,
       (select pg_catalog.format_type(a.atttypid, a.atttypmod) from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k[1]))
-    else pg_catalog.format('%s operator(pg_catalog.=) any (%s)', governance.row_key_sql(target, alias), keys_parameter)
+    else pg_catalog.format('%s operator(pg_catalog.=) any (%s)', governance.row_key_text_sql(target, alias), keys_parameter)
   end
   from (select audit.primary_key_columns(target) as k) x;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
-comment on function governance.row_key_match_sql(regclass, text, text) is
-  E'SQL true for the rows whose key (as governance.row_key_sql gives it) is in the text array keys_parameter; uses the key''s index for a one-column key.';
+comment on function governance.row_key_text_match_sql(regclass, text, text) is
+  E'SQL true for the rows whose key (as governance.row_key_text_sql gives it) is in the text array keys_parameter; uses the key''s index for a one-column key.';
 
 create or replace function governance.row_subject_sql(target regclass, alias text) returns text as $$
   select coalesce(
@@ -385,8 +385,8 @@ create or replace function app_private.retention_policy_sql(policy app_public.re
 returns record as $$
   -- The audit trail has no primary key and leaves by whole partitions (the
   -- partitions part decides what a hold means there): its events are named by id.
-  select t.oid, case when t.is_audit then 't.id::text' else governance.row_key_sql(t.oid, 't') end,
-    case when t.is_audit then 't.id operator(pg_catalog.=) any (cast($2 as bigint[]))' else governance.row_key_match_sql(t.oid, 't', '$2') end,
+  select t.oid, case when t.is_audit then 't.id::text' else governance.row_key_text_sql(t.oid, 't') end,
+    case when t.is_audit then 't.id operator(pg_catalog.=) any (cast($2 as bigint[]))' else governance.row_key_text_match_sql(t.oid, 't', '$2') end,
     pg_catalog.format('t.%I is not null', policy.clock_column),
     pg_catalog.format('t.%I operator(pg_catalog.<=) $1', policy.clock_column)
       || case when policy.action = 'anonymize' then pg_catalog.format(' and not (%s)', governance.anonymized_sql(t.oid, policy.anonymize_columns, 't')) else '' end,
@@ -440,7 +440,7 @@ $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) is
   E'The next batch of rows a run acts on under a policy at as_of, oldest first: past their period, not held, not in exclude (rows that failed already in this run); their keys as text and their clock.';
 
-revoke all on function governance.row_key_sql(regclass, text), governance.row_key_match_sql(regclass, text, text),
+revoke all on function governance.row_key_text_sql(regclass, text), governance.row_key_text_match_sql(regclass, text, text),
   governance.row_subject_sql(regclass, text), governance.row_held_sql(regclass, text),
   governance.anonymized_sql(regclass, name[], text), governance.foreign_key_cascade(regclass, text, integer) from public;
 revoke all on function app_private.retention_policy_sql(app_public.retention_policies),
@@ -581,7 +581,7 @@ begin
   select coalesce(pg_catalog.string_agg(pg_catalog.format('(select pg_catalog.count(*) from %s t where %s)', c.table_oid,
            pg_catalog.replace(c.condition, '{row}', 't')), ' + '), '0')
     into cascade_count_sql
-  from governance.foreign_key_cascade(pieces.target, governance.row_key_match_sql(pieces.target, '{row}', '$2')) c
+  from governance.foreign_key_cascade(pieces.target, governance.row_key_text_match_sql(pieces.target, '{row}', '$2')) c
   where c.level > 0;
   execute 'select ' || cascade_count_sql into before_count using as_of - policy.period, keys;
   for key in execute pg_catalog.format('select %s from %s t where %s and %s and not (%s) order by 1',
@@ -631,13 +631,13 @@ begin
   select * into strict policy from app_public.retention_policies p where p.name = retention_archive_rows.policy_name;
   target := pg_catalog.to_regclass(policy.target_table);
   select c.* into source
-  from governance.foreign_key_cascade(target, governance.row_key_match_sql(target, '{row}', '$2')) c
+  from governance.foreign_key_cascade(target, governance.row_key_text_match_sql(target, '{row}', '$2')) c
   where c.table_oid = pg_catalog.to_regclass(retention_archive_rows.table_name);
   if not found then
     raise exception 'Table % is not among the tables policy % archives.', table_name, policy_name using errcode = '22023';
   end if;
   return query execute pg_catalog.format('select pg_catalog.to_jsonb(t)::text from %s t where %s order by %s',
-    source.table_oid, pg_catalog.replace(source.condition, '{row}', 't'), coalesce(governance.row_key_sql(source.table_oid, 't'), '1'))
+    source.table_oid, pg_catalog.replace(source.condition, '{row}', 't'), coalesce(governance.row_key_text_sql(source.table_oid, 't'), '1'))
     using null::timestamptz, keys;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
@@ -1169,6 +1169,33 @@ comment on function governance.classify_inspection_copy(regclass, regclass) is
 -- Every writer's insert triggers ask (they run as the writer); it says nothing but whether this transaction restores.
 grant execute on function governance.restoring_archived_rows() to public;
 revoke all on function governance.current_archive_restoration() from public;
+create or replace function governance.is_inspection_schema(schema_name name) returns boolean as $$
+  select coalesce(pg_catalog.obj_description(n.oid, 'pg_namespace') like 'Inspection copies of archived rows%', false)
+  from pg_catalog.pg_namespace n where n.nspname = schema_name;
+$$ language sql stable;
+comment on function governance.is_inspection_schema(name) is
+  E'Whether a schema was made by `custodian archive restore --into-schema` (it says so in its comment); null when there is no such schema.';
+
+create or replace function governance.drop_inspection_schema(schema_name name) returns integer as $$
+declare
+  unmapped integer;
+begin
+  if governance.is_inspection_schema(schema_name) is distinct from true then
+    raise exception 'Schema % is not an inspection schema made by `custodian archive restore --into-schema`; nothing dropped.', schema_name
+      using errcode = '42501';
+  end if;
+  delete from governance.personal_data_columns p
+  using pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where p.table_oid = c.oid and n.nspname = schema_name;
+  get diagnostics unmapped = row_count;
+  execute pg_catalog.format('drop schema %I cascade', schema_name);
+  return unmapped;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.drop_inspection_schema(name) is
+  E'Drops an inspection schema of restored archive rows and takes its copies out of the map of personal data; refuses any other schema. Returns how many classified columns left the map. For the owner only.';
+
+revoke all on function governance.drop_inspection_schema(name) from public;
 revoke all on function governance.classify_inspection_copy(regclass, regclass) from public;
 revoke all on function governance.begin_archive_restoration(uuid, regclass) from public;
 revoke all on function governance.end_archive_restoration() from public;
@@ -1483,6 +1510,9 @@ create policy coach_own_clients on app_public.consents for all to custodian_coac
 grant select on app_public.consents to custodian_coach, custodian_admin, custodian_auditor;
 grant insert (client_id, purpose, decision, wording_version, wording_sha256) on app_public.consents to custodian_coach, custodian_admin;
 --! EndIncluded gdpr/consents.sql
+
+-- Who restored what, and when, is itself part of the trail.
+select audit.enable_tracking('governance.archive_restorations');
 -- Issue 17, audit events by partition: a month of the trail past its period
 -- leaves whole, after it is archived with its seals; a checkpoint of the hash
 -- chain stays, so that verify goes on across the dropped range.

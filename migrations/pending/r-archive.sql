@@ -22,3 +22,6 @@ alter table governance.archive_restorations enable row level security;
 --!include domain/derived-columns.sql
 --!include gdpr/consents.sql
 --!include gdpr/classify-custodian.sql
+
+-- Who restored what, and when, is itself part of the trail.
+select audit.enable_tracking('governance.archive_restorations');

@@ -106,7 +106,16 @@ async function inspectionTargets(client: pg.ClientBase, manifest: ArchiveManifes
   const names = tables.map((name) => name.split(".")[1]!);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
   if (twice) throw new UserError(`Archive ${manifest.id} holds two tables named ${twice}; restore them one at a time with --table.`);
-  await client.query(`create schema if not exists ${quote(schema)}`);
+  const { rows: [existing] } = await client.query("select governance.is_inspection_schema($1) as inspection", [schema]);
+  if (existing.inspection === false) {
+    throw new UserError(`Schema ${schema} exists and is not an inspection schema made by archive restore; name a new one with --into-schema.`);
+  }
+  if (existing.inspection === null) {
+    await client.query(`create schema ${quote(schema)}`);
+    await client.query(
+      `comment on schema ${quote(schema)} is ${literal(`Inspection copies of archived rows (custodian archive restore --into-schema). Drop with select governance.drop_inspection_schema('${schema}').`)}`,
+    );
+  }
   const targets: RestoreTarget[] = [];
   for (const [index, table] of tables.entries()) {
     const copy = `${quote(schema)}.${quote(names[index]!)}`;

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { constraintKey, type ConstraintWords } from "../server/constraint-words.ts";
+import { constraintKey, loadConstraintWords, type ConstraintWords } from "../server/constraint-words.ts";
 import type { ArchiveManifest } from "./manifest.ts";
 import { currentSchemaVersion } from "./schema-version.ts";
 import type { ArchiveStore } from "./store.ts";
@@ -62,6 +62,9 @@ const batchSize = 500;
  * Into an inspection schema: a new table per archived table, `like` the
  * original (columns and types; no constraints, triggers or generated
  * columns), and every row inserted as archived.
+ *
+ * `client` is the owner's connection, outside any transaction (this opens and
+ * commits its own).
  */
 export async function restoreArchive(client: pg.ClientBase, store: ArchiveStore, id: string, options: RestoreOptions = {}): Promise<RestoreReport> {
   const verification = await verifyArchive(store, id, { recorded: options.recorded ?? null });
@@ -82,7 +85,7 @@ export async function restoreArchive(client: pg.ClientBase, store: ArchiveStore,
       [`archive restore ${id}`],
     );
     const targets = await restoreTargets(client, manifest, { table: options.table ?? null, intoSchema });
-    const words = await constraintWords(client);
+    const words = await loadConstraintWords(client);
     options.onStart?.(targets.reduce((sum, target) => sum + manifest.files.find((file) => file.table === target.table)!.rows, 0));
     const tables: TableRestoreReport[] = [];
     for (const target of targets) {
@@ -125,13 +128,6 @@ async function restoreTable(
     if (target.overridingSystemValue) await advanceIdentities(client, target.target);
   }
   return report;
-}
-
-async function constraintWords(client: pg.ClientBase): Promise<ConstraintWords> {
-  const { rows } = await client.query<{ table_name: string; constraint_name: string; words: string }>(
-    "select table_name, constraint_name, words from app_private.constraint_words()",
-  );
-  return new Map(rows.map((row) => [`${row.table_name} ${row.constraint_name}`, row.words]));
 }
 
 /** Moves identity sequences past restored ids, so that the next ordinary insert does not take one again. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { currentSchemaVersion, verifyArchive, writeVerifiedArchive, type ArchiveManifest } from "../archive/archive.ts";
 import type { ArchiveStore } from "../archive/store.ts";
-import { parseRanges, verifyArchivedPartition, type PartitionCheckpoint } from "../audit/partition-archive.ts";
+import { checkpointOf, parseRanges, verifyArchivedPartition, type PartitionCheckpoint } from "../audit/partition-archive.ts";
 import { cursorBatches } from "../db/cursor.ts";
 import { UserError } from "../errors.ts";
 
@@ -161,22 +161,42 @@ interface VerifiedArchive {
   checkpoint: PartitionCheckpoint;
 }
 
-/** A recorded, verified archive of exactly these events whose partition was not dropped (a run stopped in between), if its files and chain still verify. */
+/**
+ * An archive of exactly these events from an earlier call that stopped before
+ * the drop, if its files and chain still verify: one recorded as verified, or
+ * one recorded as created whose manifest reached the store before the call
+ * stopped (it is then recorded as written and verified).
+ */
 async function reusableArchive(client: pg.ClientBase, store: ArchiveStore, partition: string, eventIds: string): Promise<VerifiedArchive | null> {
-  const { rows } = await client.query<{ id: string; manifest: ArchiveManifest }>(
+  const { rows } = await client.query<{ id: string; manifest: ArchiveManifest | null }>(
     `select id::text, manifest from app_public.retention_archives
-     where kind = 'audit_partition' and verified_at is not null and rows_removed_at is null
-       and manifest -> 'extra' -> 'checkpoint' ->> 'partition' = $1 and manifest -> 'extra' -> 'checkpoint' ->> 'eventIds' = $2
-     order by verified_at desc`,
-    [partition, eventIds],
+     where kind = 'audit_partition' and rows_removed_at is null
+       and (manifest is null and store = $3
+            or verified_at is not null and manifest -> 'extra' -> 'checkpoint' ->> 'partition' = $1
+               and manifest -> 'extra' -> 'checkpoint' ->> 'eventIds' = $2)
+     order by verified_at desc nulls last, created_at desc`,
+    [partition, eventIds, store.description],
   );
   for (const row of rows) {
     const files = await verifyArchive(store, row.id, { recorded: row.manifest });
-    if (!files.ok) continue;
+    const found = files.manifest ? checkpointOf(files.manifest) : null;
+    if (!files.ok || found?.partition !== partition || found.eventIds !== eventIds) continue;
     const chain = await verifyArchivedPartition(client, store, row.id);
-    if (chain.ok) return { id: row.id, checkpoint: chain.checkpoint! };
+    if (!chain.ok) continue;
+    if (row.manifest === null) await recordVerified(client, files.manifest!);
+    return { id: row.id, checkpoint: chain.checkpoint! };
   }
   return null;
+}
+
+/** The archive's record, from created to written and verified. */
+async function recordVerified(client: pg.ClientBase, manifest: ArchiveManifest): Promise<void> {
+  await client.query(
+    `update app_public.retention_archives
+     set manifest = $2, row_count = $3, time_from = $4, time_to = $5, written_at = now(), verified_at = now()
+     where id = $1`,
+    [manifest.id, manifest, manifest.files.reduce((sum, file) => sum + file.rows, 0), manifest.timeRange.from, manifest.timeRange.to],
+  );
 }
 
 /**
@@ -239,12 +259,7 @@ async function writePartitionArchive(
   }
   const chain = await verifyArchivedPartition(client, store, id);
   if (!chain.ok) return { spared: `its archive ${id} did not verify against the chain: ${chain.problems.join("; ")}` };
-  await client.query(
-    `update app_public.retention_archives
-     set manifest = $2, row_count = $3, time_from = $4, time_to = $5, written_at = now(), verified_at = now()
-     where id = $1`,
-    [id, manifest, manifest.files.reduce((sum, file) => sum + file.rows, 0), timeRange.from, timeRange.to],
-  );
+  await recordVerified(client, manifest);
   return { id, checkpoint };
 }
 

@@ -155,14 +155,15 @@ async function auditPartitions(client: pg.ClientBase, store: ArchiveStore, run: 
   }
   const { archiveExpiredAuditPartitions } = await import(auditPartitionsModule.href);
   const result = await archiveExpiredAuditPartitions(client, store, { runId: run.id, asOf: run.as_of, dryRun: options.dryRun }) as {
-    partitionsArchived: number; rowsArchived: number; partitionsDropped: number; spared: unknown[];
+    partitionsArchived: number; rowsArchived: number; partitionsDropped: number; rowsDropped?: number; spared: unknown[];
   };
+  const rowsDropped = result.rowsDropped ?? (result.partitionsDropped > 0 ? result.rowsArchived : 0);
   await inRunTransaction(client, options.attribute, () => client.query(
     "select app_private.add_retention_figures($1, $2, archived => $3, deleted => $4, archives => $5)",
-    [run.id, policy.name, result.rowsArchived, options.dryRun ? result.rowsArchived : result.partitionsDropped > 0 ? result.rowsArchived : 0, options.dryRun ? 0 : result.partitionsArchived]));
+    [run.id, policy.name, result.rowsArchived, rowsDropped, options.dryRun ? 0 : result.partitionsArchived]));
   return {
     status: "finished" as const,
-    note: `${result.partitionsArchived} partition(s) archived, ${result.partitionsDropped} dropped${result.spared.length > 0 ? `; spared: ${JSON.stringify(result.spared)}` : ""}.`,
+    note: `${result.partitionsArchived} partition(s) archived (${result.rowsArchived} events), ${result.partitionsDropped} dropped (${rowsDropped} events); ${result.spared.length} kept.`,
     error: null,
   };
 }

@@ -118,6 +118,30 @@ test("restore refuses a tampered archive before writing anything, and audit even
   expect(noTable.stderr).toBe(`custodian: Archive ${trail} holds no rows of app_public.clients; it holds audit.events.\n`);
 });
 
+test("archived audit events restore into an inspection schema, every column as archived", async () => {
+  const archived = (await rootPool().query<{ line: string }>("select to_jsonb(e)::text as line from audit.events e order by e.id limit 20")).rows.map((row) => row.line);
+  expect(archived.length).toBeGreaterThan(0);
+  const dir = archiveDir();
+  const id = randomUUID();
+  await writeVerifiedArchive(localDirectoryStore(dir), {
+    id, kind: "audit_partition", policy: "audit_events", runId: null, schemaVersion: "000010.sql", timeRange: { from: null, to: null },
+    tables: [{ table: "audit.events", lines: linesOf(archived) }], extra: { checkpoint: { eventId: 0 } },
+  });
+  const schema = `inspect_${randomUUID().slice(0, 8)}`;
+  try {
+    const result = await runCli(["archive", "restore", id, "--into-schema", schema], testEnvironment({ ARCHIVE_DIR: dir }));
+    expect(result.stdout).toBe(
+      `Archive ${id} restored into schema ${schema} for inspection:\n` +
+        `  audit.events → ${schema}.events: ${archived.length} restored, 0 already there (skipped), 0 not restored, of ${archived.length}\n`,
+    );
+    expect(result.code).toBe(0);
+    const restored = (await rootPool().query<{ line: string }>(`select to_jsonb(e)::text as line from ${schema}.events e order by e.id`)).rows.map((row) => row.line);
+    expect(restored).toEqual(archived);
+  } finally {
+    await rootPool().query("select governance.drop_inspection_schema($1)", [schema]);
+  }
+});
+
 test("restored values round-trip exactly: big numerics, floats, arrays, bytes, identities kept and generated columns recomputed", async () => {
   // In public, which the catalog and personal-data tests leave out, so that this committed table disturbs no other file.
   const table = `public.archive_probe_${randomUUID().slice(0, 8)}`;

@@ -104,7 +104,7 @@ test("a soft-deleted client and its cascade, archived and hard-deleted, come bac
     `select table_name, count(*)::int as inserts from audit.events
       where task = $1 and operation = 'INSERT' and actor_kind = 'system' group by table_name order by table_name`, [`archive restore ${id}`]);
   expect(events.rows).toEqual([
-    { table_name: "clients", inserts: 1 }, { table_name: "coaching_sessions", inserts: 2 }, { table_name: "consents", inserts: 2 }, { table_name: "transcriptions", inserts: 3 },
+    { table_name: "archive_restorations", inserts: 4 }, { table_name: "clients", inserts: 1 }, { table_name: "coaching_sessions", inserts: 2 }, { table_name: "consents", inserts: 2 }, { table_name: "transcriptions", inserts: 3 },
   ]);
   const restorations = await rootPool().query("select table_name from governance.archive_restorations where archive_id = $1 order by id", [id]);
   expect(restorations.rows.map((row) => row.table_name)).toEqual(cascade.map(({ table }) => table));
@@ -181,9 +181,17 @@ test("restore into an inspection schema makes plain copies of the tables, classi
     const twice = await runCli(["archive", "restore", id, "--into-schema", schema], testEnvironment({ ARCHIVE_DIR: dir }));
     expect(twice.stderr).toBe(`custodian: ${schema}.clients already exists; restore into another schema with --into-schema.\n`);
     expect(twice.stdout).toBe("");
+    // Nor into a schema of someone else's making; nor may the drop helper take one.
+    const foreign = await runCli(["archive", "restore", id, "--into-schema", "graphile_worker"], testEnvironment({ ARCHIVE_DIR: dir }));
+    expect(foreign.stderr).toMatch(/^custodian: --into-schema takes a new schema's name/);
+    await expect(rootPool().query("select governance.drop_inspection_schema('app_public')")).rejects.toThrow(
+      "Schema app_public is not an inspection schema made by `custodian archive restore --into-schema`; nothing dropped.");
+    const unmapped = await rootPool().query("select governance.drop_inspection_schema($1) as n", [schema]);
+    expect(unmapped.rows[0].n).toBeGreaterThan(10);
+    const left = await rootPool().query("select count(*)::int as n from governance.personal_data_map where table_schema = $1", [schema]);
+    expect(left.rows[0].n).toBe(0);
     expect(twice.code).toBe(1);
   } finally {
-    await rootPool().query(`delete from governance.personal_data_columns where table_oid in (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1)`, [schema]);
-    await rootPool().query(`drop schema if exists ${schema} cascade`);
+    await rootPool().query("select governance.drop_inspection_schema($1) from pg_namespace where nspname = $1", [schema]);
   }
 });

@@ -282,6 +282,8 @@ test("a run stopped between archive and drop leaves the month in place, and the 
   const { rows: [record] } = await owner.query("select verified_at is not null as verified, rows_removed_at from app_public.retention_archives where id = $1", [archiveId]);
   expect(record).toEqual({ verified: true, rows_removed_at: null });
   expect((await runCli(["audit", "verify"], env)).code).toBe(0);
+  // Earlier still: the archive was on disk but its record not yet marked written. The next run adopts it all the same.
+  await owner.query("update app_public.retention_archives set manifest = null, written_at = null, verified_at = null where id = $1", [archiveId]);
 
   const second = await run("2026-04-15T00:00:00Z");
   expect(second).toMatchObject({ partitionsArchived: 0, rowsArchived: 0, partitionsDropped: 1, rowsDropped: 200 });
@@ -290,6 +292,11 @@ test("a run stopped between archive and drop leaves the month in place, and the 
     "select c.archive_id::text from audit.chain_checkpoints c where c.partition_name = 'events_2019_03'",
   );
   expect(rows).toEqual([{ archive_id: archiveId }]);
+  const { rows: [adopted] } = await owner.query(
+    "select verified_at is not null as verified, rows_removed_at is not null as removed, manifest ->> 'id' as manifest_id from app_public.retention_archives where id = $1",
+    [archiveId],
+  );
+  expect(adopted).toEqual({ verified: true, removed: true, manifest_id: archiveId });
   expect((await owner.query("select count(*)::int as n from app_public.retention_archives where manifest -> 'extra' -> 'checkpoint' ->> 'partition' = 'events_2019_03'")).rows[0].n).toBe(1);
   // A third run finds nothing more to do.
   expect(await run("2026-04-15T00:00:00Z")).toMatchObject({ partitionsArchived: 0, partitionsDropped: 0 });

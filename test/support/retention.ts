@@ -10,27 +10,33 @@ export const clientCascadeTables = ["app_public.clients", "app_public.coaching_s
  * A client of the coach with a session and a completed transcription (and the
  * client's consents), soft-deleted, its deletion moved back to `deletedAt`
  * (every row of the cascade, with no trigger running, as the soft-delete
- * tests move a deletion). Returns the client's id.
+ * tests move a deletion). Inside the caller's transaction. Returns the client's id.
  */
-export async function plantDeletedClient(pool: pg.Pool, coach: Coach, deletedAt: string, label = "retention"): Promise<string> {
+export async function plantDeletedClient(client: pg.ClientBase, coach: Coach, deletedAt: string, label = "retention"): Promise<string> {
+  const { rows: [row] } = await client.query(
+    "insert into app_public.clients (coach_profile_id, full_name, email, notes) values ($1, $2, $3, 'Prefers mornings.') returning id",
+    [coach.profileId, `Client ${label}`, `${label}-${Math.random().toString(16).slice(2)}@test.example`],
+  );
+  await grantConsents(client, [row.id]);
+  const { rows: [session] } = await client.query(
+    `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
+     values ($1, 'Old session', '1999-12-01T10:00:00Z', 'recordings/old.m4a', 600) returning id`, [row.id]);
+  await client.query(
+    `insert into app_public.transcriptions (session_id, provider, model, status, billed_duration_seconds, transcript_text)
+     values ($1, 'deepgram', 'nova-2', 'completed', 600, 'An old transcript.')`, [session.id]);
+  await client.query("delete from app_public.clients where id = $1", [row.id]);
+  await moveDeletion(client, row.id, deletedAt);
+  return row.id;
+}
+
+/** Runs `work` in a transaction that commits (tests that commit clean up after themselves). */
+export async function committed<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query("begin");
-    const { rows: [row] } = await client.query(
-      "insert into app_public.clients (coach_profile_id, full_name, email, notes) values ($1, $2, $3, 'Prefers mornings.') returning id",
-      [coach.profileId, `Client ${label}`, `${label}-${Math.random().toString(16).slice(2)}@test.example`],
-    );
-    await grantConsents(client, [row.id]);
-    const { rows: [session] } = await client.query(
-      `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
-       values ($1, 'Old session', '1999-12-01T10:00:00Z', 'recordings/old.m4a', 600) returning id`, [row.id]);
-    await client.query(
-      `insert into app_public.transcriptions (session_id, provider, model, status, billed_duration_seconds, transcript_text)
-       values ($1, 'deepgram', 'nova-2', 'completed', 600, 'An old transcript.')`, [session.id]);
-    await client.query("delete from app_public.clients where id = $1", [row.id]);
-    await moveDeletion(client, row.id, deletedAt);
+    const result = await work(client);
     await client.query("commit");
-    return row.id;
+    return result;
   } catch (error) {
     await client.query("rollback");
     throw error;
