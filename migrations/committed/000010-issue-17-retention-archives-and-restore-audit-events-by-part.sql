@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:16cc66eb8b524833a92d54246af3ac3b1df8f653
+--! Hash: sha1:80d9e326663f951cc4aefcd5a191a02f0b89b5e3
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -1820,47 +1820,84 @@ declare
   month_end timestamptz := ((month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz;
   first_id bigint;
   last_id bigint;
+  seal record;
+  ids bigint[];
+  digests bytea;
+  chain bytea[];
+  before_hash bytea;
+  in_range bigint;
+  listed bigint;
+  altered_id bigint;
+  unlisted_id bigint;
+  problem_id bigint;
+  unsealed_id bigint;
+  event_count bigint;
+  covered bigint := 0;
   problem text;
+  seal_problem text;
 begin
-  select pg_catalog.min(e.id), pg_catalog.max(e.id) into first_id, last_id
+  select pg_catalog.min(e.id), pg_catalog.max(e.id), pg_catalog.count(*) into first_id, last_id, event_count
   from audit.events e where e.occurred_at >= month_start and e.occurred_at < month_end;
   if first_id is null then
     return null;
   end if;
-  -- Each event against the digest its seal holds for it (version 1: the chain step from the hash before it).
-  with sealed as (
-    select s.id as seal_id, s.version, s.digests, s.chain, s.previous_hash, u.event_id, u.n::integer as n
-    from audit.seals s
-    cross join lateral pg_catalog.unnest(s.event_ids) with ordinality u (event_id, n)
-    where s.last_event_id >= first_id and s.first_event_id <= last_id
-  )
-  select case
-      when x.event_id is null then pg_catalog.format('event %s was never sealed', e.id)
-      else pg_catalog.format('event %s was altered after it was sealed in seal %s', e.id, x.seal_id) end
-    into problem
-  from audit.events e
-  left join sealed x on x.event_id = e.id
-  where e.occurred_at >= month_start and e.occurred_at < month_end
-    and (x.event_id is null or case x.version
-      when 2 then audit.event_digest_v2(e) <> pg_catalog.substr(x.digests, 32 * x.n - 31, 32)
-      else public.digest(coalesce(x.chain[x.n - 1], x.previous_hash) || audit.event_digest(e), 'sha256') <> x.chain[x.n] end)
-  order by e.id
-  limit 1;
-  if problem is not null then
-    return problem;
+  select p.hash into before_hash from audit.seals p
+  where p.id < (select s.id from audit.seals s where s.last_event_id >= first_id order by s.id limit 1)
+  order by p.id desc limit 1;
+  before_hash := coalesce(before_hash, audit.genesis_hash());
+  -- Seal by seal, in id order, so the first problem found is the first by event id.
+  -- Each seal's lists are read once into variables: they are toasted, and
+  -- reading them per event would fetch them whole for each (quadratic time).
+  for seal in
+    select s.id, s.version, s.first_event_id, s.last_event_id, s.previous_hash, s.hash from audit.seals s
+    where s.last_event_id >= first_id and s.first_event_id <= last_id order by s.id
+  loop
+    select s.event_ids, s.digests || ''::bytea, s.chain into ids, digests, chain from audit.seals s where s.id = seal.id;
+    -- Each event of the month in the seal's range against the digest the seal holds for it
+    -- (version 1: the chain step from the hash before it).
+    select pg_catalog.count(*) into in_range from audit.events e
+    where e.id between seal.first_event_id and seal.last_event_id and e.occurred_at >= month_start and e.occurred_at < month_end;
+    select pg_catalog.count(*), pg_catalog.min(e.id) filter (where case seal.version
+        when 2 then audit.event_digest_v2(e) <> pg_catalog.substr(digests, 32 * u.n::integer - 31, 32)
+        else public.digest(coalesce(chain[u.n - 1], seal.previous_hash) || audit.event_digest(e), 'sha256') <> chain[u.n] end)
+      into listed, altered_id
+    from pg_catalog.unnest(ids) with ordinality u (event_id, n)
+    join audit.events e on e.id = u.event_id
+    where e.id between seal.first_event_id and seal.last_event_id and e.occurred_at >= month_start and e.occurred_at < month_end;
+    unlisted_id := null;
+    if listed < in_range then
+      select pg_catalog.min(x.id) into unlisted_id from (
+        select e.id from audit.events e
+        where e.id between seal.first_event_id and seal.last_event_id and e.occurred_at >= month_start and e.occurred_at < month_end
+        except select pg_catalog.unnest(ids)) x;
+    end if;
+    if altered_id is not null or unlisted_id is not null then
+      problem_id := least(altered_id, unlisted_id);
+      problem := case when problem_id = unlisted_id then pg_catalog.format('event %s was never sealed', problem_id)
+        else pg_catalog.format('event %s was altered after it was sealed in seal %s', problem_id, seal.id) end;
+      exit;
+    end if;
+    -- The seal itself: it follows from its digests and continues the one before it.
+    if seal_problem is null and (seal.previous_hash <> before_hash
+        or (seal.version = 2 and pg_catalog.sha256(seal.previous_hash || digests) <> seal.hash)
+        or (seal.version = 1 and chain[pg_catalog.cardinality(chain)] <> seal.hash)) then
+      seal_problem := pg_catalog.format('seal %s was altered: its hash does not follow from the seal before it and the events it seals', seal.id);
+    end if;
+    before_hash := seal.hash;
+    covered := covered + in_range;
+  end loop;
+  -- Events of the month in no seal's range (past the last seal, or between two), before any problem found so far.
+  if problem is not null or covered < event_count then
+    select e.id into unsealed_id
+    from audit.events e
+    where e.occurred_at >= month_start and e.occurred_at < month_end and e.id < coalesce(problem_id, last_id + 1)
+      and not exists (select from audit.seals s where s.last_event_id >= e.id and s.first_event_id <= e.id)
+    order by e.id limit 1;
+    if unsealed_id is not null then
+      return pg_catalog.format('event %s was never sealed', unsealed_id);
+    end if;
   end if;
-  -- The seals themselves: each follows from its digests and continues the one before it.
-  select pg_catalog.format('seal %s was altered: its hash does not follow from the seal before it and the events it seals', s.id)
-    into problem
-  from audit.seals s
-  left join lateral (select p.hash from audit.seals p where p.id < s.id order by p.id desc limit 1) p on true
-  where s.last_event_id >= first_id and s.first_event_id <= last_id
-    and (s.previous_hash <> coalesce(p.hash, audit.genesis_hash())
-      or (s.version = 2 and pg_catalog.sha256(s.previous_hash || s.digests) <> s.hash)
-      or (s.version = 1 and s.chain[pg_catalog.cardinality(s.chain)] <> s.hash))
-  order by s.id
-  limit 1;
-  return problem;
+  return coalesce(problem, seal_problem);
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function audit.partition_chain_problem(date) is

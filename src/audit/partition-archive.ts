@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { readArchiveRows, verifyArchive, type ArchiveManifest } from "../archive/archive.ts";
+import { verifyArchive, type ArchiveManifest } from "../archive/archive.ts";
+import { linesCheckedAgainst } from "../archive/read.ts";
 import type { ArchiveStore } from "../archive/store.ts";
 
 /**
@@ -51,11 +52,19 @@ export interface ArchivedPartitionVerification {
 interface ArchivedSeal {
   id: string;
   version: number;
-  eventIds: string[];
-  /** Version 2: each event's digest; version 1: the chain hash after each event. */
-  perEvent: Buffer[];
+  eventIds: bigint[];
+  /** Version 2: the digests joined (32 bytes per event); version 1: the chain hash after each event. */
+  digests: Buffer;
+  chain: Buffer[];
   previousHash: Buffer;
   hash: Buffer;
+}
+
+/** A sealed event the checkpoint says left: the seal listing it and its place there. */
+interface ExpectedEvent {
+  id: bigint;
+  seal: ArchivedSeal;
+  index: number;
 }
 
 const eventBatch = 2000;
@@ -69,6 +78,10 @@ const eventBatch = 2000;
  * row), every event the checkpoint names present and of its month, and the
  * archived seals against those the database still keeps (they stay when the
  * month is dropped). Every problem is named; nothing is written.
+ *
+ * Memory stays bounded whatever the month's size: the seals and the events
+ * are both in id order, so they are read side by side (one seal and one batch
+ * of events at a time), never collected.
  */
 export async function verifyArchivedPartition(client: pg.ClientBase, store: ArchiveStore, id: string): Promise<ArchivedPartitionVerification> {
   const result: ArchivedPartitionVerification = { ok: false, problems: [], checkpoint: null, eventsVerified: 0, sealsVerified: 0 };
@@ -84,51 +97,95 @@ export async function verifyArchivedPartition(client: pg.ClientBase, store: Arch
     return result;
   }
   result.checkpoint = checkpoint;
-
-  const seals: ArchivedSeal[] = [];
-  for await (const row of readArchiveRows(store, id, "audit.seals")) seals.push(sealOf(row));
-  result.problems.push(...(await sealProblems(client, seals, checkpoint)));
-  result.sealsVerified = seals.length;
-
-  const ranges = parseRanges(checkpoint.eventIds);
-  const inRanges = (eventId: bigint) => ranges.some(([lower, upper]) => eventId >= lower && eventId < upper);
-  const expected = seals.flatMap((seal) => seal.eventIds.filter((eventId) => inRanges(BigInt(eventId))));
-  if (expected.length !== checkpoint.eventCount) {
-    result.problems.push(`the archived seals list ${expected.length} of the ${checkpoint.eventCount} events the checkpoint says left`);
-  }
-  const position = new Map<string, { seal: ArchivedSeal; index: number }>();
-  for (const seal of seals) seal.eventIds.forEach((eventId, index) => position.set(eventId, { seal, index }));
+  const inRanges = rangeMembership(parseRanges(checkpoint.eventIds));
+  const seals = sealsChecked(client, linesCheckedAgainst(store, manifest, "audit.seals"), checkpoint, result);
+  const expectedEvents = eventsExpected(seals, inRanges, result);
+  let expected = await nextOf(expectedEvents);
+  let expectedCount = 0;
+  let missing = 0;
+  let firstMissing: bigint | null = null;
+  const skipMissingBelow = async (eventId: bigint | null) => {
+    while (expected && (eventId === null || expected.id < eventId)) {
+      missing++;
+      firstMissing ??= expected.id;
+      expectedCount++;
+      expected = await nextOf(expectedEvents);
+    }
+  };
 
   const monthStart = Date.parse(`${checkpoint.month}T00:00:00Z`);
   const monthEnd = new Date(monthStart).setUTCMonth(new Date(monthStart).getUTCMonth() + 1);
-  let batch: Record<string, unknown>[] = [];
+  let previousEventId: bigint | null = null;
+  let batch: string[] = [];
   const check = async () => {
+    // The archived JSON text as it is (JSON.parse would round big ids), one array per batch.
     const { rows } = await client.query<{ id: string; occurred_at: Date; v2: Buffer; v1: Buffer }>(
       `select e.id::text, e.occurred_at, audit.event_digest_v2(e) as v2, audit.event_digest(e) as v1
-       from pg_catalog.jsonb_populate_recordset(null::audit.events, $1::jsonb) e`,
-      [JSON.stringify(batch)],
+       from pg_catalog.jsonb_array_elements($1::jsonb) with ordinality a (line, n),
+            pg_catalog.jsonb_populate_record(null::audit.events, a.line) e
+       order by a.n`,
+      [`[${batch.join(",")}]`],
     );
     batch = [];
     for (const event of rows) {
-      const at = position.get(event.id);
-      position.delete(event.id);
+      const eventId = BigInt(event.id);
+      if (previousEventId !== null && eventId <= previousEventId) result.problems.push(`event ${event.id} is out of id order in the archive`);
+      previousEventId = eventId;
+      await skipMissingBelow(eventId);
       const when = event.occurred_at.getTime();
-      if (!inRanges(BigInt(event.id))) result.problems.push(`event ${event.id} is in the archive but not among the events the checkpoint says left`);
-      else if (!at) result.problems.push(`event ${event.id} is in no archived seal`);
-      else if (!digestMatches(at.seal, at.index, event)) result.problems.push(`event ${event.id} was altered after it was sealed in seal ${at.seal.id}`);
+      if (!inRanges(eventId)) {
+        result.problems.push(`event ${event.id} is in the archive but not among the events the checkpoint says left`);
+        continue;
+      }
+      if (!expected || expected.id !== eventId) {
+        result.problems.push(`event ${event.id} is in no archived seal`);
+        continue;
+      }
+      const { seal, index } = expected;
+      expectedCount++;
+      expected = await nextOf(expectedEvents);
+      if (!digestMatches(seal, index, event)) result.problems.push(`event ${event.id} was altered after it was sealed in seal ${seal.id}`);
       else if (when < monthStart || when >= monthEnd) result.problems.push(`event ${event.id} did not occur in ${checkpoint.month.slice(0, 7)}`);
       else result.eventsVerified++;
     }
   };
-  for await (const row of readArchiveRows(store, id, "audit.events")) {
-    batch.push(row);
+  for await (const line of linesCheckedAgainst(store, manifest, "audit.events")) {
+    batch.push(line);
     if (batch.length === eventBatch) await check();
   }
   if (batch.length > 0) await check();
-  const missing = expected.filter((eventId) => position.has(eventId));
-  if (missing.length > 0) result.problems.push(`${missing.length} sealed events of the month are missing from the archive (the first is event ${missing[0]})`);
+  await skipMissingBelow(null);
+  if (expectedCount !== checkpoint.eventCount) {
+    result.problems.push(`the archived seals list ${expectedCount} of the ${checkpoint.eventCount} events the checkpoint says left`);
+  }
+  if (missing > 0) result.problems.push(`${missing} sealed events of the month are missing from the archive (the first is event ${firstMissing})`);
   result.ok = result.problems.length === 0;
   return result;
+}
+
+async function nextOf<T>(iterator: AsyncIterator<T>): Promise<T | null> {
+  const next = await iterator.next();
+  return next.done ? null : next.value;
+}
+
+/** The events the seals list among the checkpoint's ids, in order, one seal at a time. */
+async function* eventsExpected(
+  seals: AsyncIterable<ArchivedSeal>,
+  inRanges: (eventId: bigint) => boolean,
+  result: ArchivedPartitionVerification,
+): AsyncGenerator<ExpectedEvent> {
+  let previous: bigint | null = null;
+  for await (const seal of seals) {
+    for (let index = 0; index < seal.eventIds.length; index++) {
+      const eventId = seal.eventIds[index]!;
+      if (previous !== null && eventId <= previous) {
+        result.problems.push(`seal ${seal.id} lists event ${eventId} out of id order`);
+        continue;
+      }
+      previous = eventId;
+      if (inRanges(eventId)) yield { id: eventId, seal, index };
+    }
+  }
 }
 
 export function checkpointOf(manifest: ArchiveManifest): PartitionCheckpoint | null {
@@ -137,56 +194,85 @@ export function checkpointOf(manifest: ArchiveManifest): PartitionCheckpoint | n
 }
 
 function digestMatches(seal: ArchivedSeal, index: number, event: { v1: Buffer; v2: Buffer }): boolean {
-  if (seal.version === 2) return seal.perEvent[index]!.equals(event.v2);
-  const before = index === 0 ? seal.previousHash : seal.perEvent[index - 1]!;
-  return sha256(before, event.v1).equals(seal.perEvent[index]!);
+  if (seal.version === 2) return seal.digests.subarray(32 * index, 32 * index + 32).equals(event.v2);
+  const before = index === 0 ? seal.previousHash : seal.chain[index - 1]!;
+  return seal.chain[index] !== undefined && sha256(before, event.v1).equals(seal.chain[index]!);
 }
 
-/** Each seal follows from its digests and continues the one before it; the database's copy, where it has one, is the same. */
-async function sealProblems(client: pg.ClientBase, seals: ArchivedSeal[], checkpoint: PartitionCheckpoint): Promise<string[]> {
-  const problems: string[] = [];
-  if (seals.length === 0) return ["the archive holds no seals"];
-  if (seals[0]!.id !== checkpoint.firstSealId || seals.at(-1)!.id !== checkpoint.lastSealId) {
-    problems.push(`the archive holds seals ${seals[0]!.id} to ${seals.at(-1)!.id}, the checkpoint says ${checkpoint.firstSealId} to ${checkpoint.lastSealId}`);
-  }
-  seals.forEach((seal, index) => {
-    const own = seal.version === 2 ? sha256(seal.previousHash, ...seal.perEvent) : seal.perEvent.at(-1)!;
-    if (!own.equals(seal.hash)) problems.push(`seal ${seal.id} was altered: its hash does not follow from the events it seals`);
-    const before = seals[index - 1];
+/**
+ * The archived seals, one at a time as they are read, each checked as it
+ * passes: it follows from its digests and continues the one before it; the
+ * database's copy, where it has one, is the same; the first and last are those
+ * the checkpoint names.
+ */
+async function* sealsChecked(
+  client: pg.ClientBase,
+  lines: AsyncIterable<string>,
+  checkpoint: PartitionCheckpoint,
+  result: ArchivedPartitionVerification,
+): AsyncGenerator<ArchivedSeal> {
+  const problems = result.problems;
+  let first: ArchivedSeal | null = null;
+  let before: ArchivedSeal | null = null;
+  let continuesFromHash: Buffer | null = null;
+  for await (const line of lines) {
+    const seal = sealOf(JSON.parse(line) as Record<string, unknown>);
+    first ??= seal;
+    const own = seal.version === 2 ? sha256(seal.previousHash, seal.digests) : seal.chain.at(-1);
+    if (!own || !own.equals(seal.hash)) problems.push(`seal ${seal.id} was altered: its hash does not follow from the events it seals`);
     if (before && !seal.previousHash.equals(before.hash)) problems.push(`seal ${seal.id} does not continue seal ${before.id}`);
-  });
-  const { rows } = await client.query<{ id: string; hash: Buffer }>(
-    "select id::text, hash from audit.seals where id = any($1::bigint[]) or id = $2::bigint",
-    [seals.map((seal) => seal.id), checkpoint.continuesFromSealId],
-  );
-  const kept = new Map(rows.map((row) => [row.id, row.hash]));
-  for (const seal of seals) {
-    const hash = kept.get(seal.id);
-    if (hash && !hash.equals(seal.hash)) problems.push(`seal ${seal.id} differs from the database's seal ${seal.id}`);
+    const { rows: [kept] } = await client.query<{ hash: Buffer }>("select hash from audit.seals where id = $1::bigint", [seal.id]);
+    if (kept && !kept.hash.equals(seal.hash)) problems.push(`seal ${seal.id} differs from the database's seal ${seal.id}`);
+    if (seal.id === checkpoint.continuesFromSealId) continuesFromHash = seal.hash;
+    result.sealsVerified++;
+    before = seal;
+    yield seal;
+  }
+  if (!first || !before) {
+    problems.push("the archive holds no seals");
+    return;
+  }
+  if (first.id !== checkpoint.firstSealId || before.id !== checkpoint.lastSealId) {
+    problems.push(`the archive holds seals ${first.id} to ${before.id}, the checkpoint says ${checkpoint.firstSealId} to ${checkpoint.lastSealId}`);
   }
   if (checkpoint.continuesFromSealId !== null) {
-    const archived = seals.find((seal) => seal.id === checkpoint.continuesFromSealId)?.hash ?? kept.get(checkpoint.continuesFromSealId);
-    if (archived && archived.toString("hex") !== checkpoint.continuesFromHash) {
+    if (continuesFromHash === null) {
+      const { rows: [kept] } = await client.query<{ hash: Buffer }>("select hash from audit.seals where id = $1::bigint", [checkpoint.continuesFromSealId]);
+      continuesFromHash = kept?.hash ?? null;
+    }
+    if (continuesFromHash && continuesFromHash.toString("hex") !== checkpoint.continuesFromHash) {
       problems.push(`the checkpoint continues the chain from seal ${checkpoint.continuesFromSealId}, whose hash is not ${checkpoint.continuesFromHash}`);
     }
   }
-  return problems;
 }
 
 function sealOf(row: Record<string, unknown>): ArchivedSeal {
-  const bytes = (value: unknown) => Buffer.from(String(value).replace(/^\\x/, ""), "hex");
+  const bytes = (value: unknown) => Buffer.from(String(value ?? "").replace(/^\\x/, ""), "hex");
   const version = Number(row.version);
-  const perEvent =
-    version === 2
-      ? Array.from({ length: (row.event_ids as unknown[]).length }, (_, index) => bytes(row.digests).subarray(32 * index, 32 * index + 32))
-      : (row.chain as unknown[]).map(bytes);
   return {
     id: String(row.id),
     version,
-    eventIds: (row.event_ids as unknown[]).map(String),
-    perEvent,
+    eventIds: ((row.event_ids as unknown[] | null) ?? []).map((eventId) => BigInt(eventId as number)),
+    digests: version === 2 ? bytes(row.digests) : Buffer.alloc(0),
+    chain: version === 2 ? [] : ((row.chain as unknown[] | null) ?? []).map(bytes),
     previousHash: bytes(row.previous_hash),
     hash: bytes(row.hash),
+  };
+}
+
+/** Whether an id is in [lower, upper) ranges (sorted, as a multirange's text lists them). */
+function rangeMembership(ranges: [bigint, bigint][]): (eventId: bigint) => boolean {
+  return (eventId) => {
+    let low = 0;
+    let high = ranges.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const [lower, upper] = ranges[middle]!;
+      if (eventId < lower) high = middle - 1;
+      else if (eventId >= upper) low = middle + 1;
+      else return true;
+    }
+    return false;
   };
 }
 

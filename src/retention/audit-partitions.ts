@@ -241,13 +241,13 @@ async function writePartitionArchive(
       schemaVersion,
       timeRange,
       tables: [
-        { table: "audit.events", lines: jsonLines(client, `select to_jsonb(e)::text as line from audit.${quoteIdent(partition)} e order by e.id`, []) },
+        { table: "audit.events", lines: jsonLines(client, `select to_jsonb(e)::text as line from audit.${quoteIdent(partition)} e order by e.id`, [], 2000) },
         {
           table: "audit.seals",
           lines: jsonLines(client, "select to_jsonb(s)::text as line from audit.seals s where s.id between $1 and $2 order by s.id", [
             checkpoint.firstSealId,
             checkpoint.lastSealId,
-          ]),
+          ], sealBatch),
         },
       ],
       extra: { checkpoint },
@@ -302,8 +302,11 @@ async function policyPeriod(client: pg.ClientBase): Promise<string> {
   return rows[0].period;
 }
 
-async function* jsonLines(client: pg.ClientBase, sql: string, params: unknown[]): AsyncGenerator<string> {
-  for await (const rows of cursorBatches<{ line: string }>(client, sql, params, 2000)) {
+/** Seals fetched at a time: one seals up to 10,000 events, about 1 MB of JSON. */
+const sealBatch = 8;
+
+async function* jsonLines(client: pg.ClientBase, sql: string, params: unknown[], batchSize: number): AsyncGenerator<string> {
+  for await (const rows of cursorBatches<{ line: string }>(client, sql, params, batchSize)) {
     for (const row of rows) yield row.line;
   }
 }
