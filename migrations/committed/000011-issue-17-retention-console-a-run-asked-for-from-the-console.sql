@@ -1,5 +1,5 @@
---! Previous: sha1:f15e77bc07a9399037fd5c8e742617b56ddaeba5
---! Hash: sha1:e0d9d5884be2631d77e905051b6db8ed9336dd60
+--! Previous: sha1:80d9e326663f951cc4aefcd5a191a02f0b89b5e3
+--! Hash: sha1:8f8c0b77e45d35da27fc9cb133a38e4a18a6e972
 --! Message: issue 17 retention console: a run asked for from the console
 
 -- Issue 17, retention console: an admin queues a retention run from the console.
