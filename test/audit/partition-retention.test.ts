@@ -226,7 +226,7 @@ test("a checkpoint is append-only and refused unless it describes the chain; a f
   expect((await runCli(["audit", "verify"], env)).code).toBe(0);
 });
 
-test("a tampered archive file is refused by `audit verify --archive`, even with its manifest rewritten to match", async () => {
+test("a tampered archive file is refused by `audit verify --archive` and `archive verify`, even with its manifest rewritten to match", async () => {
   const { rows: [checkpoint] } = await owner.query("select archive_id::text from audit.chain_checkpoints where partition_name = 'events_2019_02'");
   const file = path.join(archiveDir.dir, checkpoint.archive_id, "audit.events.jsonl.gz");
   const manifestFile = path.join(archiveDir.dir, checkpoint.archive_id, "manifest.json");
@@ -250,15 +250,25 @@ test("a tampered archive file is refused by `audit verify --archive`, even with 
     entry.bytes = tampered.length;
     fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
     verdict = await runCli(["audit", "verify", "--archive", checkpoint.archive_id], env);
-    expect(verdict).toMatchObject({
-      code: 1,
-      stdout: `Archive ${checkpoint.archive_id} does NOT verify:\n  - event ${edited.id} was altered after it was sealed in seal ${(await owner.query("select id::text from audit.seals where last_event_id = -2601")).rows[0].id}\n`,
-    });
+    const altered = `event ${edited.id} was altered after it was sealed in seal ${(await owner.query("select id::text from audit.seals where last_event_id = -2601")).rows[0].id}`;
+    expect(verdict).toMatchObject({ code: 1, stdout: `Archive ${checkpoint.archive_id} does NOT verify:\n  - ${altered}\n` });
+    // `archive verify` checks the chain too: the edit named beside the manifest that no longer matches the database's record, one archive or all.
+    for (const which of [[checkpoint.archive_id], ["--all"]]) {
+      verdict = await runCli(["archive", "verify", ...which], env);
+      expect(verdict.code).toBe(1);
+      expect(verdict.stdout).toContain(
+        `Archive ${checkpoint.archive_id}: DOES NOT VERIFY\n` +
+        "  - manifest.json differs from the manifest recorded when the archive was written (in files)\n" +
+        `  - ${altered}\n`);
+    }
   } finally {
     fs.writeFileSync(file, original);
     fs.writeFileSync(manifestFile, originalManifest);
   }
   expect((await runCli(["audit", "verify", "--archive", checkpoint.archive_id], env)).code).toBe(0);
+  expect((await runCli(["archive", "verify", checkpoint.archive_id], env))).toMatchObject({
+    code: 0, stdout: expect.stringMatching(new RegExp(`^Archive ${checkpoint.archive_id}: verified \\(\\d+ files, \\d+ rows; 200 audit events match their digests in 1 archived seals\\)\\.\\n$`)),
+  });
 });
 
 test("a run stopped between archive and drop leaves the month in place, and the next run drops it with the same archive", async () => {

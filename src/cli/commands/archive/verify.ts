@@ -1,6 +1,8 @@
+import type pg from "pg";
 import { listArchiveFolders, verifyArchive } from "../../../archive/archive.ts";
 import { recordedManifest } from "../../../archive/recorded.ts";
-import { archiveStoreFor } from "../../../archive/store.ts";
+import { archiveStoreFor, type ArchiveStore } from "../../../archive/store.ts";
+import { verifyArchivedPartition } from "../../../audit/partition-archive.ts";
 import { withOwnerClient } from "../../../db/owner-client.ts";
 import { UserError } from "../../../errors.ts";
 import { isUuid } from "../../../uuid.ts";
@@ -10,8 +12,10 @@ import { withSession } from "../../session.ts";
 /**
  * `custodian archive verify ID|--all`: re-reads each archive (every file's
  * SHA-256, size and row count against its manifest, and the manifest against
- * the copy the database recorded when it was written); exits 1 naming each
- * problem when one does not verify.
+ * the copy the database recorded when it was written), and for an audit
+ * partition its events against the seals archived with it, as `custodian
+ * audit verify --archive` does; exits 1 naming each problem when one does
+ * not verify.
  */
 export async function verify(args: string[]): Promise<void> {
   const { values, positionals } = parseFlags(args, { all: { type: "boolean" } }, true);
@@ -28,10 +32,9 @@ export async function verify(args: string[]): Promise<void> {
     let failed = 0;
     await withOwnerClient(database.url, async (client) => {
       for (const archiveId of ids) {
-        const result = await verifyArchive(store, archiveId, { recorded: await recordedManifest(client, archiveId) });
+        const result = await verifyOne(client, store, archiveId);
         if (result.ok) {
-          const rows = result.manifest!.files.reduce((sum, file) => sum + file.rows, 0);
-          process.stdout.write(`Archive ${archiveId}: verified (${result.manifest!.files.length} files, ${rows} rows).\n`);
+          process.stdout.write(`Archive ${archiveId}: verified (${result.files} files, ${result.rows} rows${result.chain ?? ""}).\n`);
         } else {
           failed++;
           process.stdout.write(`Archive ${archiveId}: DOES NOT VERIFY\n${result.problems.map((problem) => `  - ${problem}\n`).join("")}`);
@@ -43,4 +46,29 @@ export async function verify(args: string[]): Promise<void> {
       process.exitCode = 1;
     }
   });
+}
+
+/**
+ * One archive: its files and manifest, and when it is an audit partition (by
+ * its manifest or by the database's record of it) its chain, each problem
+ * named once (the chain check re-reads the files and would name theirs again).
+ */
+async function verifyOne(client: pg.ClientBase, store: ArchiveStore, id: string) {
+  const recorded = await recordedManifest(client, id);
+  const files = await verifyArchive(store, id, { recorded });
+  const problems = [...files.problems];
+  let chain: string | null = null;
+  if (files.manifest?.kind === "audit_partition" || recorded?.kind === "audit_partition") {
+    const partition = await verifyArchivedPartition(client, store, id);
+    problems.push(...partition.problems.filter((problem) => !problems.includes(problem)));
+    if (partition.ok) chain = `; ${partition.eventsVerified} audit events match their digests in ${partition.sealsVerified} archived seals`;
+  }
+  const manifestFiles = files.manifest?.files ?? [];
+  return {
+    ok: problems.length === 0,
+    problems,
+    files: manifestFiles.length,
+    rows: manifestFiles.reduce((sum, file) => sum + file.rows, 0),
+    chain,
+  };
 }
