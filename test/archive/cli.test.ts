@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { writeVerifiedArchive } from "../../src/archive/archive.ts";
+import { currentSchemaVersion } from "../../src/archive/schema-version.ts";
 import { localDirectoryStore } from "../../src/archive/store.ts";
 import { linesOf, writeSampleArchive } from "../support/archive.ts";
 import { runCli } from "../support/cli.ts";
@@ -123,8 +124,11 @@ test("archived audit events restore into an inspection schema, every column as a
   expect(archived.length).toBeGreaterThan(0);
   const dir = archiveDir();
   const id = randomUUID();
+  // Written at the database's own schema version, so that restore has no difference of versions to note.
+  const client = await rootPool().connect();
+  const schemaVersion = await currentSchemaVersion(client).finally(() => client.release());
   await writeVerifiedArchive(localDirectoryStore(dir), {
-    id, kind: "audit_partition", policy: "audit_events", runId: null, schemaVersion: "000010.sql", timeRange: { from: null, to: null },
+    id, kind: "audit_partition", policy: "audit_events", runId: null, schemaVersion, timeRange: { from: null, to: null },
     tables: [{ table: "audit.events", lines: linesOf(archived) }], extra: { checkpoint: { eventId: 0 } },
   });
   const schema = `inspect_${randomUUID().slice(0, 8)}`;
