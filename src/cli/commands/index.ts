@@ -1,5 +1,6 @@
 import { audit } from "./audit.ts";
 import { db } from "./db.ts";
+import { exportRows } from "./export.ts";
 import { gdpr } from "./gdpr.ts";
 import { migrate } from "./migrate.ts";
 import { schema } from "./schema.ts";
@@ -20,6 +21,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   audit,
   usage: usageCommand,
   gdpr,
+  export: exportRows,
 };
 
 export const usage = `Usage: custodian <command>
@@ -47,6 +49,9 @@ export const usage = `Usage: custodian <command>
   gdpr export --client ID --out FILE
                             write everything held about a client to a zip file
   gdpr report [--as-of T]   the GDPR readiness report, deadlines judged at T (now)
+  export usage-events|invoices|analytics NAME|audit-events --from D --to D --out FILE
+         [--format jsonl|csv] [--coach ID] [--granularity G] [--limit N] [--as EMAIL]
+                            stream a range to a file (as GET /api/v1/exports/...), with progress
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).
