@@ -157,12 +157,13 @@ async function writeFile(
   const forget = removeOnStop(partial);
   try {
     const file = fs.createWriteStream("", { fd, autoClose: false });
+    // A write that fails (a full disk) closes the stream, which ends the export early: it must not pass for whole.
+    let failure: Error | null = null;
+    file.on("error", (error) => (failure ??= error));
     const bar = progressBar(`Exporting ${label}`, total);
     const rows = await write(file, (count) => bar.tick(count));
-    await new Promise<void>((resolve, reject) => {
-      file.once("error", reject);
-      file.end(resolve);
-    });
+    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (failure) throw failure;
     await promisify(fs.fsync)(fd);
     bar.finish();
     close();
