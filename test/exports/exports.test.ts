@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { becomeUser, closeRootPool, rootPool, withRootDb, type Actor } from "../support/db.ts";
+import { becomeUser, closeRootPool, errorOf, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createAttempt, createCoach, createProviderRate, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
@@ -230,6 +230,35 @@ describe("GET /api/v1/exports/...", () => {
     }
     const anonymous = await get("usage-events", days);
     expect({ status: anonymous.status, body: await anonymous.json() }).toEqual({ status: 401, body: { error: "Sign in: send 'Authorization: Bearer <token>'." } });
+  });
+});
+
+describe("the SQL the exports stream from, in plain SQL as each role", () => {
+  test("usage_events_export and invoices_export return what usage_in_range and invoice_preview return for the caller, and refuse a range that is missing an end or inverted", async () => {
+    const actors: Actor[] = [a.user, b.user, { id: admin.id, role: "admin" }, { id: auditor.id, role: "auditor" }];
+    const asText = (rows: Array<{ row: string }>) => rows.map((row) => row.row);
+    for (const actor of actors) {
+      await withRootDb(async (client) => {
+        await becomeUser(client, actor);
+        const streamed = await client.query("select row_to_json(e)::text as row from app_private.usage_events_export($1, $2) e", [day("03-01"), day("05-01")]);
+        const returned = await client.query("select row_to_json(e)::text as row from app_public.usage_in_range($1, $2) e", [day("03-01"), day("05-01")]);
+        expect({ role: actor.role, rows: asText(streamed.rows) }).toEqual({ role: actor.role, rows: asText(returned.rows) });
+        expect(streamed.rows.length).toBe(actor.role === "coach" ? 3 : 6);
+        const invoices = await client.query("select row_to_json(i)::text as row from app_private.invoices_export($1, $2) i", [day("03-01"), day("05-01")]);
+        const months = await client.query(
+          "select row_to_json(i)::text as row from app_public.invoice_preview(null, $1) i union all select row_to_json(i)::text from app_public.invoice_preview(null, $2) i",
+          [day("03-01"), day("04-01")]);
+        expect(asText(invoices.rows)).toEqual(asText(months.rows));
+        for (const [from, to, message] of [
+          [null, day("05-01"), "A range needs both ends: from and to (dates, to exclusive)."],
+          [day("05-01"), day("03-01"), `The range is empty or inverted: from (${day("05-01")}) must be before to (${day("03-01")}).`],
+        ] as const) {
+          for (const sql of ["select count(*) from app_private.usage_events_export($1, $2)", "select count(*) from app_private.invoices_export($1, $2)"]) {
+            expect(await errorOf(client, sql, [from, to])).toMatchObject({ code: "22023", message });
+          }
+        }
+      });
+    }
   });
 });
 
