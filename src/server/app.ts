@@ -11,6 +11,7 @@ import { consoleRoutes } from "./console.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { auditRoutes } from "./rest/audit-export.ts";
+import { exportRoutes } from "./rest/exports.ts";
 import { gdprExportRoutes } from "./rest/gdpr-export.ts";
 import { getOnly } from "./rest/query.ts";
 import { retentionRoutes } from "./rest/retention.ts";
@@ -64,6 +65,8 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   app.use(usageRoutes(pool));
   app.use(gdprExportRoutes(pool));
   app.use(retentionRoutes(pool));
+
+  app.use(exportRoutes(pool));
 
   const server = http.createServer(app);
   await serv.addTo(app, server);

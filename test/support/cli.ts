@@ -10,9 +10,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `custodian <args>` as its own process, as a user would, and waits for it. */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+/** Runs `custodian <args>` as its own process, as a user would, and waits for it; `started` sees the process (its pid). */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, started?: (child: ChildProcess) => void): Promise<CliResult> {
   const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: "pipe" });
+  started?.(child);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));

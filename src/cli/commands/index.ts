@@ -1,6 +1,7 @@
 import { archive } from "./archive.ts";
 import { audit } from "./audit.ts";
 import { db } from "./db.ts";
+import { exportRows } from "./export.ts";
 import { gdpr } from "./gdpr.ts";
 import { migrate } from "./migrate.ts";
 import { retention } from "./retention.ts";
@@ -24,6 +25,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   gdpr,
   retention,
   archive,
+  export: exportRows,
 };
 
 export const usage = `Usage: custodian <command>
@@ -64,6 +66,9 @@ export const usage = `Usage: custodian <command>
   archive restore ID [--into-schema NAME] [--table SCHEMA.TABLE]
                             put an archive's rows back (or into new tables for inspection);
                             names each row that cannot go back
+  export usage-events|invoices|analytics NAME|audit-events --from D --to D --out FILE
+         [--format jsonl|csv] [--coach ID] [--granularity G] [--limit N] [--as EMAIL]
+                            stream a range to a file (as GET /api/v1/exports/...), with progress
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).

@@ -4,7 +4,7 @@ import { getOnly, readQuery, requireSignIn, type Parameter } from "./query.ts";
 import { streamRows } from "./stream-rows.ts";
 
 // The columns of app_public.audit_event, in order; the export names them in camelCase.
-const selectList = [
+export const selectList = [
   "id", "occurred_at", "table_schema", "table_name", "record_key", "operation", "old_values", "new_values",
   "to_jsonb(changed_columns) as changed_columns", "transaction_id", "actor_kind", "actor_user_id", "actor_role",
   "request_id", "client_ip", "user_agent", "task", "job_id", "database_role", "session_user_name",
@@ -20,7 +20,7 @@ const operations = ["INSERT", "UPDATE", "DELETE", "TRUNCATE", "SOFT_DELETE", "RE
 const actorKinds = ["user", "worker", "migration", "system", "unknown"] as const;
 
 /** The filters, in the order app_public.audit_events takes them; camelCase names still accepted (deprecated). */
-const filters: Parameter[] = [
+export const filters: Parameter[] = [
   { name: "table_name", formerName: "tableName", kind: { type: "text" } },
   { name: "record_key", formerName: "recordKey", kind: { type: "text" } },
   { name: "actor_id", formerName: "actorId", kind: { type: "uuid" } },
@@ -35,7 +35,7 @@ const paging: Parameter[] = [
 ];
 
 /** A record key as JSON: a JSON object or number as given, anything else (a uuid) as a string. */
-function recordKeyJson(value: string): string {
+export function recordKeyJson(value: string): string {
   try {
     const parsed: unknown = JSON.parse(value);
     if ((parsed !== null && typeof parsed === "object") || typeof parsed === "number") return value;

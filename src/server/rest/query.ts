@@ -13,7 +13,7 @@ import { isUuid } from "../../uuid.ts";
 /** How a parameter's text is read; a wrong one is refused in words. */
 export type Kind =
   | { type: "date"; required?: boolean; firstOfMonth?: boolean }
-  | { type: "timestamp" }
+  | { type: "timestamp"; required?: boolean }
   | { type: "uuid" }
   | { type: "integer"; min: number; max: number }
   | { type: "choice"; values: readonly string[] }
@@ -109,6 +109,11 @@ export function readQuery<F extends string>(
     if (parameter.kind.type === "date" && parameter.kind.required && values[parameter.name] === null) {
       throw new UserError(
         `"${parameter.name}" is required: a date like 2026-11-01 (the range is from inclusive, to exclusive).`,
+      );
+    }
+    if (parameter.kind.type === "timestamp" && parameter.kind.required && values[parameter.name] === null) {
+      throw new UserError(
+        `"${parameter.name}" is required: an ISO 8601 timestamp like 2026-11-25T10:00:00Z (the range's start inclusive, its end exclusive).`,
       );
     }
   }

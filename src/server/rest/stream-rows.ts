@@ -1,5 +1,6 @@
 import type { Request, Response } from "express";
-import type { FieldDef, Pool, PoolClient } from "pg";
+import type { Writable } from "node:stream";
+import type { ClientBase, FieldDef, Pool, PoolClient } from "pg";
 import { csvField } from "../../csv.ts";
 import { UserError } from "../../errors.ts";
 import { log } from "../../log.ts";
@@ -9,7 +10,8 @@ import { isUserFacing } from "../mask-error.ts";
 /** How a REST route sends rows: JSON (one array), JSON Lines, or CSV with a header. */
 export type RowFormat = "json" | "jsonl" | "csv";
 
-const fetchSize = 500;
+// Rows per fetch: a few megabytes at most in memory, few enough round trips.
+const fetchSize = 2000;
 const contentTypes: Record<RowFormat, string> = {
   json: "application/json; charset=utf-8",
   jsonl: "application/x-ndjson; charset=utf-8",
@@ -24,42 +26,123 @@ const jsonTypes = new Set([114, 3802]);
 
 const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 
-function jsonValue(text: string | null, field: FieldDef): unknown {
-  if (text === null) return null;
-  if (field.dataTypeID === booleanType) return text === "true";
-  if (smallIntegerTypes.has(field.dataTypeID)) return Number(text);
-  if (jsonTypes.has(field.dataTypeID)) return JSON.parse(text);
-  return text;
-}
-
 /** A timestamptz as PostgreSQL writes it in UTC ("2026-11-25 10:00:00.123456+00") in ISO 8601 as GraphQL gives it, microseconds kept. */
 const timestampType = 1184;
 const isoTimestamp = (text: string) => text.replace(" ", "T").replace(/\+00$/, "+00:00");
 
 /** A value's text as the export shows it: times in ISO 8601, booleans as true and false. */
-function fieldText(text: string | null, field: FieldDef): string | null {
-  if (text === null) return null;
-  if (field.dataTypeID === timestampType) return isoTimestamp(text);
-  if (field.dataTypeID === booleanType) return text === "t" ? "true" : "false";
-  return text;
+function fieldText(field: FieldDef): (text: string) => string {
+  if (field.dataTypeID === timestampType) return isoTimestamp;
+  if (field.dataTypeID === booleanType) return (text) => (text === "t" ? "true" : "false");
+  return (text) => text;
+}
+
+/** A value as JSON: booleans, small integers and JSON as themselves, anything else a string. Chosen once per column. */
+function jsonField(field: FieldDef): (text: string | null) => string {
+  const asText = fieldText(field);
+  const asJson =
+    field.dataTypeID === booleanType || smallIntegerTypes.has(field.dataTypeID) ? asText
+    : jsonTypes.has(field.dataTypeID) ? (text: string) => JSON.stringify(JSON.parse(text))
+    : (text: string) => JSON.stringify(asText(text));
+  return (text) => (text === null ? "null" : asJson(text));
+}
+
+function csvColumn(field: FieldDef): (text: string | null) => string {
+  const asText = fieldText(field);
+  return (text) => csvField(text === null ? null : asText(text));
 }
 
 /**
- * Writes, waiting while the client is slow, so a large export never piles up
- * in memory; a client that goes away ends the wait, so the connection and its
- * transaction are given back.
+ * Writes, waiting while the reader is slow (a client, a disk), so a large
+ * export never piles up in memory; a reader that goes away ends the wait, so
+ * the connection and its transaction are given back.
  */
-export function write(res: Response, chunk: string | Buffer): Promise<void> {
-  if (res.write(chunk) || res.destroyed) return Promise.resolve();
+export function write(out: Writable, chunk: string | Buffer): Promise<void> {
+  if (out.write(chunk) || out.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
+      out.off("drain", done);
+      out.off("close", done);
       resolve();
     };
-    res.once("drain", done);
-    res.once("close", done);
+    out.once("drain", done);
+    out.once("close", done);
   });
+}
+
+/** A row as PostgreSQL's text of each column, in the query's order. */
+type Row = Array<string | null>;
+
+/** Rows as the text of one format: the header, one batch's text, the end. */
+function rowText(fields: FieldDef[], format: RowFormat) {
+  const names = fields.map((field) => camelCase(field.name));
+  const line =
+    format === "csv"
+      ? ((columns) => (row: Row) => columns.map((column, i) => column(row[i] ?? null)).join(",") + "\r\n")(fields.map(csvColumn))
+      : ((columns, keys) => (row: Row) => "{" + columns.map((column, i) => keys[i] + column(row[i] ?? null)).join(",") + "}")(
+          fields.map(jsonField), names.map((name) => JSON.stringify(name) + ":"));
+  return {
+    header: format === "csv" ? names.join(",") + "\r\n" : format === "json" ? "[" : "",
+    batch(rows: Row[], first: boolean): string {
+      const lines = rows.map(line);
+      return format === "json" ? (first ? "" : ",") + lines.join(",") : format === "jsonl" ? lines.join("\n") + "\n" : lines.join("");
+    },
+    end: format === "json" ? "]" : "",
+  };
+}
+
+/** Values as PostgreSQL's text, so times keep their microseconds and amounts their digits. */
+const rawText = { getTypeParser: () => (value: string) => value };
+/** One fetch: rows as arrays of text. */
+const fetchRows = (client: ClientBase, count: number) =>
+  client.query<Row>({ text: `fetch ${count} from rows_out`, types: rawText, rowMode: "array" });
+
+/** A query's rows, read through a cursor in the caller's open transaction. */
+export interface OpenRows {
+  fields: FieldDef[];
+  /** The first batch, read when the cursor was opened. */
+  first: Row[];
+}
+
+/**
+ * Declares a cursor for `sql` and reads its first `firstBatch` rows (500
+ * unless given) at once: a bad argument fails here, before anything is
+ * written. Runs in the transaction the caller opened.
+ */
+export async function openRows(client: ClientBase, sql: string, params: unknown[], firstBatch = fetchSize): Promise<OpenRows> {
+  await client.query({ text: `declare rows_out no scroll cursor for ${sql}`, values: params });
+  const batch = await fetchRows(client, firstBatch);
+  return { fields: batch.fields, first: batch.rows };
+}
+
+/**
+ * Writes opened rows to `out` in a format: the header, every batch as it is
+ * fetched (waiting while `out` is slow: one batch in memory at a time), the
+ * end; only the first batch when `firstOnly` (a page). Stops early when `out`
+ * closes (a client gone). Does not end `out`. Returns the rows written.
+ */
+export async function writeRows(
+  client: ClientBase,
+  rows: OpenRows,
+  format: RowFormat,
+  out: Writable,
+  options: { firstOnly?: boolean; onBatch?: (rows: number) => void } = {},
+): Promise<number> {
+  const text = rowText(rows.fields, format);
+  let closed = out.destroyed;
+  out.once("close", () => (closed = true));
+  await write(out, text.header);
+  let batch = rows.first;
+  let written = 0;
+  while (batch.length > 0 && !closed) {
+    await write(out, text.batch(batch, written === 0));
+    written += batch.length;
+    options.onBatch?.(batch.length);
+    if (options.firstOnly || batch.length < fetchSize) break;
+    batch = (await fetchRows(client, fetchSize)).rows;
+  }
+  await write(out, text.end);
+  return written;
 }
 
 export interface RowQuery {
@@ -93,6 +176,18 @@ class NotFound extends Error {
 }
 
 /**
+ * An error from a query's arguments, which are checked in SQL: a bad one is
+ * the caller's to fix (a 400, or 404 for something not there or not theirs),
+ * named as `parameterNames` name them; any other error as it is.
+ */
+export function callerError(error: unknown, parameterNames: Record<string, string> = {}): unknown {
+  if (!isUserFacing(error)) return error;
+  const message = Object.entries(parameterNames).reduce(
+    (text, [argument, parameter]) => text.replace(new RegExp(`\\b${argument}\\b`, "g"), parameter), error.message);
+  return error.code === "P0002" ? new NotFound(message) : new UserError(message);
+}
+
+/**
  * Runs a query as the caller (their role, claims and row-level security, in a
  * read-only transaction) and streams its rows through a cursor. Values come
  * as PostgreSQL's text, so times keep their microseconds and amounts their
@@ -100,52 +195,28 @@ class NotFound extends Error {
  */
 export async function streamRows(pool: Pool, req: Request, res: Response, query: RowQuery): Promise<void> {
   const client: PoolClient = await pool.connect();
-  let closed = false;
-  res.on("close", () => (closed = true));
-  const rawText = { getTypeParser: () => (value: string) => value };
   try {
-    let batch;
+    let rows: OpenRows;
     try {
       await beginAsCaller(client, req);
-      await client.query({ text: `declare rows_out no scroll cursor for ${query.sql}`, values: query.params });
       // A page is read whole (it is bounded) to know whether another follows.
-      const first = query.page ? query.page.size + 1 : fetchSize;
-      batch = await client.query({ text: `fetch ${first} from rows_out`, types: rawText });
+      rows = await openRows(client, query.sql, query.params, query.page ? query.page.size + 1 : undefined);
     } catch (error) {
-      // Arguments are checked in SQL: a bad one is the caller's to fix.
-      if (isUserFacing(error)) {
-        const message = Object.entries(query.parameterNames ?? {}).reduce(
-          (text, [argument, parameter]) => text.replace(new RegExp(`\\b${argument}\\b`, "g"), parameter), error.message);
-        throw error.code === "P0002" ? new NotFound(message) : new UserError(message);
-      }
-      throw error;
+      throw callerError(error, query.parameterNames);
     }
     if (query.page) {
-      const more = batch.rows.length > query.page.size;
-      if (more) batch.rows = batch.rows.slice(0, query.page.size);
-      if (more) res.setHeader("Link", `<${query.page.next(batch.rows[batch.rows.length - 1])}>; rel="next"`);
+      const more = rows.first.length > query.page.size;
+      if (more) rows.first = rows.first.slice(0, query.page.size);
+      if (more) {
+        const last = rows.first[rows.first.length - 1]!;
+        const lastRow = Object.fromEntries(rows.fields.map((field, i) => [field.name, last[i] ?? null]));
+        res.setHeader("Link", `<${query.page.next(lastRow)}>; rel="next"`);
+      }
     }
-    const fields = batch.fields;
-    const names = fields.map((field) => camelCase(field.name));
-    const line = (row: Record<string, string | null>) =>
-      query.format === "csv"
-        ? fields.map((field) => csvField(fieldText(row[field.name] ?? null, field))).join(",") + "\r\n"
-        : JSON.stringify(Object.fromEntries(fields.map((field, i) => [names[i], jsonValue(fieldText(row[field.name] ?? null, field), field)])));
     res.status(200);
     res.setHeader("Content-Type", contentTypes[query.format]);
     res.setHeader("Content-Disposition", `attachment; filename="${query.filename}.${query.format}"`);
-    await write(res, query.format === "csv" ? names.join(",") + "\r\n" : query.format === "json" ? "[" : "");
-    let first = true;
-    while (batch.rows.length > 0 && !closed) {
-      const lines = batch.rows.map((row) => line(row));
-      const chunk =
-        query.format === "json" ? (first ? "" : ",") + lines.join(",") : query.format === "jsonl" ? lines.join("\n") + "\n" : lines.join("");
-      first = false;
-      await write(res, chunk);
-      if (query.page || batch.rows.length < fetchSize) break;
-      batch = await client.query({ text: `fetch ${fetchSize} from rows_out`, types: rawText });
-    }
-    if (query.format === "json") await write(res, "]");
+    await writeRows(client, rows, query.format, res, { firstOnly: query.page !== undefined });
     res.end();
   } catch (error) {
     if (res.headersSent) {

@@ -3,7 +3,7 @@ import type { Pool } from "pg";
 import { getOnly, readQuery, requireSignIn, type Parameter } from "./query.ts";
 import { streamRows } from "./stream-rows.ts";
 
-interface Endpoint {
+export interface Endpoint {
   /** Query parameters, in the order the SQL function takes them. */
   parameters: Parameter[];
   /** A call of one app_public function with $1, $2, ... for the parameters. */
@@ -29,20 +29,20 @@ function route(pool: Pool, endpoint: Endpoint, staffOnly: boolean) {
 }
 
 /** A range of days: from inclusive, to exclusive, as every door reads a range. */
-const range: Parameter[] = [
+export const range: Parameter[] = [
   { name: "from", kind: { type: "date", required: true } },
   { name: "to", kind: { type: "date", required: true } },
 ];
-const monthRange: Parameter[] = [
+export const monthRange: Parameter[] = [
   { name: "from", kind: { type: "date", required: true, firstOfMonth: true } },
   { name: "to", kind: { type: "date", required: true, firstOfMonth: true } },
 ];
 
 /** One coach's figures instead of every coach's (GraphQL's coachProfileId). */
-const coach: Parameter = { name: "coach_profile_id", kind: { type: "uuid" } };
+export const coach: Parameter = { name: "coach_profile_id", kind: { type: "uuid" } };
 
-/** The analytics GraphQL offers, one route each, named after the GraphQL field. */
-const analytics: Record<string, Endpoint> = {
+/** The analytics GraphQL offers, one route each, named after the GraphQL field (the exports serve them too). */
+export const analytics: Record<string, Endpoint> = {
   usage: {
     parameters: [...range, { name: "granularity", kind: { type: "choice", values: ["day", "week", "month"] } }, coach],
     sql: "select * from app_public.usage_over_time($1::date, $2::date, coalesce($3::app_public.usage_granularity, 'day'), $4::uuid)",

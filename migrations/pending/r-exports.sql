@@ -1,0 +1,2 @@
+-- Issue 17 exports: the queries the streaming exports read through a cursor.
+--!include exports/exports.sql
