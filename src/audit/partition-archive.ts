@@ -118,21 +118,30 @@ export async function verifyArchivedPartition(client: pg.ClientBase, store: Arch
   let previousEventId: bigint | null = null;
   let batch: string[] = [];
   const check = async () => {
-    // The archived JSON text as it is (JSON.parse would round big ids), one array per batch.
-    const { rows } = await client.query<{ id: string; occurred_at: Date; v2: Buffer; v1: Buffer }>(
-      `select e.id::text, e.occurred_at, audit.event_digest_v2(e) as v2, audit.event_digest(e) as v1
-       from pg_catalog.jsonb_array_elements($1::jsonb) with ordinality a (line, n),
-            pg_catalog.jsonb_populate_record(null::audit.events, a.line) e
-       order by a.n`,
-      [`[${batch.join(",")}]`],
-    );
+    // The archived JSON text as it is (JSON.parse would round big ids), the batch's lines in one
+    // text (JSON text holds no raw newline), read as json (cheaper than building jsonb);
+    // the version 1 digest (twice the cost) only for the events of version 1 seals.
+    const lines = batch;
     batch = [];
-    for (const event of rows) {
+    const { rows } = await client.query<{ id: string; occurred_at: Date; v2: Buffer }>(
+      `select e.id::text, e.occurred_at, audit.event_digest_v2(e) as v2
+       from pg_catalog.string_to_table($1, E'\\n') with ordinality a (line, n),
+            pg_catalog.json_populate_record(null::audit.events, a.line::json) e
+       order by a.n`,
+      [lines.join("\n")],
+    );
+    const sealedV1: { event: { id: string; occurred_at: Date }; seal: ArchivedSeal; index: number; line: string }[] = [];
+    const judge = (event: { id: string; occurred_at: Date }, seal: ArchivedSeal, matches: boolean) => {
+      const when = event.occurred_at.getTime();
+      if (!matches) result.problems.push(`event ${event.id} was altered after it was sealed in seal ${seal.id}`);
+      else if (when < monthStart || when >= monthEnd) result.problems.push(`event ${event.id} did not occur in ${checkpoint.month.slice(0, 7)}`);
+      else result.eventsVerified++;
+    };
+    for (const [position, event] of rows.entries()) {
       const eventId = BigInt(event.id);
       if (previousEventId !== null && eventId <= previousEventId) result.problems.push(`event ${event.id} is out of id order in the archive`);
       previousEventId = eventId;
       await skipMissingBelow(eventId);
-      const when = event.occurred_at.getTime();
       if (!inRanges(eventId)) {
         result.problems.push(`event ${event.id} is in the archive but not among the events the checkpoint says left`);
         continue;
@@ -144,10 +153,18 @@ export async function verifyArchivedPartition(client: pg.ClientBase, store: Arch
       const { seal, index } = expected;
       expectedCount++;
       expected = await nextOf(expectedEvents);
-      if (!digestMatches(seal, index, event)) result.problems.push(`event ${event.id} was altered after it was sealed in seal ${seal.id}`);
-      else if (when < monthStart || when >= monthEnd) result.problems.push(`event ${event.id} did not occur in ${checkpoint.month.slice(0, 7)}`);
-      else result.eventsVerified++;
+      if (seal.version === 2) judge(event, seal, seal.digests.subarray(32 * index, 32 * index + 32).equals(event.v2));
+      else sealedV1.push({ event, seal, index, line: lines[position]! });
     }
+    if (sealedV1.length === 0) return;
+    const { rows: v1 } = await client.query<{ v1: Buffer }>(
+      `select audit.event_digest(e) as v1
+       from pg_catalog.string_to_table($1, E'\\n') with ordinality a (line, n),
+            pg_catalog.json_populate_record(null::audit.events, a.line::json) e
+       order by a.n`,
+      [sealedV1.map((one) => one.line).join("\n")],
+    );
+    sealedV1.forEach(({ event, seal, index }, position) => judge(event, seal, chainStepMatches(seal, index, v1[position]!.v1)));
   };
   for await (const line of linesCheckedAgainst(store, manifest, "audit.events")) {
     batch.push(line);
@@ -193,10 +210,10 @@ export function checkpointOf(manifest: ArchiveManifest): PartitionCheckpoint | n
   return manifest.kind === "audit_partition" && isPartitionCheckpoint(checkpoint) ? checkpoint : null;
 }
 
-function digestMatches(seal: ArchivedSeal, index: number, event: { v1: Buffer; v2: Buffer }): boolean {
-  if (seal.version === 2) return seal.digests.subarray(32 * index, 32 * index + 32).equals(event.v2);
+/** A version 1 seal's chain step for an event: the hash before it and the event's digest give the hash after it. */
+function chainStepMatches(seal: ArchivedSeal, index: number, digest: Buffer): boolean {
   const before = index === 0 ? seal.previousHash : seal.chain[index - 1]!;
-  return seal.chain[index] !== undefined && sha256(before, event.v1).equals(seal.chain[index]!);
+  return seal.chain[index] !== undefined && sha256(before, digest).equals(seal.chain[index]!);
 }
 
 /**

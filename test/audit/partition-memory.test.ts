@@ -1,0 +1,100 @@
+import v8 from "node:v8";
+import vm from "node:vm";
+import pg from "pg";
+import { localDirectoryStore } from "../../src/archive/store.ts";
+import { verifyArchivedPartition } from "../../src/audit/partition-archive.ts";
+import { ownerUrl } from "../../src/db/connection-strings.ts";
+import { archiveAndDropAuditPartition } from "../../src/retention/audit-partitions.ts";
+import { scratchDirectory } from "../support/archive.ts";
+import { runCli } from "../support/cli.ts";
+import { testEnvironment } from "../support/environment.ts";
+import { openScratchDatabase, type ScratchDatabase } from "../support/file-scratch-database.ts";
+
+// A real month can hold millions of events: archiving and dropping one must
+// take memory bounded by a seal and a batch, not by the month. The file
+// builds its own database with a month of 100,000 events (ids below every
+// other, sealed 10,000 a seal as the sealer does), archives and drops it, and
+// measures the process's live memory meanwhile (sampled, not timed).
+
+const events = 100_000;
+const month = "2018-01-01";
+/** Far below what holding the month would take (its archived JSON alone is ~40 MB as text, several times that parsed). */
+const boundBytes = 96 * 1024 * 1024;
+
+let scratch: ScratchDatabase;
+let owner: pg.Client;
+let archiveDir: { dir: string; remove: () => void };
+
+beforeAll(async () => {
+  scratch = await openScratchDatabase();
+  archiveDir = scratchDirectory("partition-memory");
+  expect((await runCli(["migrate"], testEnvironment({ DATABASE_URL: scratch.url }))).code).toBe(0);
+  owner = new pg.Client({ connectionString: ownerUrl(scratch.url) });
+  await owner.connect();
+  await owner.query("select audit.create_month_partition('audit.events', $1::date)", [month]);
+  await owner.query(
+    `insert into audit.events (id, occurred_at, transaction_id, table_schema, table_name, record_key, operation, new_values, actor_kind)
+     overriding system value
+     select g - $1::bigint - 1, $2::timestamptz + g * interval '20 seconds', '1'::xid8, 'public', 'old_notes',
+            jsonb_build_object('id', g), 'INSERT', jsonb_build_object('id', g, 'notes', md5(g::text)), 'system'
+     from generate_series(1, $1::int) g`,
+    [events, `${month} 00:00:00+00`],
+  );
+  while ((await owner.query<{ sealed: number }>("select audit.seal_batch(-1, 10000) as sealed")).rows[0]!.sealed > 0);
+}, 120_000);
+
+afterAll(async () => {
+  await owner?.end();
+  await scratch?.drop();
+  archiveDir?.remove();
+});
+
+// A full collection on demand, so that what is measured is what the work holds, not garbage not yet collected.
+v8.setFlagsFromString("--expose-gc");
+const collectGarbage = vm.runInNewContext("gc") as () => void;
+
+/** Memory still in use after a full collection: the heap plus Buffers (off the heap). */
+function liveBytes(): number {
+  collectGarbage();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external + usage.arrayBuffers;
+}
+
+/**
+ * The most the process's live memory rose above where it was while `work`
+ * ran, sampled after a full collection every 100 ms: anything the work holds
+ * for the whole month (a map of its ids, its seals, its events) shows.
+ */
+async function peakGrowth<T>(work: () => Promise<T>): Promise<{ value: T; bytes: number; samples: number }> {
+  const start = liveBytes();
+  let peak = start;
+  let samples = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, liveBytes());
+    samples++;
+  }, 100);
+  try {
+    const value = await work();
+    return { value, bytes: peak - start, samples };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+test(`a month of ${events} events is archived, verified and dropped with the process's memory bounded`, async () => {
+  const store = localDirectoryStore(archiveDir.dir);
+  const dropped = await peakGrowth(() => archiveAndDropAuditPartition(owner, store, month, null));
+  expect(dropped.value).toMatchObject({ reusedArchive: false, eventCount: events, spared: null, checkpointId: expect.any(String) });
+  expect((await owner.query("select to_regclass('audit.events_2018_01') is null as gone")).rows[0].gone).toBe(true);
+  expect(dropped.samples).toBeGreaterThan(10);
+  expect(dropped.bytes).toBeLessThan(boundBytes);
+
+  // The archived month verifies on its own, in bounded memory too.
+  const verified = await peakGrowth(() => verifyArchivedPartition(owner, store, dropped.value.archiveId!));
+  expect(verified.value).toMatchObject({ ok: true, problems: [], eventsVerified: events, sealsVerified: events / 10_000 });
+  expect(verified.samples).toBeGreaterThan(5);
+  expect(verified.bytes).toBeLessThan(boundBytes);
+  console.log(`live memory growth: archive and drop ${mb(dropped.bytes)} (${dropped.samples} samples), verify ${mb(verified.bytes)} (${verified.samples} samples)`);
+}, 120_000);
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
