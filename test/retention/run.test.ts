@@ -388,3 +388,28 @@ test("an archive whose writing never finished is forgotten by the next run, and 
   expect(await figures(run.id, "soft_deleted_clients")).toMatchObject({ rows_archived: 1, rows_deleted: 1, errors: 0 });
   expect((await pool.query("select status from app_public.retention_runs where id = $1", [stale.id])).rows[0].status).toBe("failed");
 });
+
+test("a policy that fails is recorded with its error, and the other policies go on", async () => {
+  await pool.query(`create table public.retention_probe (id uuid primary key default gen_random_uuid(), note text, done_at timestamptz);
+    alter table public.retention_probe owner to custodian_owner;
+    create function public.retention_probe_refuse() returns trigger language plpgsql as $$ begin raise exception 'the probe refuses every change'; end $$;
+    create trigger refuse before update on public.retention_probe for each row execute function public.retention_probe_refuse();
+    insert into public.retention_probe (note, done_at) values ('old', '1990-01-01T00:00:00Z');
+    insert into app_public.retention_policies (name, category, target_table, clock_column, period, action, legal_basis, description, anonymize_columns)
+      values ('probe_notes', 'A probe', 'public.retention_probe', 'done_at', '1 year', 'anonymize', 'contract', 'A policy that cannot work.', '{note}')`);
+  try {
+    const clientId = await plant("2000-06-15T00:00:00Z", "beside-the-probe");
+    const result = await runCli(["retention", "run", "--as-of", AS_OF], env());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("custodian: 1 policy failed: probe_notes (see above; the run log has the errors).");
+    const run = await latestRun();
+    expect(run.status).toBe("finished");
+    expect(await figures(run.id, "probe_notes")).toMatchObject({ status: "failed", rows_anonymized: 0, errors: 1, error: "the probe refuses every change" });
+    expect(await figures(run.id, "soft_deleted_clients")).toMatchObject({ status: "finished", rows_deleted: 1 });
+    expect(await rowCount(clientId)).toBe(0);
+  } finally {
+    await pool.query("delete from app_public.retention_run_policies where policy_name = 'probe_notes'");
+    await pool.query(`delete from app_public.retention_policies where name = 'probe_notes';
+      drop table public.retention_probe; drop function public.retention_probe_refuse()`);
+  }
+});
