@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
 import { UserError } from "../errors.ts";
 import { isUuid } from "../uuid.ts";
-import { digestStoredFile, readGzipLines } from "./lines.ts";
+import { digestStoredFile } from "./lines.ts";
 import { assertManifest, manifestDifferences, manifestName, type ArchiveManifest } from "./manifest.ts";
 import { ArchiveFileMissing, type ArchiveStore } from "./store.ts";
 
@@ -79,43 +78,4 @@ export async function readManifest(store: ArchiveStore, id: string): Promise<{ m
   }
   if (parsed.id !== id) return { manifest: null, problem: `manifest.json names archive ${parsed.id}, not ${id}` };
   return { manifest: parsed, problem: null };
-}
-
-/**
- * The archive's rows of one table as parsed JSON objects. The whole archive
- * is verified first (a tampered one is refused before a row comes out), and
- * the file is checked again as it streams: a change made meanwhile throws at
- * the end, so a caller inside a transaction rolls back.
- */
-export async function* readArchiveRows(store: ArchiveStore, id: string, table: string, options: VerifyOptions = {}): AsyncGenerator<Record<string, unknown>> {
-  const verification = await verifyArchive(store, id, options);
-  if (!verification.ok) throw new ArchiveTampered(`Archive ${id} does not verify, so nothing is read from it: ${verification.problems.join("; ")}.`);
-  const file = verification.manifest!.files.find((entry) => entry.table === table);
-  if (!file) {
-    const held = verification.manifest!.files.map((entry) => entry.table).join(", ");
-    throw new UserError(`Archive ${id} holds no rows of ${table}; it holds ${held || "no tables"}.`);
-  }
-  const digest = { hash: createHash("sha256"), bytes: 0 };
-  let rows = 0;
-  for await (const line of readGzipLines(store, `${id}/${file.name}`, digest)) {
-    rows++;
-    yield JSON.parse(line) as Record<string, unknown>;
-  }
-  const sha256 = digest.hash.digest("hex");
-  if (sha256 !== file.sha256 || digest.bytes !== file.bytes || rows !== file.rows) {
-    throw new ArchiveTampered(`Archive ${id}: ${file.name} changed while it was read (SHA-256 ${sha256}, ${rows} rows); nothing from it may be kept.`);
-  }
-}
-
-/** Every archive folder in the store with its manifest, or the problem that stops it being read. */
-export async function listArchiveFolders(store: ArchiveStore): Promise<{ id: string; manifest: ArchiveManifest | null; problem: string | null }[]> {
-  const ids = [...new Set((await store.list("")).map((name) => name.split("/")[0]!))].filter(isUuid);
-  const folders = [];
-  for (const id of ids) folders.push({ id, ...(await readManifest(store, id)) });
-  return folders.sort((a, b) => (a.manifest?.createdAt ?? "").localeCompare(b.manifest?.createdAt ?? "") || a.id.localeCompare(b.id));
-}
-
-/** The archives in the store (those with a readable manifest), oldest first. */
-export async function listArchives(store: ArchiveStore): Promise<ArchiveManifest[]> {
-  return (await listArchiveFolders(store)).flatMap((folder) => (folder.manifest ? [folder.manifest] : []));
 }

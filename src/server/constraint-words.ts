@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { ClientBase, Pool } from "pg";
 
 /**
  * The sentence for each constraint and unique index a write can break, keyed
@@ -11,7 +11,7 @@ export type ConstraintWords = Map<string, string>;
 
 export const constraintKey = (schema: string, table: string, constraint: string) => `${schema}.${table} ${constraint}`;
 
-export async function loadConstraintWords(pool: Pool): Promise<ConstraintWords> {
+export async function loadConstraintWords(pool: Pool | ClientBase): Promise<ConstraintWords> {
   const { rows } = await pool.query<{ table_name: string; constraint_name: string; words: string }>(
     "select table_name, constraint_name, words from app_private.constraint_words()",
   );

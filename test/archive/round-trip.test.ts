@@ -2,7 +2,8 @@ import crypto, { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { listArchives, readArchiveRows, verifyArchive, writeVerifiedArchive } from "../../src/archive/archive.ts";
+import { ArchiveNotVerified, listArchives, readArchiveRows, verifyArchive, writeVerifiedArchive } from "../../src/archive/archive.ts";
+import type { ArchiveStore } from "../../src/archive/store.ts";
 import { filesUnder, linesOf, localDirectoryStore, scratchDirectory, writeSampleArchive } from "../support/archive.ts";
 
 // An archive written, read back and verified (issue 17, point 4): the manifest
@@ -75,6 +76,38 @@ test("an archive id already written is refused, and a failed write leaves no man
       writeVerifiedArchive(store, { id: randomUUID(), kind: "rows", policy: null, runId: null, schemaVersion: "000010.sql", timeRange: { from: null, to: null }, tables: [{ table: "app_public.notes", lines: linesOf(['{"a": 1}', "{\"b\":\n2}"]) }] }),
     ).rejects.toThrow("An archive line must be one JSON object on one line (row 2");
     expect((await listArchives(store)).map((manifest) => manifest.id)).toEqual([id]);
+  } finally {
+    scratch.remove();
+  }
+});
+
+test("a file that does not read back as written (a disk returning other bytes) fails the write, and no manifest is written", async () => {
+  const scratch = scratchDirectory("archive");
+  try {
+    const local = localDirectoryStore(scratch.dir);
+    // The store writes faithfully but a read returns one byte changed, as a failing disk or a cache gone bad would.
+    const flaky: ArchiveStore = {
+      ...local,
+      async *readFile(name) {
+        let first = true;
+        for await (const chunk of local.readFile(name)) {
+          if (first && name.endsWith(".jsonl.gz")) {
+            const copy = Buffer.from(chunk);
+            copy[copy.length - 1]! ^= 0xff;
+            first = false;
+            yield copy;
+          } else yield chunk;
+        }
+      },
+    };
+    const id = randomUUID();
+    const error = await writeSampleArchive(flaky, { id }).catch((caught: Error) => caught);
+    expect(error).toBeInstanceOf(ArchiveNotVerified);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^Archive ${id}: app_public\\.notes\\.jsonl\\.gz did not read back as written \\(not a readable gzip file \\(.+\\); SHA-256 read back [0-9a-f]{64}, written [0-9a-f]{64}\\)\\. Nothing may be deleted\\.$`),
+    );
+    expect(filesUnder(scratch.dir)).toEqual([`${id}/app_public.notes.jsonl.gz`]);
+    expect((await verifyArchive(local, id)).problems).toEqual(["manifest.json is missing"]);
   } finally {
     scratch.remove();
   }

@@ -9,6 +9,7 @@ const cases: Array<[string, Record<string, string>, string[], RegExp]> = [
   ["a bad PORT", { PORT: "http" }, ["start"], /^custodian: PORT must be a whole number from 0 to 65535/],
   ["a short JWT_SECRET", { JWT_SECRET: "short" }, ["start"], /^custodian: JWT_SECRET must be at least 32 characters/],
   ["an unknown LOG_LEVEL", { LOG_LEVEL: "loud" }, ["audit", "seal"], /^custodian: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
+  ["an ARCHIVE_DIR that is the data directory", { DATA_DIR: "/tmp/custodian-data", ARCHIVE_DIR: "/tmp/custodian-data" }, ["archive", "list"], /^custodian: ARCHIVE_DIR may not be the data directory or its database folder \(got "\/tmp\/custodian-data"\)/],
   ["an unknown command", {}, ["frobnicate"], /^custodian: Unknown command "frobnicate"/],
   ["an unknown flag", {}, ["worker", "--fast"], /^custodian: Unknown option '--fast'/],
 ];

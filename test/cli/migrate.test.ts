@@ -52,6 +52,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "audit.events",
       "audit.seals",
       "audit.tracked_tables",
+      "governance.archive_restorations",
       "governance.hard_deletions",
       "governance.personal_data_columns",
       "governance.soft_delete_tables",

@@ -99,7 +99,7 @@ async function rolledBack<T>(work: () => Promise<T>): Promise<T> {
 describe("migrations/fixtures holds the current text of every rule", () => {
   test("there are fixtures, in the feature folders", () => {
     const folders = new Set(fixtureFiles().map((file) => file.split("/")[0]));
-    expect([...folders].sort()).toEqual(["audit", "auth", "domain", "gdpr", "retention", "soft-delete", "usage", "worker"]);
+    expect([...folders].sort()).toEqual(["archive", "audit", "auth", "domain", "gdpr", "retention", "soft-delete", "usage", "worker"]);
   });
 
   test("running every fixture again, after taking away every grant, policy and function comment, gives back the same functions, views, triggers, policies, grants and comments", () =>

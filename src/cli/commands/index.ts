@@ -1,3 +1,4 @@
+import { archive } from "./archive.ts";
 import { audit } from "./audit.ts";
 import { db } from "./db.ts";
 import { gdpr } from "./gdpr.ts";
@@ -22,6 +23,7 @@ export const commands: Record<string, (args: string[]) => Promise<void>> = {
   usage: usageCommand,
   gdpr,
   retention,
+  archive,
 };
 
 export const usage = `Usage: custodian <command>
@@ -39,8 +41,10 @@ export const usage = `Usage: custodian <command>
   db reset                  drop and re-create the database (refused in production)
   schema export             write schema.graphql from the live schema
   audit seal                seal pending audit events into the hash chain now
-  audit verify [--head H]   recompute the hash chain; exits 1 and names the first altered event,
-                            or when the chain no longer leads to a head H saved from an earlier verify
+  audit verify [--head H]   recompute the hash chain (from the newest checkpoint once months were archived
+                            and dropped); exits 1 and names the first altered event, or when the chain no
+                            longer leads to a head H saved from an earlier verify
+  audit verify --archive ID check an archived month of the trail on its own: its events against its seals
   usage rate                price the usage captured and not rated yet (the worker does it every minute)
   usage aggregate [--from D --to D]
                             rate, then rebuild the daily usage rollups of a range of days (default: all)
@@ -55,6 +59,11 @@ export const usage = `Usage: custodian <command>
   retention policies        the retention policies, in the order a run applies them
   retention preview [--policy P] [--as-of T]
                             what a run would do at T (now): rows due, spared by a legal hold
+  archive list              the retention archives in ARCHIVE_DIR, from their manifests
+  archive verify ID|--all   re-read archives (checksums, sizes, row counts); exits 1 naming each problem
+  archive restore ID [--into-schema NAME] [--table SCHEMA.TABLE]
+                            put an archive's rows back (or into new tables for inspection);
+                            names each row that cannot go back
 
 While \`custodian start\` runs on the embedded database, the other commands use its
 database (db reset, a second start and a long-running worker are refused).

@@ -1,6 +1,6 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:f15e77bc07a9399037fd5c8e742617b56ddaeba5
---! Message: Issue 17 retention: policies, dry run, enforcement, compliance
+--! Hash: sha1:16cc66eb8b524833a92d54246af3ac3b1df8f653
+--! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
 -- record of archives written before rows are removed.
@@ -1073,6 +1073,1162 @@ comment on function app_private.constraint_words() is
 revoke all on function app_private.constraint_words() from public;
 grant execute on function app_private.constraint_words() to custodian_authenticator;
 --! EndIncluded domain/constraint-words.sql
+-- Issue 17 (archive): restoring archived rows through the normal write path.
+create table governance.archive_restorations (
+  id bigint generated always as identity primary key,
+  archive_id uuid not null,
+  table_name text not null,
+  transaction_id xid8 not null default pg_catalog.pg_current_xact_id(),
+  restored_by name not null default session_user,
+  started_at timestamptz not null default pg_catalog.now()
+);
+comment on table governance.archive_restorations is
+  E'Every restore of archived rows into their original table (`custodian archive restore`). While one is recorded for the current transaction, insert triggers keep the archived created_at, updated_at and other derived columns, so the rows come back as they were.';
+comment on column governance.archive_restorations.id is E'The restore''s id.';
+comment on column governance.archive_restorations.archive_id is E'The archive the rows came from (its folder in the archive store).';
+comment on column governance.archive_restorations.table_name is E'The table the rows went back into ("schema.table").';
+comment on column governance.archive_restorations.transaction_id is E'The transaction that restored.';
+comment on column governance.archive_restorations.restored_by is E'The database login that restored.';
+comment on column governance.archive_restorations.started_at is E'When.';
+alter table governance.archive_restorations enable row level security;
+
+--! Included archive/restore.sql
+-- Restoring rows from a verified archive into their original table
+-- (`custodian archive restore`): through the normal write path as the owner,
+-- so that every constraint and trigger runs and the audit trail records each
+-- insert, while the columns the database would derive on insert
+-- (created_at, updated_at, a consent's recorded_at, ...) keep their archived
+-- values: the row comes back as it was archived.
+
+create or replace function governance.current_archive_restoration() returns governance.archive_restorations as $$
+  select r.* from governance.archive_restorations r
+  where r.id = (select case when s ~ '^[0-9]{1,18}$' then s::bigint end
+                from pg_catalog.current_setting('governance.archive_restoration_id', true) s)
+    and r.transaction_id = pg_catalog.pg_current_xact_id();
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.current_archive_restoration() is
+  E'The archive restore running in this transaction, if any. The setting alone proves nothing: the row must exist in this transaction, and only governance.begin_archive_restoration writes it.';
+
+create or replace function governance.restoring_archived_rows() returns boolean as $$
+  -- The cheap test first: most inserts are not restores and stop at the setting.
+  select coalesce(pg_catalog.current_setting('governance.archive_restoration_id', true), '') <> ''
+    and (governance.current_archive_restoration()).id is not null;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.restoring_archived_rows() is
+  E'Whether this transaction is restoring rows from an archive (governance.begin_archive_restoration): the insert triggers then keep the archived values of the columns they would otherwise derive.';
+
+create or replace function governance.begin_archive_restoration(archive_id uuid, target regclass) returns bigint as $$
+declare
+  restoration_id bigint;
+begin
+  insert into governance.archive_restorations (archive_id, table_name)
+  select begin_archive_restoration.archive_id, n.nspname || '.' || c.relname
+  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target
+  returning id into restoration_id;
+  perform pg_catalog.set_config('governance.archive_restoration_id', restoration_id::text, true);
+  return restoration_id;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.begin_archive_restoration(uuid, regclass) is
+  E'Records that this transaction restores rows of an archive into a table, and for the rest of it lets the insert triggers keep the archived created_at, updated_at and other derived columns. For the owner only: `custodian archive restore`.';
+
+create or replace function governance.end_archive_restoration() returns void as $$
+  select pg_catalog.set_config('governance.archive_restoration_id', '', true);
+$$ language sql volatile;
+comment on function governance.end_archive_restoration() is
+  E'Ends the archive restore of this transaction: later inserts derive their columns again.';
+
+-- An inspection copy holds the same personal data as its original: the map
+-- of personal data says so, so that the readiness report, erasure and the
+-- records of processing see it until the copy is dropped.
+create or replace function governance.classify_inspection_copy(original regclass, copy regclass) returns integer as $$
+declare
+  classified integer := 0;
+  col record;
+begin
+  for col in
+    select a.attname, p.category, p.subject_kind, p.purpose, p.legal_basis,
+      coalesce(p.subject_column, case when t.subject_via is null then t.subject_column end) as subject_column
+    from governance.personal_data_columns p
+    join pg_catalog.pg_attribute a on a.attrelid = p.table_oid and a.attnum = p.column_number
+    left join audit.tracked_tables t on t.table_oid = p.table_oid
+    where p.table_oid = original
+      and exists (select from pg_catalog.pg_attribute c where c.attrelid = copy and c.attname = a.attname and not c.attisdropped)
+  loop
+    perform governance.classify_column(copy, col.attname, col.category, col.subject_kind, col.purpose, col.legal_basis,
+      case when exists (select from pg_catalog.pg_attribute c where c.attrelid = copy and c.attname = col.subject_column and not c.attisdropped)
+        then col.subject_column end);
+    classified := classified + 1;
+  end loop;
+  return classified;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.classify_inspection_copy(regclass, regclass) is
+  E'Gives an inspection copy of a table (`custodian archive restore --into-schema`) its original''s classification in the map of personal data, column by column: the copy holds the same personal data until it is dropped. Returns how many columns it classified.';
+
+-- Every writer's insert triggers ask (they run as the writer); it says nothing but whether this transaction restores.
+grant execute on function governance.restoring_archived_rows() to public;
+revoke all on function governance.current_archive_restoration() from public;
+create or replace function governance.is_inspection_schema(schema_name name) returns boolean as $$
+  select coalesce(pg_catalog.obj_description(n.oid, 'pg_namespace') like 'Inspection copies of archived rows%', false)
+  from pg_catalog.pg_namespace n where n.nspname = schema_name;
+$$ language sql stable;
+comment on function governance.is_inspection_schema(name) is
+  E'Whether a schema was made by `custodian archive restore --into-schema` (it says so in its comment); null when there is no such schema.';
+
+create or replace function governance.drop_inspection_schema(schema_name name) returns integer as $$
+declare
+  unmapped integer;
+begin
+  if governance.is_inspection_schema(schema_name) is distinct from true then
+    raise exception 'Schema % is not an inspection schema made by `custodian archive restore --into-schema`; nothing dropped.', schema_name
+      using errcode = '42501';
+  end if;
+  delete from governance.personal_data_columns p
+  using pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where p.table_oid = c.oid and n.nspname = schema_name;
+  get diagnostics unmapped = row_count;
+  execute pg_catalog.format('drop schema %I cascade', schema_name);
+  return unmapped;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.drop_inspection_schema(name) is
+  E'Drops an inspection schema of restored archive rows and takes its copies out of the map of personal data; refuses any other schema. Returns how many classified columns left the map. For the owner only.';
+
+revoke all on function governance.drop_inspection_schema(name) from public;
+revoke all on function governance.classify_inspection_copy(regclass, regclass) from public;
+revoke all on function governance.begin_archive_restoration(uuid, regclass) from public;
+revoke all on function governance.end_archive_restoration() from public;
+
+drop policy if exists staff_read on governance.archive_restorations;
+create policy staff_read on governance.archive_restorations for select to custodian_admin, custodian_auditor using (true);
+grant select on governance.archive_restorations to custodian_admin, custodian_auditor;
+--! EndIncluded archive/restore.sql
+--! Included domain/timestamps.sql
+-- created_at and updated_at are set by the database on every table that has them.
+
+-- A write that changes nothing leaves updated_at alone, so that it changes
+-- nothing at all and the audit trail records nothing.
+create or replace function app_private.tg__timestamps() returns trigger as $$
+begin
+  if TG_OP = 'INSERT' then
+    if new.created_at is not null and governance.restoring_archived_rows() then
+      -- A row restored from an archive keeps the times it had.
+      new.updated_at := coalesce(new.updated_at, new.created_at);
+      return new;
+    end if;
+    new.created_at := pg_catalog.now();
+    new.updated_at := pg_catalog.now();
+    return new;
+  end if;
+  new.created_at := old.created_at;
+  new.updated_at := old.updated_at;
+  if new operator(pg_catalog.*<>) old then
+    new.updated_at := case
+      when old.updated_at >= pg_catalog.now() then old.updated_at + interval '1 millisecond'
+      else pg_catalog.now()
+    end;
+  end if;
+  return new;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg__timestamps() is
+  E'Keeps created_at fixed and updated_at moving forward, whatever the writer sends (except a row restored from an archive, which keeps its own); an update that changes nothing keeps updated_at.';
+
+drop trigger if exists _100_timestamps on app_public.users;
+create trigger _100_timestamps before insert or update on app_public.users
+  for each row execute function app_private.tg__timestamps();
+
+drop trigger if exists _100_timestamps on app_public.billing_plans;
+create trigger _100_timestamps before insert or update on app_public.billing_plans
+  for each row execute function app_private.tg__timestamps();
+
+drop trigger if exists _100_timestamps on app_public.provider_rates;
+create trigger _100_timestamps before insert or update on app_public.provider_rates
+  for each row execute function app_private.tg__timestamps();
+
+drop trigger if exists _100_timestamps on app_public.coach_profiles;
+create trigger _100_timestamps before insert or update on app_public.coach_profiles
+  for each row execute function app_private.tg__timestamps();
+
+drop trigger if exists _100_timestamps on app_public.clients;
+create trigger _100_timestamps before insert or update on app_public.clients
+  for each row execute function app_private.tg__timestamps();
+
+drop trigger if exists _100_timestamps on app_public.coaching_sessions;
+create trigger _100_timestamps before insert or update on app_public.coaching_sessions
+  for each row execute function app_private.tg__timestamps();
+
+drop trigger if exists _100_timestamps on app_public.transcriptions;
+create trigger _100_timestamps before insert or update on app_public.transcriptions
+  for each row execute function app_private.tg__timestamps();
+--! EndIncluded domain/timestamps.sql
+--! Included domain/derived-columns.sql
+-- Columns the database derives on insert and update, whatever the writer sends.
+
+create or replace function app_private.tg_clients__require_coach_profile() returns trigger as $$
+begin
+  if new.coach_profile_id is null then
+    raise exception 'A client needs a coach profile: give coachProfileId, or create your coach profile first.'
+      using errcode = '23502';
+  end if;
+  return new;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_clients__require_coach_profile() is
+  E'Explains a client without a coach: the column defaults to the caller''s profile, which admins do not have.';
+
+drop trigger if exists _050_require_coach_profile on app_public.clients;
+create trigger _050_require_coach_profile before insert on app_public.clients
+  for each row execute function app_private.tg_clients__require_coach_profile();
+
+create or replace function app_private.tg_coaching_sessions__set_coach_profile() returns trigger as $$
+begin
+  if new.coach_profile_id is null then
+    select coach_profile_id into new.coach_profile_id from app_public.clients where id = new.client_id;
+    if not found then
+      raise exception 'Client % does not exist.', new.client_id using errcode = '23503';
+    end if;
+  end if;
+  return new;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_coaching_sessions__set_coach_profile() is
+  E'Takes a new session''s coach from its client; runs as the caller, so RLS hides other coaches'' clients.';
+
+drop trigger if exists _050_set_coach_profile on app_public.coaching_sessions;
+create trigger _050_set_coach_profile before insert on app_public.coaching_sessions
+  for each row execute function app_private.tg_coaching_sessions__set_coach_profile();
+
+-- The check constraints stay as the last word; this says the same before
+-- they do, in words, with their names.
+create or replace function app_private.tg_transcriptions__derive() returns trigger as $$
+begin
+  if new.billed_duration_seconds < 0 then
+    raise exception 'A billed duration cannot be negative (got % seconds).', new.billed_duration_seconds
+      using errcode = '23514', constraint = 'transcriptions_billed_duration_seconds_check', column = 'billed_duration_seconds';
+  end if;
+  if new.status = 'completed' and new.billed_duration_seconds is null then
+    raise exception 'A completed attempt needs its billed duration: set billed_duration_seconds (the audio seconds the provider billed).'
+      using errcode = '23514', constraint = 'transcriptions_completed_has_billed_duration', column = 'billed_duration_seconds';
+  end if;
+  if TG_OP = 'INSERT' then
+    if new.coach_profile_id is null then
+      select coach_profile_id into new.coach_profile_id from app_public.coaching_sessions where id = new.session_id;
+      if not found then
+        raise exception 'Coaching session % does not exist.', new.session_id using errcode = '23503';
+      end if;
+    end if;
+    -- A restored attempt keeps what it was: its siblings may come back in any order.
+    if new.is_retranscription is null or not governance.restoring_archived_rows() then
+      new.is_retranscription := exists (
+        select from app_public.transcriptions t
+        where t.session_id = new.session_id and t.status = 'completed'
+      );
+    end if;
+  end if;
+  if new.status = 'processing' and (TG_OP = 'INSERT' or old.status <> 'processing') then
+    new.started_at := coalesce(new.started_at, pg_catalog.now());
+  end if;
+  if new.status in ('completed', 'failed') and (TG_OP = 'INSERT' or old.status not in ('completed', 'failed')) then
+    new.finished_at := coalesce(new.finished_at, pg_catalog.now());
+    new.started_at := coalesce(new.started_at, new.finished_at);
+  end if;
+  return new;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__derive() is
+  E'Takes a new attempt''s coach from its session, marks re-transcriptions, and stamps started_at and finished_at as the status moves.';
+
+drop trigger if exists _050_derive on app_public.transcriptions;
+create trigger _050_derive before insert or update on app_public.transcriptions
+  for each row execute function app_private.tg_transcriptions__derive();
+--! EndIncluded domain/derived-columns.sql
+--! Included gdpr/consents.sql
+-- Consent (GDPR Art. 7): an append-only record per client and purpose of each
+-- decision (granted or withdrawn), who recorded it, when, and the wording the
+-- client was shown (its version and SHA-256). The latest decision is the
+-- state; app_private.tg_transcriptions__require_consent refuses transcribing
+-- a session whose client's latest transcription decision is not a grant.
+
+create or replace function app_private.lock_client_processing(client_id uuid) returns void as $$
+begin
+  perform from app_public.clients c where c.id = lock_client_processing.client_id for update;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.lock_client_processing(uuid) is
+  E'Locks a client''s row (FOR UPDATE) until the transaction ends, before a change of their processing state (a consent decision, a restriction): it waits for the transcriptions under way, which hold the row FOR KEY SHARE while they check that state, and a transcription started later waits for the change and sees it. Row locks, so a bulk insert of attempts for many clients needs no lock table entries.';
+
+create or replace function app_private.latest_consent(client_id uuid, purpose app_public.consent_purpose) returns app_public.consents as $$
+  select c.* from app_public.consents c
+  where c.client_id = latest_consent.client_id and c.purpose = latest_consent.purpose
+  order by c.recorded_at desc, c.id desc
+  limit 1;
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.latest_consent(uuid, app_public.consent_purpose) is
+  E'A client''s latest consent decision for a purpose (null when none was ever recorded): the consent is active when its decision is granted.';
+
+create or replace function app_public.tg_consents__recorded() returns trigger as $$
+begin
+  -- One decision at a time per client: "latest" is then the order in which
+  -- they were recorded, and a transcription under way ends first.
+  perform app_private.lock_client_processing(NEW.client_id);
+  if NEW.recorded_at is not null and governance.restoring_archived_rows() then
+    -- A decision restored from an archive keeps who recorded it and when.
+    return NEW;
+  end if;
+  NEW.recorded_by := app_public.current_user_id();
+  NEW.recorded_at := pg_catalog.clock_timestamp();
+  return NEW;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_consents__recorded() is
+  E'Who recorded a consent decision and when come from the caller and the clock, read after waiting for any other decision on the same client and for the transcriptions under way (a decision restored from an archive keeps its own).';
+
+create or replace function app_public.tg_consents__append_only() returns trigger as $$
+declare
+  latest app_public.consents;
+begin
+  if TG_OP = 'INSERT' then
+    if not governance.caller_is_staff() and not exists (select from app_public.clients c where c.id = NEW.client_id) then
+      raise exception 'There is no client % of yours; a coach records consents for their own clients only.', NEW.client_id
+        using errcode = '42501';
+    end if;
+    latest := app_private.latest_consent(NEW.client_id, NEW.purpose);
+    if NEW.decision = 'withdrawn' and latest.decision is distinct from 'granted' then
+      raise exception 'Client % has no active consent for % to withdraw (%).', NEW.client_id, NEW.purpose,
+        case when latest.id is null then 'none was ever granted' else 'withdrawn at ' || latest.recorded_at end
+        using errcode = '55000';
+    end if;
+    return NEW;
+  elsif TG_OP = 'DELETE' and governance.current_hard_deletion() is not null then
+    -- A consent record leaves only with its client, through the governed hard delete (recorded with its reason).
+    return OLD;
+  elsif TG_OP = 'DELETE' or TG_OP = 'TRUNCATE' then
+    raise exception 'Consent records are never deleted: they prove what the client agreed to. A withdrawal is a new record (decision withdrawn).'
+      using errcode = '55000';
+  else
+    raise exception 'Consent records cannot be changed: a withdrawal or a new grant is a new record.' using errcode = '55000';
+  end if;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.tg_consents__append_only() is
+  E'Keeps consent records append-only for every writer, the owner included: never updated, deleted or truncated (a row leaves only with its client, through governance.hard_delete). A coach records them for their own clients only; a withdrawal needs an active grant to withdraw.';
+
+drop trigger if exists _100_timestamps on app_public.consents;
+create trigger _100_timestamps before insert on app_public.consents
+  for each row execute function app_public.tg_consents__recorded();
+drop trigger if exists _200_append_only on app_public.consents;
+create trigger _200_append_only before insert or update or delete on app_public.consents
+  for each row execute function app_public.tg_consents__append_only();
+drop trigger if exists _200_append_only_truncate on app_public.consents;
+create trigger _200_append_only_truncate before truncate on app_public.consents
+  for each statement execute function app_public.tg_consents__append_only();
+
+create or replace function app_public.current_consents(client_id uuid default null) returns setof app_public.consents as $$
+  select distinct on (c.client_id, c.purpose) c.*
+  from app_public.consents c
+  where current_consents.client_id is null or c.client_id = current_consents.client_id
+  order by c.client_id, c.purpose, c.recorded_at desc, c.id desc;
+$$ language sql stable;
+comment on function app_public.current_consents(uuid) is
+  E'The state of consent: the latest decision per client and purpose (of one client when clientId is given), among the clients the caller may see. A purpose is consented to when its latest decision is granted; a purpose with no row was never asked.';
+
+grant execute on function app_public.current_consents(uuid) to custodian_coach, custodian_admin, custodian_auditor;
+
+-- The transcription rule: every new attempt (a first one, a retry, a
+-- re-transcription) needs the client's active consent for transcription.
+-- Checked once per statement over its rows, so bulk inserts stay set-based.
+create or replace function app_private.tg_transcriptions__require_consent() returns trigger as $$
+declare
+  refused record;
+begin
+  -- Held until commit: a consent decision on these clients waits for this statement's transaction (lock_client_processing).
+  perform from app_public.clients c
+  where c.id in (select cs.client_id from new_rows t join app_public.coaching_sessions cs on cs.id = t.session_id)
+  for key share;
+  select t.session_id, cs.client_id, latest.decision, latest.recorded_at into refused
+  from new_rows t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  left join lateral (
+    select c.decision, c.recorded_at from app_public.consents c
+    where c.client_id = cs.client_id and c.purpose = 'transcription'
+    order by c.recorded_at desc, c.id desc limit 1) latest on true
+  where latest.decision is distinct from 'granted'
+  limit 1;
+  if found then
+    raise exception 'Cannot transcribe session %: client % has no active consent for transcription (%).', refused.session_id, refused.client_id,
+      case when refused.decision is null then 'none was ever recorded' else 'withdrawn at ' || refused.recorded_at end
+      using errcode = '55000',
+        hint = 'Record the client''s consent for transcription first (createConsent with purpose transcription and decision granted).';
+  end if;
+  return null;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.tg_transcriptions__require_consent() is
+  E'Refuses a statement that inserts transcription attempts (first attempts, retries, re-transcriptions) for a session whose client has no active consent for transcription, naming the consent; every writer, the owner included. Earlier attempts stay (a withdrawal is not retroactive, Art. 7(3)).';
+
+drop trigger if exists _050_require_consent on app_public.transcriptions;
+create trigger _050_require_consent after insert on app_public.transcriptions
+  referencing new table as new_rows
+  for each statement execute function app_private.tg_transcriptions__require_consent();
+
+-- For the readiness report: attempts kept (not soft-deleted) whose client
+-- has no active consent for transcription now.
+create or replace function app_private.transcriptions_without_consent_count() returns bigint as $$
+  select pg_catalog.count(*)
+  from app_public.transcriptions t
+  join app_public.coaching_sessions cs on cs.id = t.session_id
+  left join lateral (
+    select c.decision from app_public.consents c
+    where c.client_id = cs.client_id and c.purpose = 'transcription'
+    order by c.recorded_at desc, c.id desc limit 1) latest on true
+  where not t.is_deleted and latest.decision is distinct from 'granted';
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.transcriptions_without_consent_count() is
+  E'How many transcription attempts that are not soft-deleted belong to a client whose consent for transcription is not active now (withdrawn, or never recorded): the readiness report''s "active transcriptions without consent".';
+
+revoke all on function app_private.lock_client_processing(uuid) from public;
+revoke all on function app_private.latest_consent(uuid, app_public.consent_purpose) from public;
+revoke all on function app_private.transcriptions_without_consent_count() from public;
+-- Called by the consent and restriction triggers, which run as the writer.
+grant execute on function app_private.lock_client_processing(uuid),
+  app_private.latest_consent(uuid, app_public.consent_purpose) to custodian_coach, custodian_admin;
+grant execute on function app_private.transcriptions_without_consent_count() to custodian_admin, custodian_auditor;
+
+-- Admins and the client's coach record consents; auditors read them all; a
+-- coach sees their own clients' only.
+drop policy if exists admin_all on app_public.consents;
+create policy admin_all on app_public.consents for all to custodian_admin using (true) with check (true);
+drop policy if exists auditor_read on app_public.consents;
+create policy auditor_read on app_public.consents for select to custodian_auditor using (true);
+drop policy if exists coach_own_clients on app_public.consents;
+create policy coach_own_clients on app_public.consents for all to custodian_coach
+  using (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())))
+  with check (client_id in (select c.id from app_public.clients c where c.coach_profile_id = (select app_private.current_coach_profile_id())));
+
+grant select on app_public.consents to custodian_coach, custodian_admin, custodian_auditor;
+grant insert (client_id, purpose, decision, wording_version, wording_sha256) on app_public.consents to custodian_coach, custodian_admin;
+--! EndIncluded gdpr/consents.sql
+
+-- Who restored what, and when, is itself part of the trail.
+select audit.enable_tracking('governance.archive_restorations');
+-- Issue 17, audit events by partition: a month of the trail past its period
+-- leaves whole, after it is archived with its seals; a checkpoint of the hash
+-- chain stays, so that verify goes on across the dropped range.
+
+create table audit.chain_checkpoints (
+  id bigint generated always as identity primary key,
+  partition_name text not null check (partition_name ~ '^events_[0-9]{4}_[0-9]{2}$'),
+  month date not null check (extract(day from month) = 1),
+  event_count bigint not null check (event_count > 0),
+  first_event_id bigint not null,
+  last_event_id bigint not null,
+  event_ids int8multirange not null,
+  first_seal_id bigint not null,
+  last_seal_id bigint not null,
+  continues_from_seal_id bigint,
+  continues_after_event_id bigint,
+  continues_from_hash bytea not null check (octet_length(continues_from_hash) = 32),
+  archive_id uuid not null unique references app_public.retention_archives (id) on delete restrict,
+  archive_store text not null,
+  dropped_at timestamptz not null default now(),
+  check (lower(event_ids) = first_event_id and upper(event_ids) = last_event_id + 1),
+  check (first_seal_id <= last_seal_id),
+  check ((continues_from_seal_id is null) = (continues_after_event_id is null))
+);
+comment on table audit.chain_checkpoints is
+  E'One row per month of audit events archived and dropped: which events left, the archive that holds them with their seals, and where the hash chain continues. Append-only for every writer; audit.drop_archived_partition writes it. The seals of dropped months stay in audit.seals.';
+comment on column audit.chain_checkpoints.partition_name is E'The partition dropped, e.g. events_2019_01.';
+comment on column audit.chain_checkpoints.month is E'The first day of the month the partition held (UTC).';
+comment on column audit.chain_checkpoints.event_count is E'How many events left with the partition.';
+comment on column audit.chain_checkpoints.first_event_id is E'The lowest id among them.';
+comment on column audit.chain_checkpoints.last_event_id is E'The highest id among them.';
+comment on column audit.chain_checkpoints.event_ids is E'Exactly the ids that left: verify excuses these, and only these, from the seals that list them.';
+comment on column audit.chain_checkpoints.first_seal_id is E'The first seal covering the events (copied into the archive).';
+comment on column audit.chain_checkpoints.last_seal_id is E'The last seal covering the events (copied into the archive).';
+comment on column audit.chain_checkpoints.continues_from_seal_id is
+  E'The newest seal up to which every sealed event has been archived and dropped: verify starts after it. Null while events older than the dropped ones remain (verify then starts from the first seal).';
+comment on column audit.chain_checkpoints.continues_after_event_id is E'That seal''s last event: no event at or below it is left in the trail.';
+comment on column audit.chain_checkpoints.continues_from_hash is E'That seal''s hash (the genesis hash when there is none): the chain continues from it.';
+comment on column audit.chain_checkpoints.archive_id is E'The verified archive (kind audit_partition, recorded in app_public.retention_archives) holding the events and the seals covering them.';
+comment on column audit.chain_checkpoints.archive_store is E'Where that archive was written, e.g. "directory /data/archive".';
+comment on column audit.chain_checkpoints.dropped_at is E'When the partition was detached and dropped.';
+alter table audit.chain_checkpoints enable row level security;
+
+--! Included audit/append-only.sql
+-- The audit tables are append-only, even to their owner.
+
+create or replace function audit.tg__refuse_change() returns trigger as $$
+begin
+  raise exception 'The audit trail is append-only: % on %.% is refused.', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    using errcode = '42501';
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function audit.tg__refuse_change() is
+  E'Refuses UPDATE, DELETE and TRUNCATE on audit tables, even to their owner.';
+
+drop trigger if exists _010_append_only on audit.events;
+create trigger _010_append_only before update or delete on audit.events
+  for each row execute function audit.tg__refuse_change();
+
+-- audit.transactions is a view of the events' attribution: refused the same way.
+drop trigger if exists _010_append_only on audit.transactions;
+create trigger _010_append_only instead of update or delete on audit.transactions
+  for each row execute function audit.tg__refuse_change();
+
+drop trigger if exists _010_append_only on audit.seals;
+create trigger _010_append_only before update or delete on audit.seals
+  for each row execute function audit.tg__refuse_change();
+
+drop trigger if exists _011_no_truncate on audit.events;
+create trigger _011_no_truncate before truncate on audit.events
+  for each statement execute function audit.tg__refuse_change();
+
+drop trigger if exists _011_no_truncate on audit.seals;
+create trigger _011_no_truncate before truncate on audit.seals
+  for each statement execute function audit.tg__refuse_change();
+
+-- The chain's checkpoints are kept like the seals (audit/chain-checkpoints.sql says why).
+drop trigger if exists _010_append_only on audit.chain_checkpoints;
+create trigger _010_append_only before update or delete on audit.chain_checkpoints
+  for each row execute function audit.tg__refuse_change();
+
+drop trigger if exists _011_no_truncate on audit.chain_checkpoints;
+create trigger _011_no_truncate before truncate on audit.chain_checkpoints
+  for each statement execute function audit.tg__refuse_change();
+--! EndIncluded audit/append-only.sql
+--! Included audit/policies.sql
+-- Who reads the audit trail: admins and auditors everything, a coach their own records.
+
+grant usage on schema audit to custodian_coach, custodian_admin, custodian_auditor;
+
+drop policy if exists staff_read on audit.events;
+create policy staff_read on audit.events for select to custodian_admin, custodian_auditor using (true);
+
+drop policy if exists coach_own on audit.events;
+create policy coach_own on audit.events for select to custodian_coach
+  using (owner_id = (select app_private.current_coach_profile_id()) or owner_id = (select app_public.current_user_id()));
+
+grant select on audit.events to custodian_admin, custodian_auditor;
+-- Who else touched a coach's records (an admin's address, a job) is not
+-- theirs to see: a coach reads an event's attribution only through
+-- audit.event_actors (attribution.sql), which shows their own writes.
+revoke select on audit.events from custodian_coach;
+grant select (id, occurred_at, transaction_id, table_schema, table_name, record_key, operation, old_values, new_values,
+  changed_columns, owner_id, subject_id, old_subject_id, details) on audit.events to custodian_coach;
+
+drop policy if exists staff_read on audit.seals;
+create policy staff_read on audit.seals for select to custodian_admin, custodian_auditor using (true);
+
+grant select on audit.seals to custodian_admin, custodian_auditor;
+
+drop policy if exists staff_read on audit.chain_checkpoints;
+create policy staff_read on audit.chain_checkpoints for select to custodian_admin, custodian_auditor using (true);
+
+grant select on audit.chain_checkpoints to custodian_admin, custodian_auditor;
+
+drop policy if exists staff_read on audit.tracked_tables;
+create policy staff_read on audit.tracked_tables for select to custodian_admin, custodian_auditor using (true);
+
+grant select on audit.tracked_tables to custodian_admin, custodian_auditor;
+
+drop policy if exists staff_read on audit.column_policies;
+create policy staff_read on audit.column_policies for select to custodian_admin, custodian_auditor using (true);
+
+grant select on audit.column_policies to custodian_admin, custodian_auditor;
+--! EndIncluded audit/policies.sql
+--! Included audit/chain-checkpoints.sql
+-- Checkpoints of the hash chain: one per month of events archived and dropped
+-- (audit.drop_archived_partition writes them; audit.verify_chain starts from them).
+--
+-- A checkpoint lets verify pass over events that are gone, so a forged one
+-- could hide a deleted event. It is guarded in layers, like the seals:
+-- 1. No API role writes it: admins and auditors read it, nobody else sees it
+--    (policies.sql); only the owner inserts, through drop_archived_partition.
+-- 2. It is append-only for every writer, the owner included (append-only.sql).
+-- 3. An insert is checked against the chain it describes (the trigger below):
+--    the partition is gone, no event it names is still in the trail, the seal
+--    it continues from holds its hash, and that point follows from the seals
+--    and the ids dropped so far (audit.chain_continues_from).
+-- 4. A superuser can switch triggers off. verify_chain checks every checkpoint
+--    again (audit.checkpoint_problem): one forged to hide an altered event must
+--    name that event as dropped, and the event still in the trail gives it
+--    away; one forged after the event was deleted too names an archive that
+--    the store does not hold, which `custodian audit verify` checks against
+--    the archive store (each checkpoint's manifest must carry the same
+--    checkpoint), and `custodian audit verify --archive ID` recomputes the
+--    archived events' digests against the seals that are still in the database.
+
+create or replace function audit.dropped_event_ids() returns int8multirange as $$
+  select pg_catalog.range_agg(c.event_ids) from audit.chain_checkpoints c;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.dropped_event_ids() is
+  E'Every event id that left the trail with an archived and dropped partition (null when none did).';
+
+create or replace function audit.chain_start() returns setof audit.chain_checkpoints as $$
+  select c.* from audit.chain_checkpoints c
+  where c.continues_from_seal_id is not null
+  order by c.continues_from_seal_id desc, c.id
+  limit 1;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.chain_start() is
+  E'The checkpoint verify starts from: the first that took the chain furthest (a later one whose month lies among remaining events leaves the point where it was). None while events older than every dropped one remain.';
+
+create or replace function audit.chain_continues_from(dropped int8multirange,
+  out seal_id bigint, out after_event_id bigint, out hash bytea) as $$
+declare
+  start audit.chain_checkpoints;
+  seal record;
+begin
+  select * into start from audit.chain_start();
+  seal_id := start.continues_from_seal_id;
+  after_event_id := start.continues_after_event_id;
+  hash := coalesce(start.continues_from_hash, audit.genesis_hash());
+  if dropped is null then
+    return;
+  end if;
+  -- Forward from the last checkpoint, seal by seal, while every event a seal lists has left.
+  for seal in select s.id, s.last_event_id, s.hash, s.event_ids from audit.seals s where s.id > coalesce(seal_id, 0) order by s.id loop
+    exit when exists (select from pg_catalog.unnest(seal.event_ids) i where not (i operator(pg_catalog.<@) dropped));
+    seal_id := seal.id;
+    after_event_id := seal.last_event_id;
+    hash := seal.hash;
+  end loop;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.chain_continues_from(int8multirange) is
+  E'Where the chain continues once the events with the given ids have left: the newest seal up to which every sealed event is among them, its last event and its hash (null, null and the genesis hash when the first seal still lists an event that stays).';
+
+create or replace function audit.checkpoint_problem(c audit.chain_checkpoints) returns text as $$
+declare
+  found_id bigint;
+begin
+  if c.continues_from_seal_id is null then
+    if c.continues_from_hash <> audit.genesis_hash() then
+      return pg_catalog.format('checkpoint %s was forged: it continues the chain from no seal, yet not from the genesis hash', c.id);
+    end if;
+  elsif not exists (select from audit.seals s
+                    where s.id = c.continues_from_seal_id and s.hash = c.continues_from_hash
+                      and s.last_event_id = c.continues_after_event_id) then
+    return pg_catalog.format('checkpoint %s was forged: seal %s does not end at event %s with the hash it continues the chain from',
+      c.id, c.continues_from_seal_id, c.continues_after_event_id);
+  end if;
+  -- Range by range, so that each is an index scan.
+  select pg_catalog.min(e.id) into found_id
+  from pg_catalog.unnest(c.event_ids) r
+  cross join lateral (select e.id from audit.events e
+                      where e.id >= pg_catalog.lower(r) and e.id < pg_catalog.upper(r) order by e.id limit 1) e;
+  if found_id is not null then
+    return pg_catalog.format('checkpoint %s was forged: event %s, which it says left with %s, is still in the trail',
+      c.id, found_id, c.partition_name);
+  end if;
+  if c.continues_after_event_id is not null then
+    select pg_catalog.min(e.id) into found_id from audit.events e where e.id <= c.continues_after_event_id;
+    if found_id is not null then
+      return pg_catalog.format('event %s lies before checkpoint %s, up to which every event was archived and dropped (event %s): it was inserted afterwards',
+        found_id, c.id, c.continues_after_event_id);
+    end if;
+  end if;
+  if not exists (select from app_public.retention_archives a
+                 where a.id = c.archive_id and a.kind = 'audit_partition' and a.rows_removed_at is not null
+                   and a.manifest -> 'extra' -> 'checkpoint' ->> 'eventIds' = c.event_ids::text) then
+    return pg_catalog.format('checkpoint %s was forged: no archive of its events is recorded (archive %s)', c.id, c.archive_id);
+  end if;
+  if not exists (select from audit.seals s where s.id = c.first_seal_id and s.first_event_id <= c.first_event_id)
+     or not exists (select from audit.seals s where s.id = c.last_seal_id and s.last_event_id >= c.last_event_id) then
+    return pg_catalog.format('checkpoint %s was forged: seals %s to %s do not cover the events it says left', c.id, c.first_seal_id, c.last_seal_id);
+  end if;
+  return null;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.checkpoint_problem(audit.chain_checkpoints) is
+  E'What is wrong with a checkpoint, in words, or null: the seal it continues from must hold its hash, none of the events it says left may still be in the trail, no event may lie at or before the point it continues from, its archive must be recorded with the same events, and its seals must cover its events. Checked when it is written and again by every verify.';
+
+create or replace function audit.tg_chain_checkpoints__check() returns trigger as $$
+declare
+  problem text := audit.checkpoint_problem(NEW);
+  expected record;
+begin
+  if problem is not null then
+    raise exception 'A checkpoint must describe the chain as it is: %.', problem using errcode = '23514';
+  end if;
+  if pg_catalog.to_regclass('audit.' || pg_catalog.quote_ident(NEW.partition_name)) is not null then
+    raise exception 'A checkpoint is written once its partition is dropped: audit.% still exists.', NEW.partition_name using errcode = '23514';
+  end if;
+  select * into expected
+  from audit.chain_continues_from(coalesce(audit.dropped_event_ids() operator(pg_catalog.+) NEW.event_ids, NEW.event_ids));
+  if (expected.seal_id, expected.after_event_id, expected.hash)
+     is distinct from (NEW.continues_from_seal_id, NEW.continues_after_event_id, NEW.continues_from_hash) then
+    raise exception 'A checkpoint must describe the chain as it is: once these events leave, the chain continues from seal % (event %), not seal % (event %).',
+      coalesce(expected.seal_id::text, 'none'), coalesce(expected.after_event_id::text, 'none'),
+      coalesce(NEW.continues_from_seal_id::text, 'none'), coalesce(NEW.continues_after_event_id::text, 'none')
+      using errcode = '23514';
+  end if;
+  return NEW;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function audit.tg_chain_checkpoints__check() is
+  E'Refuses a checkpoint that does not describe the chain as it is (see audit.checkpoint_problem and audit.chain_continues_from).';
+
+drop trigger if exists _100_check on audit.chain_checkpoints;
+create trigger _100_check before insert on audit.chain_checkpoints
+  for each row execute function audit.tg_chain_checkpoints__check();
+--! EndIncluded audit/chain-checkpoints.sql
+--! Included audit/partition-retention.sql
+-- Months of audit.events past their retention period leave whole: archived
+-- with their seals (src/retention/audit-partitions.ts), then detached and
+-- dropped here, with a checkpoint of the chain (audit.chain_checkpoints).
+-- Never row by row: DELETE on the trail stays refused to everyone.
+
+create or replace function audit.partition_month(partition_name text) returns date as $$
+  select pg_catalog.to_date(pg_catalog.substr(partition_name, 8), 'YYYY_MM')
+  where partition_name ~ '^events_[0-9]{4}_(0[1-9]|1[0-2])$';
+$$ language sql immutable;
+comment on function audit.partition_month(text) is
+  E'The month (its first day) of a month partition of audit.events by its name (events_2019_01), null for any other name.';
+
+create or replace function audit.month_partitions() returns table (partition_name text, month date) as $$
+  select c.relname::text, audit.partition_month(c.relname)
+  from pg_catalog.pg_inherits i
+  join pg_catalog.pg_class c on c.oid = i.inhrelid
+  where i.inhparent = 'audit.events'::regclass and audit.partition_month(c.relname) is not null
+  order by 2;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.month_partitions() is E'The month partitions of audit.events, oldest first (the default partition is not one).';
+
+create or replace function audit.partition_event_ids(month date) returns int8multirange as $$
+  select pg_catalog.range_agg(pg_catalog.int8range(e.id, e.id, '[]'))
+  from audit.events e
+  where e.occurred_at >= (month::text || ' 00:00:00+00')::timestamptz
+    and e.occurred_at < ((month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz;
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.partition_event_ids(date) is
+  E'The ids of the events of a month (UTC), as ranges: what a checkpoint records as having left.';
+
+create or replace function audit.covering_seals(first_id bigint, last_id bigint,
+  out first_seal_id bigint, out last_seal_id bigint) as $$
+  select (select s.id from audit.seals s where s.last_event_id >= covering_seals.first_id order by s.id limit 1),
+         (select s.id from audit.seals s where s.last_event_id >= covering_seals.last_id order by s.id limit 1);
+$$ language sql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.covering_seals(bigint, bigint) is
+  E'The first and last seal listing events between two ids (seals list ids in order): the seals an archived month carries.';
+
+create or replace function audit.partition_chain_problem(month date) returns text as $$
+declare
+  month_start timestamptz := (month::text || ' 00:00:00+00')::timestamptz;
+  month_end timestamptz := ((month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz;
+  first_id bigint;
+  last_id bigint;
+  problem text;
+begin
+  select pg_catalog.min(e.id), pg_catalog.max(e.id) into first_id, last_id
+  from audit.events e where e.occurred_at >= month_start and e.occurred_at < month_end;
+  if first_id is null then
+    return null;
+  end if;
+  -- Each event against the digest its seal holds for it (version 1: the chain step from the hash before it).
+  with sealed as (
+    select s.id as seal_id, s.version, s.digests, s.chain, s.previous_hash, u.event_id, u.n::integer as n
+    from audit.seals s
+    cross join lateral pg_catalog.unnest(s.event_ids) with ordinality u (event_id, n)
+    where s.last_event_id >= first_id and s.first_event_id <= last_id
+  )
+  select case
+      when x.event_id is null then pg_catalog.format('event %s was never sealed', e.id)
+      else pg_catalog.format('event %s was altered after it was sealed in seal %s', e.id, x.seal_id) end
+    into problem
+  from audit.events e
+  left join sealed x on x.event_id = e.id
+  where e.occurred_at >= month_start and e.occurred_at < month_end
+    and (x.event_id is null or case x.version
+      when 2 then audit.event_digest_v2(e) <> pg_catalog.substr(x.digests, 32 * x.n - 31, 32)
+      else public.digest(coalesce(x.chain[x.n - 1], x.previous_hash) || audit.event_digest(e), 'sha256') <> x.chain[x.n] end)
+  order by e.id
+  limit 1;
+  if problem is not null then
+    return problem;
+  end if;
+  -- The seals themselves: each follows from its digests and continues the one before it.
+  select pg_catalog.format('seal %s was altered: its hash does not follow from the seal before it and the events it seals', s.id)
+    into problem
+  from audit.seals s
+  left join lateral (select p.hash from audit.seals p where p.id < s.id order by p.id desc limit 1) p on true
+  where s.last_event_id >= first_id and s.first_event_id <= last_id
+    and (s.previous_hash <> coalesce(p.hash, audit.genesis_hash())
+      or (s.version = 2 and pg_catalog.sha256(s.previous_hash || s.digests) <> s.hash)
+      or (s.version = 1 and s.chain[pg_catalog.cardinality(s.chain)] <> s.hash))
+  order by s.id
+  limit 1;
+  return problem;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.partition_chain_problem(date) is
+  E'Why the events of a month do not verify against their seals (an event never sealed or altered since, a seal altered), in words; null when they do.';
+
+create or replace function audit.partition_retention_status(period interval, as_of timestamptz)
+returns table (
+  partition_name text, month date, expired boolean, event_count bigint,
+  first_event_id bigint, last_event_id bigint, spared_reason text
+) as $$
+declare
+  part record;
+  month_end timestamptz;
+  sealed_up_to bigint := (select s.last_event_id from audit.seals s order by s.id desc limit 1);
+begin
+  if period is null or period <= interval '0' then
+    raise exception 'The audit events'' retention period must be positive, not %.', coalesce(period::text, 'null') using errcode = '22023';
+  end if;
+  if as_of is null then
+    raise exception 'as_of must be a time.' using errcode = '22023';
+  end if;
+  for part in select * from audit.month_partitions() loop
+    partition_name := part.partition_name;
+    month := part.month;
+    month_end := ((part.month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz;
+    expired := month_end + period <= as_of;
+    event_count := null;
+    first_event_id := null;
+    last_event_id := null;
+    spared_reason := null;
+    if not expired then
+      spared_reason := pg_catalog.format('within the retention period: kept until %s',
+        pg_catalog.to_char((month_end + period) at time zone 'UTC', 'YYYY-MM-DD'));
+      return next;
+      continue;
+    end if;
+    execute pg_catalog.format('select pg_catalog.count(*), pg_catalog.min(id), pg_catalog.max(id) from audit.%I', part.partition_name)
+      into event_count, first_event_id, last_event_id;
+    spared_reason := case
+      when month_end > pg_catalog.now() then 'the month is not over yet'
+      when event_count = 0 then 'it holds no events'
+      when sealed_up_to is null or last_event_id > sealed_up_to then pg_catalog.format(
+        'not sealed yet: %s of its events wait for a seal',
+        (select pg_catalog.count(*) from audit.events e where e.id > coalesce(sealed_up_to, -9223372036854775808)
+           and e.occurred_at >= (part.month::text || ' 00:00:00+00')::timestamptz and e.occurred_at < month_end))
+      else (select 'verify failed: ' || p from audit.partition_chain_problem(part.month) p) end;
+    return next;
+  end loop;
+  -- Events of an expired month with no partition of its own (written after it was dropped, or never moved).
+  for part in
+    select pg_catalog.date_trunc('month', e.occurred_at at time zone 'UTC')::date as month,
+           pg_catalog.count(*) as events, pg_catalog.min(e.id) as first_id, pg_catalog.max(e.id) as last_id
+    from audit.events_default e group by 1 order by 1
+  loop
+    month_end := ((part.month + interval '1 month')::date::text || ' 00:00:00+00')::timestamptz;
+    continue when month_end + period > as_of;
+    return query select 'events_default'::text, part.month, true, part.events, part.first_id, part.last_id,
+      pg_catalog.format('the default partition holds %s events of %s, a month past its period: partition maintenance moves them into a partition of their own, which a later run archives',
+        part.events, pg_catalog.to_char(part.month, 'YYYY-MM'));
+  end loop;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.partition_retention_status(interval, timestamptz) is
+  E'Each month partition of audit.events: whether its month is entirely past the period as of as_of, and for an expired one its events and why it must stay for now (null when it may be archived and dropped): the month not over, no events, events not sealed yet, or events that do not verify. Events of expired months left in the default partition come as rows of events_default, always spared.';
+
+create or replace function audit.drop_archived_partition(partition_name text, archive_id uuid, archive_store text, archived_ids int8multirange)
+returns audit.chain_checkpoints as $$
+declare
+  month date := audit.partition_month(partition_name);
+  first_id bigint := pg_catalog.lower(archived_ids);
+  last_id bigint := pg_catalog.upper(archived_ids) - 1;
+  seals record;
+  point record;
+  problem text;
+  checkpoint audit.chain_checkpoints;
+begin
+  if month is null or pg_catalog.to_regclass('audit.' || pg_catalog.quote_ident(partition_name)) is null
+     or not exists (select from audit.month_partitions() p where p.partition_name = drop_archived_partition.partition_name) then
+    raise exception 'audit.% is not a month partition of audit.events.', partition_name using errcode = '22023';
+  end if;
+  if archived_ids is null or pg_catalog.isempty(archived_ids) then
+    raise exception 'The ids of the archived events are required.' using errcode = '22023';
+  end if;
+  if not exists (select from app_public.retention_archives a
+                 where a.id = archive_id and a.kind = 'audit_partition' and a.verified_at is not null and a.rows_removed_at is null
+                   and a.manifest -> 'extra' -> 'checkpoint' ->> 'partition' = partition_name
+                   and a.manifest -> 'extra' -> 'checkpoint' ->> 'eventIds' = archived_ids::text) then
+    raise exception 'Archive % is not a verified archive of audit.% and its events; archive the partition first.', archive_id, partition_name
+      using errcode = '55000';
+  end if;
+  -- Late writes for the month wait, and the events read below stay what was archived.
+  execute pg_catalog.format('lock table audit.%I in share mode', partition_name);
+  if audit.partition_event_ids(month) is distinct from archived_ids then
+    raise exception 'audit.% changed since it was archived (its events are not those of archive %); archive it again.', partition_name, archive_id
+      using errcode = '55000';
+  end if;
+  if last_id > coalesce((select s.last_event_id from audit.seals s order by s.id desc limit 1), -9223372036854775808) then
+    raise exception 'audit.% holds events not sealed yet; it is dropped once they are.', partition_name using errcode = '55000';
+  end if;
+  problem := audit.partition_chain_problem(month);
+  if problem is not null then
+    raise exception 'audit.% does not verify against its seals (%); it stays.', partition_name, problem using errcode = '55000';
+  end if;
+  select * into seals from audit.covering_seals(first_id, last_id);
+  -- Detaching locks the whole trail, readers too: give up behind a long reader rather than queue every writer behind it.
+  perform pg_catalog.set_config('lock_timeout', '2s', true);
+  lock table audit.events in access exclusive mode;
+  execute pg_catalog.format('alter table audit.events detach partition audit.%I', partition_name);
+  execute pg_catalog.format('drop table audit.%I', partition_name);
+  update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
+  select * into point from audit.chain_continues_from(coalesce(audit.dropped_event_ids() operator(pg_catalog.+) archived_ids, archived_ids));
+  insert into audit.chain_checkpoints (partition_name, month, event_count, first_event_id, last_event_id, event_ids,
+    first_seal_id, last_seal_id, continues_from_seal_id, continues_after_event_id, continues_from_hash, archive_id, archive_store)
+  values (partition_name, month,
+    (select pg_catalog.sum(pg_catalog.upper(r) - pg_catalog.lower(r)) from pg_catalog.unnest(archived_ids) r),
+    first_id, last_id, archived_ids, seals.first_seal_id, seals.last_seal_id,
+    point.seal_id, point.after_event_id, point.hash, archive_id, archive_store)
+  returning * into checkpoint;
+  return checkpoint;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function audit.drop_archived_partition(text, uuid, text, int8multirange) is
+  E'Detaches and drops a month partition of audit.events whose events (exactly archived_ids) were archived with their seals, after checking again, with the month locked, that its verified archive is recorded (app_public.retention_archives) and they are those events, all sealed and verifying; marks the archive''s rows removed, records the checkpoint of the chain and returns it. The only governed path that removes audit events; the owner runs it (src/retention/audit-partitions.ts).';
+
+revoke all on function audit.drop_archived_partition(text, uuid, text, int8multirange) from public;
+--! EndIncluded audit/partition-retention.sql
+--! Included audit/sealing.sql
+-- The hash chain: sealing events in id order, and verifying it.
+
+-- Two digests, one per seal version (audit.seals.version). Version 1 hashed
+-- each event as jsonb text; seals made with it keep verifying with it. Both
+-- are stable rather than immutable (they read stable functions), so that a
+-- query inlines them instead of calling a function per event.
+
+-- Version 1. Events without details hash exactly as before, so the sealed
+-- chain still verifies; the attribution an event carries hashes as that of
+-- its transaction did when it was a row of its own.
+create or replace function audit.event_digest(e audit.events) returns bytea as $$
+  select public.digest((pg_catalog.jsonb_build_array(
+    e.id, extract(epoch from e.occurred_at), e.transaction_id::text, e.table_schema, e.table_name,
+    e.record_key, e.operation, e.old_values, e.new_values, e.changed_columns, e.owner_id, e.subject_id, e.old_subject_id,
+    e.actor_kind, e.user_id, e.user_role, e.request_id, e.client_ip, e.user_agent, e.task, e.job_id,
+    e.database_role, e.session_user_name, e.application_name, e.client_addr::text)
+    operator(pg_catalog.||) case when e.details is null then '[]'::jsonb else pg_catalog.jsonb_build_array(e.details) end)::text,
+    'sha256');
+$$ language sql stable parallel safe;
+comment on function audit.event_digest(audit.events) is
+  E'Version 1 of an event''s digest (seals made before migration 000006): SHA-256 of the event and its attribution as jsonb text.';
+
+-- Version 2: the binary form PostgreSQL sends a row in (record_send): every
+-- field with its type and length, so no two events share a form, and
+-- nothing in it depends on session settings (a timestamp is its microseconds,
+-- not text in the session's time zone). Enums go as their labels, as their
+-- type ids differ between databases. Half the cost of version 1.
+create or replace function audit.event_digest_v2(e audit.events) returns bytea as $$
+  select pg_catalog.sha256(pg_catalog.record_send(row(
+    e.id, e.occurred_at, e.transaction_id, e.table_schema, e.table_name,
+    e.record_key, e.operation::text, e.old_values, e.new_values, e.changed_columns, e.owner_id, e.subject_id, e.old_subject_id,
+    e.actor_kind::text, e.user_id, e.user_role, e.request_id, e.client_ip, e.user_agent, e.task, e.job_id,
+    e.database_role, e.session_user_name, e.application_name, e.client_addr, e.details)));
+$$ language sql stable parallel safe;
+comment on function audit.event_digest_v2(audit.events) is
+  E'Version 2 of an event''s digest (seals from migration 000006 on): SHA-256 of the binary form (record_send) of the event, its attribution and details, enums as their labels.';
+
+create or replace function audit.genesis_hash() returns bytea as $$
+  select pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');
+$$ language sql immutable;
+comment on function audit.genesis_hash() is E'The hash the chain starts from.';
+
+-- The audit trail's sealing uses the same horizon.
+create or replace function audit.seal_horizon(max_wait interval default '10 seconds') returns bigint as $$
+  select app_private.committed_id_horizon('audit.events', 'audit.events_id_seq', max_wait);
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function audit.seal_horizon(interval) is
+  E'The highest event id that can be sealed: waits (up to max_wait, else null) until every transaction that may hold a lower id has ended.';
+
+create or replace function audit.seal_batch(horizon bigint, batch_size integer default 10000) returns integer as $$
+declare
+  head record;
+  first_id bigint;
+  ids bigint[];
+  digests bytea;
+begin
+  if batch_size is null or batch_size < 1 then
+    raise exception 'batch_size must be positive.' using errcode = '22023';
+  end if;
+  -- One sealer at a time: the chain must not fork.
+  lock table audit.seals in exclusive mode;
+  select s.last_event_id, s.hash into head from audit.seals s order by s.id desc limit 1;
+  select pg_catalog.min(e.id) into first_id
+  from audit.events e
+  where e.id > coalesce(head.last_event_id, -9223372036854775808) and e.id <= horizon;
+  if first_id is null then
+    return 0;
+  end if;
+  -- The batch is a range of ids, not the first batch_size events: a query
+  -- with a limit is planned on statistics, and before audit.events is first
+  -- analyzed it would hash every pending event to keep batch_size of them.
+  -- Set-based: the digests in id order, joined; the seal's hash is one
+  -- SHA-256 over the previous hash and them (checked by audit.seals itself).
+  select pg_catalog.array_agg(e.id order by e.id), pg_catalog.string_agg(audit.event_digest_v2(e), ''::bytea order by e.id)
+    into ids, digests
+  from audit.events e
+  where e.id >= first_id and e.id <= least(horizon, first_id + (batch_size - 1));
+  insert into audit.seals (version, first_event_id, last_event_id, event_ids, digests, previous_hash, hash)
+  select 2, ids[1], ids[cardinality(ids)], ids, digests, p.hash, pg_catalog.sha256(p.hash || digests)
+  from (select coalesce(head.hash, audit.genesis_hash()) as hash) p;
+  return cardinality(ids);
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function audit.seal_batch(bigint, integer) is
+  E'Seals the events among the next batch_size ids after the last seal and not above horizon, in id order, as one version 2 seal; returns how many (0 once nothing is left to seal).';
+
+create or replace function audit.verify_chain() returns table (
+  intact boolean, events_verified bigint, seals_verified bigint, events_unsealed bigint,
+  first_bad_event_id bigint, problem text, head_hash text
+) as $$
+declare
+  seal record;
+  hash bytea := audit.genesis_hash();
+  previous_last bigint := -9223372036854775808;
+  after_seal bigint := 0;
+  start audit.chain_checkpoints;
+  checkpoint audit.chain_checkpoints;
+  dropped int8multirange := audit.dropped_event_ids();
+  skipping boolean;
+  ids bigint[];
+  digests bytea[];
+  joined bytea;
+  expected_ids bigint[];
+  expected_digests bytea;
+  found_id bigint;
+  sealed_id bigint;
+  sealed_ids bigint[];
+  chain bytea[];
+  sealed_digests bytea;
+  altered boolean;
+  j integer;
+  verified bigint := 0;
+  seals bigint := 0;
+  unsealed bigint;
+  sequence_last bigint;
+begin
+  -- Every checkpoint must still describe the chain (audit/chain-checkpoints.sql says why).
+  for checkpoint in select * from audit.chain_checkpoints c order by c.id loop
+    problem := audit.checkpoint_problem(checkpoint);
+    if problem is not null then
+      return query select false, verified, seals, null::bigint,
+        coalesce(pg_catalog.substring(problem, 'event ([0-9]+)')::bigint, checkpoint.first_event_id), problem, null::text;
+      return;
+    end if;
+  end loop;
+  -- Months archived and dropped: start after the last seal all of whose events left.
+  select * into start from audit.chain_start();
+  if start.id is not null then
+    hash := start.continues_from_hash;
+    previous_last := start.continues_after_event_id;
+    after_seal := start.continues_from_seal_id;
+  end if;
+  for seal in
+    select s.id, s.version, s.first_event_id, s.last_event_id, s.event_ids, s.chain, s.digests, s.previous_hash, s.hash
+    from audit.seals s where s.id > after_seal order by s.id
+  loop
+    if seal.previous_hash <> hash or seal.first_event_id <= previous_last then
+      return query select false, verified, seals, null::bigint, seal.first_event_id,
+        pg_catalog.format('seal %s does not continue the chain: a seal before it was altered or removed', seal.id), null::text;
+      return;
+    end if;
+    -- A seal listing events of a dropped month: those are excused, and only those.
+    skipping := dropped is not null
+      and dropped operator(pg_catalog.&&) pg_catalog.int8range(seal.first_event_id, seal.last_event_id, '[]');
+    if seal.version = 2 then
+      select pg_catalog.array_agg(e.id order by e.id), pg_catalog.string_agg(audit.event_digest_v2(e), ''::bytea order by e.id)
+        into ids, joined
+      from audit.events e
+      where e.id > previous_last and e.id <= seal.last_event_id;
+    else
+      select pg_catalog.array_agg(e.id order by e.id), pg_catalog.array_agg(audit.event_digest(e) order by e.id)
+        into ids, digests
+      from audit.events e
+      where e.id > previous_last and e.id <= seal.last_event_id;
+    end if;
+    if skipping then
+      select pg_catalog.array_agg(u.id order by u.n), pg_catalog.string_agg(pg_catalog.substr(seal.digests, 32 * u.n::integer - 31, 32), ''::bytea order by u.n)
+        into expected_ids, expected_digests
+      from pg_catalog.unnest(seal.event_ids) with ordinality u (id, n)
+      where not (u.id operator(pg_catalog.<@) dropped);
+    else
+      expected_ids := seal.event_ids;
+      expected_digests := seal.digests;
+    end if;
+    -- Version 2 compares whole batches, and event by event only to name
+    -- the first difference; version 1 follows its chain event by event.
+    if seal.version = 1 or ids is distinct from expected_ids or joined is distinct from expected_digests then
+      -- Arrays of their own: an element of a record's field is read by copying the field.
+      sealed_ids := seal.event_ids;
+      chain := seal.chain;
+      sealed_digests := seal.digests;
+      j := 1;
+      for i in 1 .. cardinality(sealed_ids) loop
+        sealed_id := sealed_ids[i];
+        if skipping and sealed_id operator(pg_catalog.<@) dropped then
+          -- Archived with its month; version 1 goes on from the hash the seal kept for it.
+          if seal.version = 1 then
+            hash := chain[i];
+          end if;
+          continue;
+        end if;
+        found_id := ids[j];
+        if found_id is null or found_id > sealed_id then
+          return query select false, verified, seals, null::bigint, sealed_id,
+            pg_catalog.format('event %s is missing: it was sealed in seal %s and has been deleted', sealed_id, seal.id), null::text;
+          return;
+        elsif found_id < sealed_id then
+          return query select false, verified, seals, null::bigint, found_id,
+            pg_catalog.format('event %s was never sealed: it was inserted into the sealed range of seal %s afterwards', found_id, seal.id), null::text;
+          return;
+        end if;
+        if seal.version = 1 then
+          hash := public.digest(hash || digests[j], 'sha256');
+          altered := hash <> chain[i];
+        else
+          altered := pg_catalog.substr(joined, 32 * j - 31, 32) <> pg_catalog.substr(sealed_digests, 32 * i - 31, 32);
+        end if;
+        if altered then
+          return query select false, verified, seals, null::bigint, found_id,
+            pg_catalog.format('event %s was altered after it was sealed in seal %s (its content, attribution or position differs)', found_id, seal.id), null::text;
+          return;
+        end if;
+        verified := verified + 1;
+        j := j + 1;
+      end loop;
+      if j <= coalesce(cardinality(ids), 0) then
+        return query select false, verified, seals, null::bigint, ids[j],
+          pg_catalog.format('event %s was never sealed: it was inserted into the sealed range of seal %s afterwards', ids[j], seal.id), null::text;
+        return;
+      end if;
+    else
+      verified := verified + coalesce(cardinality(ids), 0);
+    end if;
+    if seal.version = 2 then
+      -- audit.seals checks this too, unless someone dropped the check.
+      if pg_catalog.octet_length(seal.digests) <> 32 * cardinality(seal.event_ids)
+        or pg_catalog.sha256(seal.previous_hash || seal.digests) <> seal.hash then
+        return query select false, verified, seals, null::bigint, seal.last_event_id,
+          pg_catalog.format('seal %s was altered: its hash does not follow from the events it seals', seal.id), null::text;
+        return;
+      end if;
+      hash := seal.hash;
+    end if;
+    previous_last := seal.last_event_id;
+    seals := seals + 1;
+  end loop;
+  select case when is_called then last_value else last_value - 1 end into sequence_last from audit.events_id_seq;
+  select min(e.id) into found_id from audit.events e where e.id > sequence_last;
+  if found_id is not null then
+    return query select false, verified, seals, null::bigint, found_id,
+      pg_catalog.format('event %s was forged: no write ever received that id', found_id), null::text;
+    return;
+  end if;
+  select count(*) into unsealed from audit.events e where e.id > previous_last;
+  return query select true, verified, seals, unsealed, null::bigint, null::text,
+    case when seals > 0 or start.id is not null then pg_catalog.encode(hash, 'hex') end;
+end;
+$$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
+comment on function audit.verify_chain() is
+  E'Recomputes the hash chain over every sealed event and reports the first event whose content, order or presence was altered; intact is false then. Months archived and dropped are passed over by their checkpoints (audit.chain_checkpoints), each checked first: verify starts after the newest seal all of whose events left (audit.chain_start), and excuses from a seal exactly the ids its checkpoints name. head_hash is the newest seal''s hash: kept outside the database, it catches a rewrite of the whole chain.';
+--! EndIncluded audit/sealing.sql
 --! Included gdpr/classify-custodian.sql
 -- The map of personal data for Custodian's own tables: every text, varchar,
 -- citext and jsonb column (test/gdpr/personal-data-map.test.ts fails on one
@@ -1147,11 +2303,14 @@ from (values
   ('audit.events', 'session_user_name', 'not_personal', 'none', 'Which database login wrote.', 'not_applicable'),
   ('audit.events', 'application_name', 'not_personal', 'none', 'Which program wrote.', 'not_applicable'),
   ('audit.tracked_tables', 'columns_signature', 'not_personal', 'none', 'The audit trail''s configuration.', 'not_applicable'),
+  ('audit.chain_checkpoints', 'partition_name', 'not_personal', 'none', 'Which month of the audit trail was archived and dropped.', 'not_applicable'),
+  ('audit.chain_checkpoints', 'archive_store', 'not_personal', 'none', 'Where that month''s archive is stored.', 'not_applicable'),
   -- Governance
   ('governance.hard_deletions', 'table_schema', 'not_personal', 'none', 'Which table a hard delete reached.', 'not_applicable'),
   ('governance.hard_deletions', 'table_name', 'not_personal', 'none', 'Which table a hard delete reached.', 'not_applicable'),
   ('governance.hard_deletions', 'row_id', 'technical', 'any', 'Which row a hard delete removed.', 'legal_obligation'),
   ('governance.hard_deletions', 'reason', 'not_personal', 'none', 'Why an operator hard-deleted: the case, not details of the person.', 'not_applicable'),
+  ('governance.archive_restorations', 'table_name', 'not_personal', 'none', 'Which table an archive restore wrote into.', 'not_applicable'),
   ('governance.soft_delete_tables', 'key_type', 'not_personal', 'none', 'Soft delete''s configuration.', 'not_applicable'),
   ('governance.soft_delete_tables', 'noun', 'not_personal', 'none', 'Soft delete''s configuration.', 'not_applicable'),
   ('governance.personal_data_columns', 'purpose', 'not_personal', 'none', 'The map of personal data itself.', 'not_applicable'),
