@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:16cc66eb8b524833a92d54246af3ac3b1df8f653
+--! Hash: sha1:01da4d6201c476740b49b7b523f4ea32f2967ad4
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -151,11 +151,108 @@ alter table app_public.retention_archives enable row level security;
 alter table app_private.data_subject_export_chunks add column created_at timestamptz not null default now();
 comment on column app_private.data_subject_export_chunks.created_at is E'When the chunk was written (when the export was built).';
 
+-- A retention run walks the soft-deleted rows in clock order (keyset): an
+-- index on the clock of the rows that have one, on each soft-delete table.
+create index coach_profiles_deleted_at_idx on app_public.coach_profiles (deleted_at) where deleted_at is not null;
+create index clients_deleted_at_idx on app_public.clients (deleted_at) where deleted_at is not null;
+create index coaching_sessions_deleted_at_idx on app_public.coaching_sessions (deleted_at) where deleted_at is not null;
+create index transcriptions_deleted_at_idx on app_public.transcriptions (deleted_at) where deleted_at is not null;
+
 select audit.enable_tracking('app_public.retention_policies');
 select audit.enable_tracking('app_public.retention_runs');
 select audit.enable_tracking('app_public.retention_run_policies');
 select audit.enable_tracking('app_public.retention_archives');
 
+--! Included soft-delete/hard-delete.sql
+-- The only way rows leave a soft-delete table.
+
+create or replace function governance.current_hard_deletion() returns governance.hard_deletions as $$
+  select h.* from governance.hard_deletions h
+  where h.id = (select case when s ~ '^[0-9]{1,18}$' then s::bigint end
+                from pg_catalog.current_setting('governance.hard_deletion_id', true) s)
+    and h.transaction_id = pg_catalog.pg_current_xact_id();
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.current_hard_deletion() is
+  E'The governed hard delete running in this transaction, if any. The setting alone proves nothing: the row must exist, and only governance.hard_delete writes it.';
+
+create or replace function governance.hard_delete(target regclass, row_id text, reason text) returns bigint as $$
+declare
+  config governance.soft_delete_tables;
+  deletion_id bigint;
+  deleted integer;
+begin
+  select * into config from governance.soft_delete_tables where table_oid = target;
+  if not found then
+    raise exception 'Table % does not have soft delete; delete from it directly.', target using errcode = '55000';
+  end if;
+  if reason is null or length(btrim(reason)) < 3 then
+    raise exception 'A hard delete needs a reason (at least 3 characters).' using errcode = '22023';
+  end if;
+  insert into governance.hard_deletions (table_schema, table_name, row_id, reason)
+  select n.nspname, c.relname, row_id, btrim(reason)
+  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target
+  returning id into deletion_id;
+  perform pg_catalog.set_config('governance.hard_deletion_id', deletion_id::text, true);
+  execute pg_catalog.format('delete from %s where %s', target, governance.key_condition(target)) using row_id;
+  get diagnostics deleted = row_count;
+  perform pg_catalog.set_config('governance.hard_deletion_id', '', true);
+  if deleted = 0 then
+    raise exception 'No % with id %.', config.noun, row_id using errcode = 'P0002';
+  end if;
+  return deletion_id;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.hard_delete(regclass, text, text) is
+  E'The only way rows leave a soft-delete table: deletes a row (live or soft-deleted) and its foreign-key cascade for good, recording the reason in governance.hard_deletions and in each audit event (HARD_DELETE). For the owner only: retention and GDPR jobs.';
+
+create or replace function governance.hard_delete_rows(target regclass, row_ids text[], reason text) returns bigint as $$
+declare
+  config governance.soft_delete_tables;
+  first_deletion_id bigint;
+  deleted bigint;
+begin
+  select * into config from governance.soft_delete_tables where table_oid = target;
+  if not found then
+    raise exception 'Table % does not have soft delete; delete from it directly.', target using errcode = '55000';
+  end if;
+  if reason is null or length(btrim(reason)) < 3 then
+    raise exception 'A hard delete needs a reason (at least 3 characters).' using errcode = '22023';
+  end if;
+  if row_ids is null or pg_catalog.cardinality(row_ids) = 0 then
+    return 0;
+  end if;
+  if pg_catalog.cardinality(row_ids) <> (select pg_catalog.count(distinct r) from pg_catalog.unnest(row_ids) r) or pg_catalog.array_position(row_ids, null) is not null then
+    raise exception 'A hard delete of several rows needs distinct row ids, none null.' using errcode = '22023';
+  end if;
+  -- One record per row, as governance.hard_delete writes; the audit events of
+  -- the one DELETE carry the first record's id and the shared reason.
+  with recorded as (
+    insert into governance.hard_deletions (table_schema, table_name, row_id, reason)
+    select n.nspname, c.relname, r.id, btrim(reason)
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace,
+      pg_catalog.unnest(row_ids) with ordinality r(id, o)
+    where c.oid = target
+    order by r.o
+    returning id)
+  select pg_catalog.min(recorded.id) into first_deletion_id from recorded;
+  perform pg_catalog.set_config('governance.hard_deletion_id', first_deletion_id::text, true);
+  execute pg_catalog.format('delete from %s where %I operator(pg_catalog.=) any (cast($1 as %s[]))', target, config.key_column, config.key_type)
+    using row_ids;
+  get diagnostics deleted = row_count;
+  perform pg_catalog.set_config('governance.hard_deletion_id', '', true);
+  if deleted <> pg_catalog.cardinality(row_ids) then
+    raise exception 'Only % of the % % rows to hard-delete exist; nothing was deleted.', deleted, pg_catalog.cardinality(row_ids), config.noun
+      using errcode = 'P0002';
+  end if;
+  return deleted;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.hard_delete_rows(regclass, text[], text) is
+  E'governance.hard_delete for many rows of one soft-delete table at once: records each row and the reason in governance.hard_deletions, then removes them (and their foreign-key cascade) in one DELETE, whose audit events (HARD_DELETE) carry the reason and the first record''s id. All or nothing: a missing row or a repeated id refuses the whole set. For the owner only: retention.';
+
+revoke all on function governance.hard_delete(regclass, text, text) from public;
+revoke all on function governance.hard_delete_rows(regclass, text[], text) from public;
+--! EndIncluded soft-delete/hard-delete.sql
 --! Included retention/policies.sql
 -- Retention policies: the database refuses one that names a table or column
 -- that does not exist, a clock that is not a timestamp, or an action the
@@ -326,8 +423,30 @@ $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function governance.row_subject_sql(regclass, text) is
   E'SQL for the person a row is about (a client or a user id), from the audit trail''s subject configuration (through subject_via when it has one), else the map''s subject_column, as erasure finds a person''s rows; null when nothing says.';
 
+create or replace function app_private.legal_hold_covered_ids() returns uuid[] as $$
+  -- Exactly what app_private.hold_for_subject covers, as one set: the client,
+  -- user or coach profile a hold names, a held profile's clients and its user.
+  select array(
+    select x.id from (
+      select h.client_id as id from app_public.legal_holds h where h.released_at is null
+      union select h.user_id from app_public.legal_holds h where h.released_at is null
+      union select h.coach_profile_id from app_public.legal_holds h where h.released_at is null
+      union select c.id from app_public.legal_holds h join app_public.clients c on c.coach_profile_id operator(pg_catalog.=) h.coach_profile_id
+        where h.released_at is null
+      union select cp.user_id from app_public.legal_holds h join app_public.coach_profiles cp on cp.id operator(pg_catalog.=) h.coach_profile_id
+        where h.released_at is null) x
+    where x.id is not null);
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.legal_hold_covered_ids() is
+  E'Every client, user and coach profile id an active legal hold covers (what app_private.hold_for_subject answers for one id), computed once for a whole statement; empty when no hold is active.';
+
 create or replace function governance.row_held_sql(target regclass, alias text) returns text as $$
-  select coalesce(pg_catalog.string_agg(pg_catalog.format('(app_private.hold_for_subject(%s)).id is not null', e), ' or '), 'false')
+  -- The covered set is an init plan (computed once per statement); with no
+  -- active hold the row's subject is never even looked up.
+  select case when pg_catalog.count(e) = 0 then 'false' else pg_catalog.format(
+    'case when pg_catalog.cardinality((select app_private.legal_hold_covered_ids())) operator(pg_catalog.=) 0 then false else %s end',
+    pg_catalog.string_agg(pg_catalog.format(
+      'coalesce(cast(%s as uuid) operator(pg_catalog.=) any (cast((select app_private.legal_hold_covered_ids()) as uuid[])), false)', e), ' or ')) end
   from (select governance.row_subject_sql(target, alias) as e
         union all
         -- The row's coach profile (or the coach's user): a hold on a whole profile covers its rows.
@@ -336,7 +455,7 @@ create or replace function governance.row_held_sql(target regclass, alias text) 
   where e is not null;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function governance.row_held_sql(regclass, text) is
-  E'SQL true for a row an active legal hold covers: a hold on the person it is about, or on its owner (its coach profile, or the coach''s user), as app_private.hold_for_subject decides; false for a table with no path to a person.';
+  E'SQL true (never null) for a row an active legal hold covers: a hold on the person it is about, or on its owner (its coach profile, or the coach''s user), as app_private.hold_for_subject decides, against the covered set app_private.legal_hold_covered_ids computes once per statement; false for a table with no path to a person.';
 
 create or replace function governance.anonymized_sql(target regclass, columns name[], alias text) returns text as $$
   select coalesce(pg_catalog.string_agg(case governance.erased_value_sql(target, c)
@@ -422,8 +541,9 @@ $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_counts(app_public.retention_policies, timestamptz) is
   E'A policy''s figures at as_of: rows under it (clock set), rows past their period that a run would act on (not held; for anonymize, not anonymized yet) with their oldest and newest clock, and rows past their period a legal hold spares. What the preview, the run log and the compliance figure all count from.';
 
+drop function if exists app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]);
 create or replace function app_private.retention_due_keys(policy app_public.retention_policies, as_of timestamptz,
-  batch_size integer, exclude text[] default '{}')
+  batch_size integer, exclude text[] default '{}', after_clock timestamptz default null, after_key text default null)
 returns table (key text, clock timestamptz) as $$
 declare
   pieces record := app_private.retention_policy_sql(policy);
@@ -431,21 +551,26 @@ begin
   if policy.action = 'keep_forever' then
     return;
   end if;
+  -- After (after_clock, after_key): a run walks the due rows once, in order,
+  -- from an index on the clock, instead of sorting all of them for every batch.
   return query execute pg_catalog.format(
-    'select %1$s, t.%2$I from %3$s t where %4$s and not (%5$s) and not (%1$s operator(pg_catalog.=) any ($2)) order by t.%2$I, 1 limit %6$s',
+    'select %1$s, t.%2$I from %3$s t where %4$s and not (%5$s) and not (%1$s operator(pg_catalog.=) any ($2))
+       and ($3::timestamptz is null or (t.%2$I operator(pg_catalog.>=) $3 and (t.%2$I operator(pg_catalog.>) $3 or %1$s operator(pg_catalog.>) $4)))
+     order by t.%2$I, 1 limit %6$s',
     pieces.key_sql, policy.clock_column, pieces.target, pieces.due_sql, pieces.held_sql, batch_size)
-    using as_of - policy.period, exclude;
+    using as_of - policy.period, exclude, after_clock, after_key;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) is
-  E'The next batch of rows a run acts on under a policy at as_of, oldest first: past their period, not held, not in exclude (rows that failed already in this run); their keys as text and their clock.';
+comment on function app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[], timestamptz, text) is
+  E'The next batch of rows a run acts on under a policy at as_of, oldest first: past their period, not held, not in exclude (rows that failed already in this run), and after (after_clock, after_key) when given (where the previous batch ended); their keys as text and their clock.';
 
 revoke all on function governance.row_key_text_sql(regclass, text), governance.row_key_text_match_sql(regclass, text, text),
   governance.row_subject_sql(regclass, text), governance.row_held_sql(regclass, text),
   governance.anonymized_sql(regclass, name[], text), governance.foreign_key_cascade(regclass, text, integer) from public;
 revoke all on function app_private.retention_policy_sql(app_public.retention_policies),
   app_private.retention_counts(app_public.retention_policies, timestamptz),
-  app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) from public;
+  app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[], timestamptz, text),
+  app_private.legal_hold_covered_ids() from public;
 --! EndIncluded retention/rows.sql
 --! Included retention/runs.sql
 -- The run log: a run starts only when no other is running (an advisory lock
@@ -571,6 +696,7 @@ declare
   before_count bigint;
   after_count bigint;
   key text;
+  removable text[];
   removed_keys text[] := '{}';
 begin
   removed := 0;
@@ -584,31 +710,46 @@ begin
   from governance.foreign_key_cascade(pieces.target, governance.row_key_text_match_sql(pieces.target, '{row}', '$2')) c
   where c.level > 0;
   execute 'select ' || cascade_count_sql into before_count using as_of - policy.period, keys;
-  for key in execute pg_catalog.format('select %s from %s t where %s and %s and not (%s) order by 1',
+  -- The rows still due and not held, locked so nothing restores them meanwhile.
+  execute pg_catalog.format('select pg_catalog.array_agg(k order by k) from (select %s as k from %s t where %s and %s and not (%s) for update of t) x',
       pieces.key_sql, pieces.target, pieces.key_match_sql, pieces.due_sql, pieces.held_sql)
-    using as_of - policy.period, keys
-  loop
-    begin
-      if pieces.is_soft_delete then
-        perform governance.hard_delete(pieces.target, key, reason);
-      else
-        execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, array[key];
-      end if;
-      removed := removed + 1;
-      removed_keys := removed_keys || key;
-    exception when others then
-      -- A row another record must keep (a request on record for the client, say): it stays, the others go on.
-      errors := errors + 1;
-      first_error := coalesce(first_error, pg_catalog.format('%s %s: %s', pieces.target, key, sqlerrm));
-    end;
-  end loop;
+    into removable using as_of - policy.period, keys;
+  removable := coalesce(removable, '{}');
+  -- All at once (one DELETE, one record per row); if any row refuses, the set
+  -- is undone and the rows go one by one, so the others still go.
+  begin
+    if pieces.is_soft_delete then
+      removed := governance.hard_delete_rows(pieces.target, removable, reason);
+    else
+      execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, removable;
+      get diagnostics removed = row_count;
+    end if;
+    removed_keys := removable;
+  exception when others then
+    removed := 0;
+    foreach key in array removable loop
+      begin
+        if pieces.is_soft_delete then
+          perform governance.hard_delete(pieces.target, key, reason);
+        else
+          execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, array[key];
+        end if;
+        removed := removed + 1;
+        removed_keys := removed_keys || key;
+      exception when others then
+        -- A row another record must keep (a request on record for the client, say): it stays, the others go on.
+        errors := errors + 1;
+        first_error := coalesce(first_error, pg_catalog.format('%s %s: %s', pieces.target, key, sqlerrm));
+      end;
+    end loop;
+  end;
   kept_keys := array(select k from pg_catalog.unnest(keys) k except select k from pg_catalog.unnest(removed_keys) k);
   execute 'select ' || cascade_count_sql into after_count using as_of - policy.period, keys;
   cascade_removed := before_count - after_count;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text) is
-  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held: through governance.hard_delete (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. A row whose removal fails stays (the first error is returned); the others go on. kept_keys are the keys not removed (failed, held, restored or gone already).';
+  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held, in one statement: through governance.hard_delete_rows (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. If the set fails, the rows go one by one (governance.hard_delete): a row whose removal fails stays (the first error is returned); the others go on. kept_keys are the keys not removed (failed, held, restored or gone already).';
 
 create or replace function app_private.retention_archive_tables(policy_name text)
 returns table (table_name text, level integer) as $$
@@ -1073,6 +1214,7 @@ comment on function app_private.constraint_words() is
 revoke all on function app_private.constraint_words() from public;
 grant execute on function app_private.constraint_words() to custodian_authenticator;
 --! EndIncluded domain/constraint-words.sql
+
 -- Issue 17 (archive): restoring archived rows through the normal write path.
 create table governance.archive_restorations (
   id bigint generated always as identity primary key,
@@ -1513,6 +1655,7 @@ grant insert (client_id, purpose, decision, wording_version, wording_sha256) on 
 
 -- Who restored what, and when, is itself part of the trail.
 select audit.enable_tracking('governance.archive_restorations');
+
 -- Issue 17, audit events by partition: a month of the trail past its period
 -- leaves whole, after it is archived with its seals; a checkpoint of the hash
 -- chain stays, so that verify goes on across the dropped range.

@@ -137,12 +137,17 @@ async function actOn(client: pg.ClientBase, store: ArchiveStore, run: RunRow, po
     client, store, runId: run.id, asOf: run.as_of, attribute: options.attribute, afterArchiveVerified: options.afterArchiveVerified,
   };
   const problems = await resumePendingArchives(context, policy);
+  // Each batch starts where the previous one ended (its last clock and key): one pass over the due rows.
+  // The clock goes back as text: a Date would lose its microseconds.
+  let after = null as { clock_text: string; key: string } | null;
   for (;;) {
-    const { rows: batch } = await client.query<{ key: string; clock: Date }>(
-      "select k.key, k.clock from app_public.retention_policies p, app_private.retention_due_keys(p, $2, $3, $4) k where p.name = $1",
-      [policy.name, run.as_of, batchSize, kept]);
+    const { rows: batch }: { rows: { key: string; clock: Date; clock_text: string }[] } = await client.query(
+      `select k.key, k.clock, k.clock::text as clock_text
+       from app_public.retention_policies p, app_private.retention_due_keys(p, $2, $3, $4, $5, $6) k where p.name = $1`,
+      [policy.name, run.as_of, batchSize, kept, after?.clock_text ?? null, after?.key ?? null]);
     if (batch.length === 0) break;
     kept.push(...await archiveThenRemove(context, policy, batch));
+    after = batch.at(-1)!;
     options.progress?.rowsDone(batch.length);
   }
   return finished(null, problems.length > 0 ? problems.join(" ") : null);
