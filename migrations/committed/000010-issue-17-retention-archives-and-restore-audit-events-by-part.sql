@@ -1,5 +1,5 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:01da4d6201c476740b49b7b523f4ea32f2967ad4
+--! Hash: sha1:64b5593b682a9f7e62ec791c080b41a1b74e2310
 --! Message: issue 17: retention, archives and restore, audit events by partition
 
 -- Issue 17, retention: policies per data category, the run log, and the
@@ -686,6 +686,7 @@ revoke all on function app_private.retention_lock_key(), app_private.start_reten
 -- acts, that a row is still past its period and not held.
 
 drop function if exists app_private.remove_archived_rows(uuid, uuid, timestamptz);
+drop function if exists app_private.remove_archived_rows(uuid, uuid, timestamptz, text[], boolean);
 drop function if exists app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text);
 create function app_private.retention_remove_keys(policy app_public.retention_policies, keys text[], as_of timestamptz, reason text,
   out removed bigint, out cascade_removed bigint, out errors integer, out first_error text, out kept_keys text[])
@@ -823,6 +824,7 @@ comment on function app_private.discard_retention_archive(uuid) is
   E'Forgets an archive whose writing never finished or that no longer verifies; its rows are still in place, and a fresh archive is written for them.';
 
 create function app_private.remove_archived_rows(run_id uuid, archive_id uuid, as_of timestamptz,
+  only_keys text[] default null, finish boolean default true,
   out removed bigint, out cascade_removed bigint, out skipped bigint, out errors integer, out first_error text, out kept_keys text[])
 returns record as $$
 declare
@@ -844,6 +846,10 @@ begin
   end if;
   select * into strict policy from app_public.retention_policies p where p.name = archive.policy_name;
   keys := array(select pg_catalog.jsonb_array_elements_text(archive.manifest #> '{extra,keys}'));
+  if only_keys is not null then
+    -- One part of a large archive: never a key the archive does not hold.
+    keys := array(select k from pg_catalog.unnest(keys) k where k in (select pg_catalog.unnest(only_keys)));
+  end if;
   result := app_private.retention_remove_keys(policy, keys, as_of,
     pg_catalog.format('Retention policy %s: past its period of %s after %s; archived first in %s (run %s).',
       policy.name, policy.period, policy.clock_column, archive_id, run_id));
@@ -853,13 +859,15 @@ begin
   first_error := result.first_error;
   kept_keys := result.kept_keys;
   skipped := pg_catalog.cardinality(keys) - removed - errors;
-  update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
+  if finish then
+    update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
+  end if;
   perform app_private.add_retention_figures(run_id, policy.name, deleted => removed, cascade_deleted => cascade_removed,
     errors => result.errors, error => result.first_error);
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.remove_archived_rows(uuid, uuid, timestamptz) is
-  E'Removes exactly the rows a verified archive holds (its manifest''s keys) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), marks the archive''s rows removed and adds the figures to the run, in one transaction; kept_keys are the archived keys still in place. Removing again does nothing.';
+comment on function app_private.remove_archived_rows(uuid, uuid, timestamptz, text[], boolean) is
+  E'Removes exactly the rows a verified archive holds (its manifest''s keys; of those, only only_keys when given, so that a large archive goes in several short transactions) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), adds the figures to the run and, when finish (the last part, or all at once), marks the archive''s rows removed, in one transaction; kept_keys are the archived keys (of the part) still in place. Removing after the archive is marked does nothing; a run resuming an unmarked archive removes whatever of it is still in place.';
 
 create or replace function app_private.retention_anonymize_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer)
 returns bigint as $$
@@ -924,7 +932,7 @@ comment on function app_private.retention_delete_batch(uuid, text, timestamptz, 
 revoke all on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text),
   app_private.retention_archive_tables(text), app_private.retention_archive_rows(text, text[], text),
   app_private.create_retention_archive(uuid, uuid, text, text), app_private.record_retention_archive_verified(uuid, jsonb, bigint),
-  app_private.discard_retention_archive(uuid), app_private.remove_archived_rows(uuid, uuid, timestamptz),
+  app_private.discard_retention_archive(uuid), app_private.remove_archived_rows(uuid, uuid, timestamptz, text[], boolean),
   app_private.retention_anonymize_batch(uuid, text, timestamptz, integer),
   app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]) from public;
 --! EndIncluded retention/enforce.sql

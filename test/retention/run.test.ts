@@ -245,6 +245,27 @@ test("a run killed between writing its archive and removing the rows leaves ever
   expect(archived).toEqual(before["app_public.clients"]);
 });
 
+test("many due rows: the batches walk them once, oldest first, each archive's rows are removed a few per transaction, and exactly its rows go", async () => {
+  const planted: string[] = [];
+  for (let day = 1; day <= 5; day += 1) planted.push(await plant(`2000-05-0${day}T00:00:00Z`, `many-${day}`));
+  const runner = new pg.Client({ connectionString: ownerUrl(process.env.TEST_DATABASE_URL!) });
+  await runner.connect();
+  const summary = await runRetention(runner, localDirectoryStore(archive.dir), {
+    policy: "soft_deleted_clients", dryRun: false, asOf: new Date(AS_OF), task: "test", batchSize: 2, archiveBatchSize: 3,
+  }).finally(() => runner.end());
+  for (const clientId of planted) expect(await rowCount(clientId)).toBe(0);
+  expect(await figures(summary.run.id, "soft_deleted_clients")).toMatchObject({ rows_archived: 5, rows_deleted: 5, cascade_rows_deleted: 20, errors: 0 });
+  const { rows: archives } = await pool.query(
+    "select id, row_count::int, manifest #> '{extra,keys}' as keys, rows_removed_at from app_public.retention_archives where run_id = $1 order by time_from", [summary.run.id]);
+  // Oldest first, three clients to an archive (with their cascade), each archive marked once all its rows are gone.
+  expect(archives.map((one) => one.keys)).toEqual([planted.slice(0, 3), planted.slice(3)]);
+  for (const one of archives) expect(one.rows_removed_at).not.toBeNull();
+  // Two rows per transaction: the first archive's three clients went in two transactions.
+  const { rows: [transactions] } = await pool.query(
+    "select count(distinct transaction_id)::int as n from governance.hard_deletions where table_name = 'clients' and row_id = any($1)", [planted]);
+  expect(transactions.n).toBe(3);
+});
+
 test("two runs at once: the second is refused, naming the running one; the database holds at most one running row", async () => {
   const holder = new pg.Client({ connectionString: ownerUrl(process.env.TEST_DATABASE_URL!) });
   await holder.connect();
