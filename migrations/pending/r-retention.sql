@@ -147,11 +147,19 @@ alter table app_public.retention_archives enable row level security;
 alter table app_private.data_subject_export_chunks add column created_at timestamptz not null default now();
 comment on column app_private.data_subject_export_chunks.created_at is E'When the chunk was written (when the export was built).';
 
+-- A retention run walks the soft-deleted rows in clock order (keyset): an
+-- index on the clock of the rows that have one, on each soft-delete table.
+create index coach_profiles_deleted_at_idx on app_public.coach_profiles (deleted_at) where deleted_at is not null;
+create index clients_deleted_at_idx on app_public.clients (deleted_at) where deleted_at is not null;
+create index coaching_sessions_deleted_at_idx on app_public.coaching_sessions (deleted_at) where deleted_at is not null;
+create index transcriptions_deleted_at_idx on app_public.transcriptions (deleted_at) where deleted_at is not null;
+
 select audit.enable_tracking('app_public.retention_policies');
 select audit.enable_tracking('app_public.retention_runs');
 select audit.enable_tracking('app_public.retention_run_policies');
 select audit.enable_tracking('app_public.retention_archives');
 
+--!include soft-delete/hard-delete.sql
 --!include retention/policies.sql
 --!include retention/rls.sql
 --!include retention/rows.sql

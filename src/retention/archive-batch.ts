@@ -25,9 +25,13 @@ interface Removal {
  * Archives one batch of a policy's rows (and the rows their removal cascades
  * to) and only then removes them: the archive is recorded before it is
  * written, written and read back, recorded as verified, and its exact rows
- * removed in one transaction. Returns the keys still in place.
+ * removed, removeBatchSize rows per transaction (a kill between two leaves
+ * the archive unmarked, and the next run removes the rest). Returns the keys
+ * still in place.
  */
-export async function archiveThenRemove(context: ArchivingContext, policy: RetentionPolicy, batch: { key: string; clock: Date }[]): Promise<string[]> {
+export async function archiveThenRemove(
+  context: ArchivingContext, policy: RetentionPolicy, batch: { key: string; clock: Date }[], removeBatchSize: number,
+): Promise<string[]> {
   const { client, store, runId, attribute } = context;
   const archiveId = randomUUID();
   await inRunTransaction(client, attribute, () =>
@@ -49,7 +53,13 @@ export async function archiveThenRemove(context: ArchivingContext, policy: Reten
   }, "repeatable read");
   await recordVerified(context, archiveId, manifest, policy);
   await context.afterArchiveVerified?.(archiveId);
-  return (await removeArchivedRows(context, archiveId)).kept_keys;
+  // One archive, removed in several short transactions: writers never wait long.
+  const kept: string[] = [];
+  for (let start = 0; start < keys.length; start += removeBatchSize) {
+    const part = keys.slice(start, start + removeBatchSize);
+    kept.push(...(await removeArchivedRows(context, archiveId, part, start + removeBatchSize >= keys.length)).kept_keys);
+  }
+  return kept;
 }
 
 interface PendingArchive {
@@ -91,10 +101,11 @@ async function recordVerified(context: ArchivingContext, archiveId: string, mani
     context.client.query("select app_private.record_retention_archive_verified($1, $2, $3)", [archiveId, JSON.stringify(manifest), archivedRows]));
 }
 
-function removeArchivedRows(context: ArchivingContext, archiveId: string): Promise<Removal> {
+/** Removes an archive's rows (only `part` of them when given; `finish` marks the archive's rows removed). */
+function removeArchivedRows(context: ArchivingContext, archiveId: string, part: string[] | null = null, finish = true): Promise<Removal> {
   return inRunTransaction(context.client, context.attribute, async () =>
-    (await context.client.query<Removal>("select removed, kept_keys from app_private.remove_archived_rows($1, $2, $3)",
-      [context.runId, archiveId, context.asOf])).rows[0]!);
+    (await context.client.query<Removal>("select removed, kept_keys from app_private.remove_archived_rows($1, $2, $3, $4, $5)",
+      [context.runId, archiveId, context.asOf, part, finish])).rows[0]!);
 }
 
 async function* archiveLines(client: pg.ClientBase, policyName: string, keys: string[], table: string): AsyncGenerator<string> {

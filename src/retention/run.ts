@@ -17,6 +17,8 @@ export interface RetentionRunOptions {
   startedBy?: string | null;
   /** Rows per transaction (a few thousand: writers never wait long). */
   batchSize?: number;
+  /** Rows per archive (default five batches): fewer, larger archives, still removed batchSize rows per transaction. */
+  archiveBatchSize?: number;
   attribute?: Attribution;
   progress?: RunProgress;
   /** Called between an archive's verification and its rows' removal (tests stop a run there). */
@@ -136,13 +138,19 @@ async function actOn(client: pg.ClientBase, store: ArchiveStore, run: RunRow, po
   const context: ArchivingContext = {
     client, store, runId: run.id, asOf: run.as_of, attribute: options.attribute, afterArchiveVerified: options.afterArchiveVerified,
   };
+  const archiveBatchSize = options.archiveBatchSize ?? batchSize * 5;
   const problems = await resumePendingArchives(context, policy);
+  // Each batch starts where the previous one ended (its last clock and key): one pass over the due rows.
+  // The clock goes back as text: a Date would lose its microseconds.
+  let after = null as { clock_text: string; key: string } | null;
   for (;;) {
-    const { rows: batch } = await client.query<{ key: string; clock: Date }>(
-      "select k.key, k.clock from app_public.retention_policies p, app_private.retention_due_keys(p, $2, $3, $4) k where p.name = $1",
-      [policy.name, run.as_of, batchSize, kept]);
+    const { rows: batch }: { rows: { key: string; clock: Date; clock_text: string }[] } = await client.query(
+      `select k.key, k.clock, k.clock::text as clock_text
+       from app_public.retention_policies p, app_private.retention_due_keys(p, $2, $3, $4, $5, $6) k where p.name = $1`,
+      [policy.name, run.as_of, archiveBatchSize, kept, after?.clock_text ?? null, after?.key ?? null]);
     if (batch.length === 0) break;
-    kept.push(...await archiveThenRemove(context, policy, batch));
+    kept.push(...await archiveThenRemove(context, policy, batch, batchSize));
+    after = batch.at(-1)!;
     options.progress?.rowsDone(batch.length);
   }
   return finished(null, problems.length > 0 ? problems.join(" ") : null);

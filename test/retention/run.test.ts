@@ -245,6 +245,27 @@ test("a run killed between writing its archive and removing the rows leaves ever
   expect(archived).toEqual(before["app_public.clients"]);
 });
 
+test("many due rows: the batches walk them once, oldest first, each archive's rows are removed a few per transaction, and exactly its rows go", async () => {
+  const planted: string[] = [];
+  for (let day = 1; day <= 5; day += 1) planted.push(await plant(`2000-05-0${day}T00:00:00Z`, `many-${day}`));
+  const runner = new pg.Client({ connectionString: ownerUrl(process.env.TEST_DATABASE_URL!) });
+  await runner.connect();
+  const summary = await runRetention(runner, localDirectoryStore(archive.dir), {
+    policy: "soft_deleted_clients", dryRun: false, asOf: new Date(AS_OF), task: "test", batchSize: 2, archiveBatchSize: 3,
+  }).finally(() => runner.end());
+  for (const clientId of planted) expect(await rowCount(clientId)).toBe(0);
+  expect(await figures(summary.run.id, "soft_deleted_clients")).toMatchObject({ rows_archived: 5, rows_deleted: 5, cascade_rows_deleted: 20, errors: 0 });
+  const { rows: archives } = await pool.query(
+    "select id, row_count::int, manifest #> '{extra,keys}' as keys, rows_removed_at from app_public.retention_archives where run_id = $1 order by time_from", [summary.run.id]);
+  // Oldest first, three clients to an archive (with their cascade), each archive marked once all its rows are gone.
+  expect(archives.map((one) => one.keys)).toEqual([planted.slice(0, 3), planted.slice(3)]);
+  for (const one of archives) expect(one.rows_removed_at).not.toBeNull();
+  // Two rows per transaction: the first archive's three clients went in two transactions.
+  const { rows: [transactions] } = await pool.query(
+    "select count(distinct transaction_id)::int as n from governance.hard_deletions where table_name = 'clients' and row_id = any($1)", [planted]);
+  expect(transactions.n).toBe(3);
+});
+
 test("two runs at once: the second is refused, naming the running one; the database holds at most one running row", async () => {
   const holder = new pg.Client({ connectionString: ownerUrl(process.env.TEST_DATABASE_URL!) });
   await holder.connect();
@@ -388,4 +409,29 @@ test("an archive whose writing never finished is forgotten by the next run, and 
   expect((await pool.query("select count(*)::int as n from app_public.retention_archives where id = $1", [unwritten])).rows[0].n).toBe(0);
   expect(await figures(run.id, "soft_deleted_clients")).toMatchObject({ rows_archived: 1, rows_deleted: 1, errors: 0 });
   expect((await pool.query("select status from app_public.retention_runs where id = $1", [stale.id])).rows[0].status).toBe("failed");
+});
+
+test("a policy that fails is recorded with its error, and the other policies go on", async () => {
+  await pool.query(`create table public.retention_probe (id uuid primary key default gen_random_uuid(), note text, done_at timestamptz);
+    alter table public.retention_probe owner to custodian_owner;
+    create function public.retention_probe_refuse() returns trigger language plpgsql as $$ begin raise exception 'the probe refuses every change'; end $$;
+    create trigger refuse before update on public.retention_probe for each row execute function public.retention_probe_refuse();
+    insert into public.retention_probe (note, done_at) values ('old', '1990-01-01T00:00:00Z');
+    insert into app_public.retention_policies (name, category, target_table, clock_column, period, action, legal_basis, description, anonymize_columns)
+      values ('probe_notes', 'A probe', 'public.retention_probe', 'done_at', '1 year', 'anonymize', 'contract', 'A policy that cannot work.', '{note}')`);
+  try {
+    const clientId = await plant("2000-06-15T00:00:00Z", "beside-the-probe");
+    const result = await runCli(["retention", "run", "--as-of", AS_OF], env());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("custodian: 1 policy failed: probe_notes (see above; the run log has the errors).");
+    const run = await latestRun();
+    expect(run.status).toBe("finished");
+    expect(await figures(run.id, "probe_notes")).toMatchObject({ status: "failed", rows_anonymized: 0, errors: 1, error: "the probe refuses every change" });
+    expect(await figures(run.id, "soft_deleted_clients")).toMatchObject({ status: "finished", rows_deleted: 1 });
+    expect(await rowCount(clientId)).toBe(0);
+  } finally {
+    await pool.query("delete from app_public.retention_run_policies where policy_name = 'probe_notes'");
+    await pool.query(`delete from app_public.retention_policies where name = 'probe_notes';
+      drop table public.retention_probe; drop function public.retention_probe_refuse()`);
+  }
 });

@@ -57,6 +57,48 @@ describe("the governed hard delete", () => {
       expect(notSoft?.code).toBe("55000");
     }));
 
+  test("of several rows at once: one DELETE, a record per row with the reason, every audit event HARD_DELETE with it; all or nothing", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const reason = "Retention policy soft_deleted_clients: past its period";
+      const { rows: [result] } = await client.query("select governance.hard_delete_rows('app_public.clients', $1, $2) as n", [tree.clients, reason]);
+      expect(result.n).toBe("2");
+      expect(await countTree(client, tree.coach.profileId)).toEqual({ clients: 0, sessions: 0, transcriptions: 0 });
+      const { rows: recorded } = await client.query(
+        `select table_name, row_id, reason from governance.hard_deletions where transaction_id = pg_current_xact_id() order by id`);
+      expect(recorded).toEqual(tree.clients.map((row_id) => ({ table_name: "clients", row_id, reason })));
+      const { rows: events } = await client.query(
+        `select table_name, count(*)::int as n, count(distinct details)::int as distinct_details,
+                bool_and(details ->> 'reason' = $1
+                  and (details ->> 'hard_deletion_id')::bigint = (select min(id) from governance.hard_deletions where transaction_id = pg_current_xact_id())) as details
+         from audit.events where operation = 'HARD_DELETE' and transaction_id = pg_current_xact_id() group by table_name order by table_name`,
+        [reason]);
+      expect(events).toEqual([
+        { table_name: "clients", n: 2, distinct_details: 1, details: true },
+        { table_name: "coaching_sessions", n: 4, distinct_details: 1, details: true },
+        { table_name: "transcriptions", n: 8, distinct_details: 1, details: true },
+      ]);
+    }));
+
+  test("of several rows refuses a missing row, a repeated one, no reason, or a table without soft delete, and writes nothing", () =>
+    withRootDb(async (client) => {
+      const tree = await createTree(client);
+      const missing = "00000000-0000-4000-8000-000000000000";
+      const absent = await errorOf(client, "select governance.hard_delete_rows('app_public.clients', $1, 'cleanup')", [[tree.clients[0], missing]]);
+      expect(absent).toMatchObject({ code: "P0002", message: "Only 1 of the 2 client rows to hard-delete exist; nothing was deleted." });
+      const repeated = await errorOf(client, "select governance.hard_delete_rows('app_public.clients', $1, 'cleanup')", [[tree.clients[0], tree.clients[0]]]);
+      expect(repeated).toMatchObject({ code: "22023", message: "A hard delete of several rows needs distinct row ids, none null." });
+      const noReason = await errorOf(client, "select governance.hard_delete_rows('app_public.clients', $1, ' ')", [tree.clients]);
+      expect(noReason).toMatchObject({ code: "22023", message: "A hard delete needs a reason (at least 3 characters)." });
+      const notSoft = await errorOf(client, "select governance.hard_delete_rows('app_public.users', $1, 'cleanup')", [[tree.coach.user.id]]);
+      expect(notSoft?.code).toBe("55000");
+      expect(await countTree(client, tree.coach.profileId)).toEqual({ clients: 2, sessions: 4, transcriptions: 8 });
+      expect((await client.query("select count(*)::int as n from governance.hard_deletions where transaction_id = pg_current_xact_id()")).rows[0].n).toBe(0);
+      const coach = await createCoach(client);
+      await becomeUser(client, coach.user);
+      expect((await errorOf(client, "select governance.hard_delete_rows('app_public.clients', $1, 'because')", [[coach.clientId]]))?.code).toBe("42501");
+    }));
+
   test("cannot be called by coaches or admins, and a forged setting does not make a plain DELETE hard", () =>
     withRootDb(async (client) => {
       const coach = await createCoach(client);

@@ -1,6 +1,6 @@
 --! Previous: sha1:35e81ab7eba6ce1b3f7fe2c6025ba628de40d6fb
---! Hash: sha1:80d9e326663f951cc4aefcd5a191a02f0b89b5e3
---! Message: issue 17: retention, archives and restore, audit events by partition
+--! Hash: sha1:a51a9374a6804dada9452eb691dd84167dd38ebc
+--! Message: Issue 17: retention policies, runs and archives; archive restore; audit events by partition; streaming exports; a run asked for from the console
 
 -- Issue 17, retention: policies per data category, the run log, and the
 -- record of archives written before rows are removed.
@@ -151,11 +151,108 @@ alter table app_public.retention_archives enable row level security;
 alter table app_private.data_subject_export_chunks add column created_at timestamptz not null default now();
 comment on column app_private.data_subject_export_chunks.created_at is E'When the chunk was written (when the export was built).';
 
+-- A retention run walks the soft-deleted rows in clock order (keyset): an
+-- index on the clock of the rows that have one, on each soft-delete table.
+create index coach_profiles_deleted_at_idx on app_public.coach_profiles (deleted_at) where deleted_at is not null;
+create index clients_deleted_at_idx on app_public.clients (deleted_at) where deleted_at is not null;
+create index coaching_sessions_deleted_at_idx on app_public.coaching_sessions (deleted_at) where deleted_at is not null;
+create index transcriptions_deleted_at_idx on app_public.transcriptions (deleted_at) where deleted_at is not null;
+
 select audit.enable_tracking('app_public.retention_policies');
 select audit.enable_tracking('app_public.retention_runs');
 select audit.enable_tracking('app_public.retention_run_policies');
 select audit.enable_tracking('app_public.retention_archives');
 
+--! Included soft-delete/hard-delete.sql
+-- The only way rows leave a soft-delete table.
+
+create or replace function governance.current_hard_deletion() returns governance.hard_deletions as $$
+  select h.* from governance.hard_deletions h
+  where h.id = (select case when s ~ '^[0-9]{1,18}$' then s::bigint end
+                from pg_catalog.current_setting('governance.hard_deletion_id', true) s)
+    and h.transaction_id = pg_catalog.pg_current_xact_id();
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.current_hard_deletion() is
+  E'The governed hard delete running in this transaction, if any. The setting alone proves nothing: the row must exist, and only governance.hard_delete writes it.';
+
+create or replace function governance.hard_delete(target regclass, row_id text, reason text) returns bigint as $$
+declare
+  config governance.soft_delete_tables;
+  deletion_id bigint;
+  deleted integer;
+begin
+  select * into config from governance.soft_delete_tables where table_oid = target;
+  if not found then
+    raise exception 'Table % does not have soft delete; delete from it directly.', target using errcode = '55000';
+  end if;
+  if reason is null or length(btrim(reason)) < 3 then
+    raise exception 'A hard delete needs a reason (at least 3 characters).' using errcode = '22023';
+  end if;
+  insert into governance.hard_deletions (table_schema, table_name, row_id, reason)
+  select n.nspname, c.relname, row_id, btrim(reason)
+  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target
+  returning id into deletion_id;
+  perform pg_catalog.set_config('governance.hard_deletion_id', deletion_id::text, true);
+  execute pg_catalog.format('delete from %s where %s', target, governance.key_condition(target)) using row_id;
+  get diagnostics deleted = row_count;
+  perform pg_catalog.set_config('governance.hard_deletion_id', '', true);
+  if deleted = 0 then
+    raise exception 'No % with id %.', config.noun, row_id using errcode = 'P0002';
+  end if;
+  return deletion_id;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.hard_delete(regclass, text, text) is
+  E'The only way rows leave a soft-delete table: deletes a row (live or soft-deleted) and its foreign-key cascade for good, recording the reason in governance.hard_deletions and in each audit event (HARD_DELETE). For the owner only: retention and GDPR jobs.';
+
+create or replace function governance.hard_delete_rows(target regclass, row_ids text[], reason text) returns bigint as $$
+declare
+  config governance.soft_delete_tables;
+  first_deletion_id bigint;
+  deleted bigint;
+begin
+  select * into config from governance.soft_delete_tables where table_oid = target;
+  if not found then
+    raise exception 'Table % does not have soft delete; delete from it directly.', target using errcode = '55000';
+  end if;
+  if reason is null or length(btrim(reason)) < 3 then
+    raise exception 'A hard delete needs a reason (at least 3 characters).' using errcode = '22023';
+  end if;
+  if row_ids is null or pg_catalog.cardinality(row_ids) = 0 then
+    return 0;
+  end if;
+  if pg_catalog.cardinality(row_ids) <> (select pg_catalog.count(distinct r) from pg_catalog.unnest(row_ids) r) or pg_catalog.array_position(row_ids, null) is not null then
+    raise exception 'A hard delete of several rows needs distinct row ids, none null.' using errcode = '22023';
+  end if;
+  -- One record per row, as governance.hard_delete writes; the audit events of
+  -- the one DELETE carry the first record's id and the shared reason.
+  with recorded as (
+    insert into governance.hard_deletions (table_schema, table_name, row_id, reason)
+    select n.nspname, c.relname, r.id, btrim(reason)
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace,
+      pg_catalog.unnest(row_ids) with ordinality r(id, o)
+    where c.oid = target
+    order by r.o
+    returning id)
+  select pg_catalog.min(recorded.id) into first_deletion_id from recorded;
+  perform pg_catalog.set_config('governance.hard_deletion_id', first_deletion_id::text, true);
+  execute pg_catalog.format('delete from %s where %I operator(pg_catalog.=) any (cast($1 as %s[]))', target, config.key_column, config.key_type)
+    using row_ids;
+  get diagnostics deleted = row_count;
+  perform pg_catalog.set_config('governance.hard_deletion_id', '', true);
+  if deleted <> pg_catalog.cardinality(row_ids) then
+    raise exception 'Only % of the % % rows to hard-delete exist; nothing was deleted.', deleted, pg_catalog.cardinality(row_ids), config.noun
+      using errcode = 'P0002';
+  end if;
+  return deleted;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function governance.hard_delete_rows(regclass, text[], text) is
+  E'governance.hard_delete for many rows of one soft-delete table at once: records each row and the reason in governance.hard_deletions, then removes them (and their foreign-key cascade) in one DELETE, whose audit events (HARD_DELETE) carry the reason and the first record''s id. All or nothing: a missing row or a repeated id refuses the whole set. For the owner only: retention.';
+
+revoke all on function governance.hard_delete(regclass, text, text) from public;
+revoke all on function governance.hard_delete_rows(regclass, text[], text) from public;
+--! EndIncluded soft-delete/hard-delete.sql
 --! Included retention/policies.sql
 -- Retention policies: the database refuses one that names a table or column
 -- that does not exist, a clock that is not a timestamp, or an action the
@@ -326,8 +423,30 @@ $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function governance.row_subject_sql(regclass, text) is
   E'SQL for the person a row is about (a client or a user id), from the audit trail''s subject configuration (through subject_via when it has one), else the map''s subject_column, as erasure finds a person''s rows; null when nothing says.';
 
+create or replace function app_private.legal_hold_covered_ids() returns uuid[] as $$
+  -- Exactly what app_private.hold_for_subject covers, as one set: the client,
+  -- user or coach profile a hold names, a held profile's clients and its user.
+  select array(
+    select x.id from (
+      select h.client_id as id from app_public.legal_holds h where h.released_at is null
+      union select h.user_id from app_public.legal_holds h where h.released_at is null
+      union select h.coach_profile_id from app_public.legal_holds h where h.released_at is null
+      union select c.id from app_public.legal_holds h join app_public.clients c on c.coach_profile_id operator(pg_catalog.=) h.coach_profile_id
+        where h.released_at is null
+      union select cp.user_id from app_public.legal_holds h join app_public.coach_profiles cp on cp.id operator(pg_catalog.=) h.coach_profile_id
+        where h.released_at is null) x
+    where x.id is not null);
+$$ language sql stable security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.legal_hold_covered_ids() is
+  E'Every client, user and coach profile id an active legal hold covers (what app_private.hold_for_subject answers for one id), computed once for a whole statement; empty when no hold is active.';
+
 create or replace function governance.row_held_sql(target regclass, alias text) returns text as $$
-  select coalesce(pg_catalog.string_agg(pg_catalog.format('(app_private.hold_for_subject(%s)).id is not null', e), ' or '), 'false')
+  -- The covered set is an init plan (computed once per statement); with no
+  -- active hold the row's subject is never even looked up.
+  select case when pg_catalog.count(e) = 0 then 'false' else pg_catalog.format(
+    'case when pg_catalog.cardinality((select app_private.legal_hold_covered_ids())) operator(pg_catalog.=) 0 then false else %s end',
+    pg_catalog.string_agg(pg_catalog.format(
+      'coalesce(cast(%s as uuid) operator(pg_catalog.=) any (cast((select app_private.legal_hold_covered_ids()) as uuid[])), false)', e), ' or ')) end
   from (select governance.row_subject_sql(target, alias) as e
         union all
         -- The row's coach profile (or the coach's user): a hold on a whole profile covers its rows.
@@ -336,7 +455,7 @@ create or replace function governance.row_held_sql(target regclass, alias text) 
   where e is not null;
 $$ language sql stable set search_path = pg_catalog, public, pg_temp;
 comment on function governance.row_held_sql(regclass, text) is
-  E'SQL true for a row an active legal hold covers: a hold on the person it is about, or on its owner (its coach profile, or the coach''s user), as app_private.hold_for_subject decides; false for a table with no path to a person.';
+  E'SQL true (never null) for a row an active legal hold covers: a hold on the person it is about, or on its owner (its coach profile, or the coach''s user), as app_private.hold_for_subject decides, against the covered set app_private.legal_hold_covered_ids computes once per statement; false for a table with no path to a person.';
 
 create or replace function governance.anonymized_sql(target regclass, columns name[], alias text) returns text as $$
   select coalesce(pg_catalog.string_agg(case governance.erased_value_sql(target, c)
@@ -422,8 +541,9 @@ $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_counts(app_public.retention_policies, timestamptz) is
   E'A policy''s figures at as_of: rows under it (clock set), rows past their period that a run would act on (not held; for anonymize, not anonymized yet) with their oldest and newest clock, and rows past their period a legal hold spares. What the preview, the run log and the compliance figure all count from.';
 
+drop function if exists app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]);
 create or replace function app_private.retention_due_keys(policy app_public.retention_policies, as_of timestamptz,
-  batch_size integer, exclude text[] default '{}')
+  batch_size integer, exclude text[] default '{}', after_clock timestamptz default null, after_key text default null)
 returns table (key text, clock timestamptz) as $$
 declare
   pieces record := app_private.retention_policy_sql(policy);
@@ -431,21 +551,26 @@ begin
   if policy.action = 'keep_forever' then
     return;
   end if;
+  -- After (after_clock, after_key): a run walks the due rows once, in order,
+  -- from an index on the clock, instead of sorting all of them for every batch.
   return query execute pg_catalog.format(
-    'select %1$s, t.%2$I from %3$s t where %4$s and not (%5$s) and not (%1$s operator(pg_catalog.=) any ($2)) order by t.%2$I, 1 limit %6$s',
+    'select %1$s, t.%2$I from %3$s t where %4$s and not (%5$s) and not (%1$s operator(pg_catalog.=) any ($2))
+       and ($3::timestamptz is null or (t.%2$I operator(pg_catalog.>=) $3 and (t.%2$I operator(pg_catalog.>) $3 or %1$s operator(pg_catalog.>) $4)))
+     order by t.%2$I, 1 limit %6$s',
     pieces.key_sql, policy.clock_column, pieces.target, pieces.due_sql, pieces.held_sql, batch_size)
-    using as_of - policy.period, exclude;
+    using as_of - policy.period, exclude, after_clock, after_key;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) is
-  E'The next batch of rows a run acts on under a policy at as_of, oldest first: past their period, not held, not in exclude (rows that failed already in this run); their keys as text and their clock.';
+comment on function app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[], timestamptz, text) is
+  E'The next batch of rows a run acts on under a policy at as_of, oldest first: past their period, not held, not in exclude (rows that failed already in this run), and after (after_clock, after_key) when given (where the previous batch ended); their keys as text and their clock.';
 
 revoke all on function governance.row_key_text_sql(regclass, text), governance.row_key_text_match_sql(regclass, text, text),
   governance.row_subject_sql(regclass, text), governance.row_held_sql(regclass, text),
   governance.anonymized_sql(regclass, name[], text), governance.foreign_key_cascade(regclass, text, integer) from public;
 revoke all on function app_private.retention_policy_sql(app_public.retention_policies),
   app_private.retention_counts(app_public.retention_policies, timestamptz),
-  app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[]) from public;
+  app_private.retention_due_keys(app_public.retention_policies, timestamptz, integer, text[], timestamptz, text),
+  app_private.legal_hold_covered_ids() from public;
 --! EndIncluded retention/rows.sql
 --! Included retention/runs.sql
 -- The run log: a run starts only when no other is running (an advisory lock
@@ -561,6 +686,7 @@ revoke all on function app_private.retention_lock_key(), app_private.start_reten
 -- acts, that a row is still past its period and not held.
 
 drop function if exists app_private.remove_archived_rows(uuid, uuid, timestamptz);
+drop function if exists app_private.remove_archived_rows(uuid, uuid, timestamptz, text[], boolean);
 drop function if exists app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text);
 create function app_private.retention_remove_keys(policy app_public.retention_policies, keys text[], as_of timestamptz, reason text,
   out removed bigint, out cascade_removed bigint, out errors integer, out first_error text, out kept_keys text[])
@@ -571,6 +697,7 @@ declare
   before_count bigint;
   after_count bigint;
   key text;
+  removable text[];
   removed_keys text[] := '{}';
 begin
   removed := 0;
@@ -584,31 +711,46 @@ begin
   from governance.foreign_key_cascade(pieces.target, governance.row_key_text_match_sql(pieces.target, '{row}', '$2')) c
   where c.level > 0;
   execute 'select ' || cascade_count_sql into before_count using as_of - policy.period, keys;
-  for key in execute pg_catalog.format('select %s from %s t where %s and %s and not (%s) order by 1',
+  -- The rows still due and not held, locked so nothing restores them meanwhile.
+  execute pg_catalog.format('select pg_catalog.array_agg(k order by k) from (select %s as k from %s t where %s and %s and not (%s) for update of t) x',
       pieces.key_sql, pieces.target, pieces.key_match_sql, pieces.due_sql, pieces.held_sql)
-    using as_of - policy.period, keys
-  loop
-    begin
-      if pieces.is_soft_delete then
-        perform governance.hard_delete(pieces.target, key, reason);
-      else
-        execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, array[key];
-      end if;
-      removed := removed + 1;
-      removed_keys := removed_keys || key;
-    exception when others then
-      -- A row another record must keep (a request on record for the client, say): it stays, the others go on.
-      errors := errors + 1;
-      first_error := coalesce(first_error, pg_catalog.format('%s %s: %s', pieces.target, key, sqlerrm));
-    end;
-  end loop;
+    into removable using as_of - policy.period, keys;
+  removable := coalesce(removable, '{}');
+  -- All at once (one DELETE, one record per row); if any row refuses, the set
+  -- is undone and the rows go one by one, so the others still go.
+  begin
+    if pieces.is_soft_delete then
+      removed := governance.hard_delete_rows(pieces.target, removable, reason);
+    else
+      execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, removable;
+      get diagnostics removed = row_count;
+    end if;
+    removed_keys := removable;
+  exception when others then
+    removed := 0;
+    foreach key in array removable loop
+      begin
+        if pieces.is_soft_delete then
+          perform governance.hard_delete(pieces.target, key, reason);
+        else
+          execute pg_catalog.format('delete from %s t where %s', pieces.target, pieces.key_match_sql) using null::timestamptz, array[key];
+        end if;
+        removed := removed + 1;
+        removed_keys := removed_keys || key;
+      exception when others then
+        -- A row another record must keep (a request on record for the client, say): it stays, the others go on.
+        errors := errors + 1;
+        first_error := coalesce(first_error, pg_catalog.format('%s %s: %s', pieces.target, key, sqlerrm));
+      end;
+    end loop;
+  end;
   kept_keys := array(select k from pg_catalog.unnest(keys) k except select k from pg_catalog.unnest(removed_keys) k);
   execute 'select ' || cascade_count_sql into after_count using as_of - policy.period, keys;
   cascade_removed := before_count - after_count;
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text) is
-  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held: through governance.hard_delete (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. A row whose removal fails stays (the first error is returned); the others go on. kept_keys are the keys not removed (failed, held, restored or gone already).';
+  E'Removes the rows with these keys that are still past the policy''s period at as_of and not held, in one statement: through governance.hard_delete_rows (with the reason) for a soft-delete table, which takes the foreign-key cascade along, else by a plain delete. If the set fails, the rows go one by one (governance.hard_delete): a row whose removal fails stays (the first error is returned); the others go on. kept_keys are the keys not removed (failed, held, restored or gone already).';
 
 create or replace function app_private.retention_archive_tables(policy_name text)
 returns table (table_name text, level integer) as $$
@@ -682,6 +824,7 @@ comment on function app_private.discard_retention_archive(uuid) is
   E'Forgets an archive whose writing never finished or that no longer verifies; its rows are still in place, and a fresh archive is written for them.';
 
 create function app_private.remove_archived_rows(run_id uuid, archive_id uuid, as_of timestamptz,
+  only_keys text[] default null, finish boolean default true,
   out removed bigint, out cascade_removed bigint, out skipped bigint, out errors integer, out first_error text, out kept_keys text[])
 returns record as $$
 declare
@@ -703,6 +846,10 @@ begin
   end if;
   select * into strict policy from app_public.retention_policies p where p.name = archive.policy_name;
   keys := array(select pg_catalog.jsonb_array_elements_text(archive.manifest #> '{extra,keys}'));
+  if only_keys is not null then
+    -- One part of a large archive: never a key the archive does not hold.
+    keys := array(select k from pg_catalog.unnest(keys) k where k in (select pg_catalog.unnest(only_keys)));
+  end if;
   result := app_private.retention_remove_keys(policy, keys, as_of,
     pg_catalog.format('Retention policy %s: past its period of %s after %s; archived first in %s (run %s).',
       policy.name, policy.period, policy.clock_column, archive_id, run_id));
@@ -712,13 +859,15 @@ begin
   first_error := result.first_error;
   kept_keys := result.kept_keys;
   skipped := pg_catalog.cardinality(keys) - removed - errors;
-  update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
+  if finish then
+    update app_public.retention_archives a set rows_removed_at = pg_catalog.now() where a.id = archive_id;
+  end if;
   perform app_private.add_retention_figures(run_id, policy.name, deleted => removed, cascade_deleted => cascade_removed,
     errors => result.errors, error => result.first_error);
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
-comment on function app_private.remove_archived_rows(uuid, uuid, timestamptz) is
-  E'Removes exactly the rows a verified archive holds (its manifest''s keys) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), marks the archive''s rows removed and adds the figures to the run, in one transaction; kept_keys are the archived keys still in place. Removing again does nothing.';
+comment on function app_private.remove_archived_rows(uuid, uuid, timestamptz, text[], boolean) is
+  E'Removes exactly the rows a verified archive holds (its manifest''s keys; of those, only only_keys when given, so that a large archive goes in several short transactions) that are still past their period at as_of and not held (a row restored or held since stays, and is counted as skipped), adds the figures to the run and, when finish (the last part, or all at once), marks the archive''s rows removed, in one transaction; kept_keys are the archived keys (of the part) still in place. Removing after the archive is marked does nothing; a run resuming an unmarked archive removes whatever of it is still in place.';
 
 create or replace function app_private.retention_anonymize_batch(run_id uuid, policy_name text, as_of timestamptz, batch_size integer)
 returns bigint as $$
@@ -783,7 +932,7 @@ comment on function app_private.retention_delete_batch(uuid, text, timestamptz, 
 revoke all on function app_private.retention_remove_keys(app_public.retention_policies, text[], timestamptz, text),
   app_private.retention_archive_tables(text), app_private.retention_archive_rows(text, text[], text),
   app_private.create_retention_archive(uuid, uuid, text, text), app_private.record_retention_archive_verified(uuid, jsonb, bigint),
-  app_private.discard_retention_archive(uuid), app_private.remove_archived_rows(uuid, uuid, timestamptz),
+  app_private.discard_retention_archive(uuid), app_private.remove_archived_rows(uuid, uuid, timestamptz, text[], boolean),
   app_private.retention_anonymize_batch(uuid, text, timestamptz, integer),
   app_private.retention_delete_batch(uuid, text, timestamptz, integer, text[]) from public;
 --! EndIncluded retention/enforce.sql
@@ -874,205 +1023,7 @@ insert into app_public.retention_policies (name, category, target_table, clock_c
    'The bytes of an access or portability export: the hourly expiry job deletes them when the export expires (at most 90 days); this removes any left after that. The export''s record stays.'),
   ('sign_in_attempts', 'Sign-in attempts', 'app_private.sign_in_attempts', 'attempted_at', '1 year', 'delete', 'legitimate_interests',
    'Sign-in attempts (emails tried, outcomes) are kept a year to investigate attacks on accounts, then deleted.');
---! Included domain/constraint-words.sql
--- Words for every constraint and unique index a writer can break, one home.
--- The API's error formatter (src/server/mask-error.ts) reads them once and
--- answers a check, unique, foreign-key or exclusion violation with the
--- sentence here (naming the field as the API spells it, and the rule),
--- keeping the SQLSTATE for programs. test/api/plain-errors.test.ts fails
--- when a constraint of an exposed table has no words.
 
-create or replace function app_private.constraint_words()
-returns table (table_name text, constraint_name text, words text) as $$
-  values
-    -- users
-    ('app_public.users', 'users_pkey', 'A user with this rowId already exists.'),
-    ('app_public.users', 'users_email_key', 'Another user already has this email; each email signs in one user.'),
-    ('app_public.users', 'users_email_check', 'A user''s email must look like name@example.com (no spaces, one @, a dot in the domain).'),
-    ('app_public.users', 'users_display_name_check', 'A user''s displayName must be 1 to 200 characters, not only spaces.'),
-    ('app_public.users', 'users_id_role_key', 'A user with this rowId and role already exists.'),
-    -- billing_plans
-    ('app_public.billing_plans', 'billing_plans_pkey', 'A billing plan with this rowId already exists.'),
-    ('app_public.billing_plans', 'billing_plans_name_key', 'Another billing plan already has this name; plan names are unique.'),
-    ('app_public.billing_plans', 'billing_plans_name_check', 'A billing plan''s name must be 1 to 100 characters, not only spaces.'),
-    ('app_public.billing_plans', 'billing_plans_currency_check', 'A billing plan''s currency must be a three-letter ISO 4217 code in capitals, such as EUR.'),
-    ('app_public.billing_plans', 'billing_plans_included_minutes_check', 'A billing plan''s includedMinutes may not be negative.'),
-    ('app_public.billing_plans', 'billing_plans_monthly_fee_minor_check', 'A billing plan''s monthlyFeeMinor may not be negative.'),
-    ('app_public.billing_plans', 'billing_plans_price_per_extra_minute_minor_check', 'A billing plan''s pricePerExtraMinuteMinor may not be negative.'),
-    ('app_public.billing_plans', 'billing_plans_monthly_fee_minor_bound', 'A billing plan''s monthlyFeeMinor may be at most 100,000,000 minor units (1,000,000.00 of the currency).'),
-    ('app_public.billing_plans', 'billing_plans_price_per_extra_minute_minor_bound', 'A billing plan''s pricePerExtraMinuteMinor may be at most 1,000,000 minor units (10,000.00 of the currency).'),
-    -- provider_rates
-    ('app_public.provider_rates', 'provider_rates_pkey', 'A provider rate with this rowId already exists.'),
-    ('app_public.provider_rates', 'provider_rates_provider_model_effective_from_key', 'This provider and model already have a rate from this effectiveFrom; change that rate or pick another instant.'),
-    ('app_public.provider_rates', 'provider_rates_cost_per_minute_minor_check', 'A provider rate''s costPerMinuteMinor may not be negative.'),
-    ('app_public.provider_rates', 'provider_rates_currency_check', 'A provider rate''s currency must be a three-letter ISO 4217 code in capitals, such as USD.'),
-    ('app_public.provider_rates', 'provider_rates_model_check', 'A provider rate''s model must be 1 to 100 characters, not only spaces.'),
-    ('app_public.provider_rates', 'provider_rates_provider_check', 'A provider rate''s provider must be 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (such as deepgram).'),
-    -- coach_profiles
-    ('app_public.coach_profiles', 'coach_profiles_pkey', 'A coach profile with this rowId already exists.'),
-    ('app_public.coach_profiles', 'coach_profiles_user_id_key', 'This user already has a coach profile; a coach has one (delete it first to make another).'),
-    ('app_public.coach_profiles', 'coach_profiles_bio_check', 'A coach profile''s bio may be at most 5,000 characters.'),
-    ('app_public.coach_profiles', 'coach_profiles_display_name_check', 'A coach profile''s displayName must be 1 to 200 characters, not only spaces.'),
-    ('app_public.coach_profiles', 'coach_profiles_timezone_check', 'A coach profile''s timezone must be an IANA time zone name, such as Europe/Berlin or UTC.'),
-    ('app_public.coach_profiles', 'coach_profiles_user_role_check', 'A coach profile''s user must have the role coach.'),
-    ('app_public.coach_profiles', 'coach_profiles_deletion_state', 'A coach profile''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteCoachProfile and restoreCoachProfile.'),
-    ('app_public.coach_profiles', 'coach_profiles_plan_id_fkey', 'A coach profile''s planId must name an existing billing plan, and a billing plan that coach profiles use cannot be deleted.'),
-    ('app_public.coach_profiles', 'coach_profiles_user_id_user_role_fkey', 'A coach profile''s userId must name an existing user whose role is coach, and a user with a coach profile cannot be deleted or change role.'),
-    ('app_public.coach_profiles', 'coach_profiles_deleted_by_fkey', 'A coach profile''s deletedBy must name an existing user.'),
-    -- clients
-    ('app_public.clients', 'clients_pkey', 'A client with this rowId already exists.'),
-    ('app_public.clients', 'clients_coach_email_key', 'This coach already has a client with this email; each client of a coach has their own email.'),
-    ('app_public.clients', 'clients_id_coach_profile_id_key', 'A client with this rowId already exists.'),
-    ('app_public.clients', 'clients_email_check', 'A client''s email must look like name@example.com (no spaces, one @, a dot in the domain).'),
-    ('app_public.clients', 'clients_full_name_check', 'A client''s fullName must be 1 to 200 characters, not only spaces.'),
-    ('app_public.clients', 'clients_notes_check', 'A client''s notes may be at most 20,000 characters.'),
-    ('app_public.clients', 'clients_phone_check', 'A client''s phone must be 5 to 30 digits, spaces, dots, dashes or brackets, with an optional leading +.'),
-    ('app_public.clients', 'clients_deletion_state', 'A client''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteClient and restoreClient.'),
-    ('app_public.clients', 'clients_coach_profile_id_fkey', 'A client''s coachProfileId must name an existing coach profile.'),
-    ('app_public.clients', 'clients_deleted_by_fkey', 'A client''s deletedBy must name an existing user.'),
-    -- coaching_sessions
-    ('app_public.coaching_sessions', 'coaching_sessions_pkey', 'A coaching session with this rowId already exists.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_id_coach_profile_id_key', 'A coaching session with this rowId already exists.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_audio_duration_seconds_check', 'A coaching session''s audioDurationSeconds may not be negative.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_audio_object_key_check', 'A coaching session''s audioObjectKey must be 1 to 1,024 characters, not only spaces.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_title_check', 'A coaching session''s title must be 1 to 300 characters, not only spaces.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_deletion_state', 'A coaching session''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteCoachingSession and restoreCoachingSession.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_client_id_coach_profile_id_fkey', 'A coaching session''s clientId must name an existing client of the same coach.'),
-    ('app_public.coaching_sessions', 'coaching_sessions_deleted_by_fkey', 'A coaching session''s deletedBy must name an existing user.'),
-    -- transcriptions
-    ('app_public.transcriptions', 'transcriptions_pkey', 'A transcription with this rowId already exists.'),
-    ('app_public.transcriptions', 'transcriptions_id_coach_profile_id_key', 'A transcription with this rowId already exists.'),
-    ('app_public.transcriptions', 'transcriptions_id_session_id_key', 'A transcription with this rowId already exists.'),
-    ('app_public.transcriptions', 'transcriptions_billed_duration_seconds_check', 'A transcription''s billedDurationSeconds may not be negative.'),
-    ('app_public.transcriptions', 'transcriptions_check', 'A transcription''s retryOf may not name the transcription itself.'),
-    ('app_public.transcriptions', 'transcriptions_check1', 'A transcription''s finishedAt may not be before its startedAt.'),
-    ('app_public.transcriptions', 'transcriptions_completed_has_billed_duration', 'A completed transcription needs billedDurationSeconds.'),
-    ('app_public.transcriptions', 'transcriptions_error_message_check', 'A transcription''s errorMessage may be at most 2,000 characters.'),
-    ('app_public.transcriptions', 'transcriptions_language_check', 'A transcription''s language must be a language tag such as en or pt-BR.'),
-    ('app_public.transcriptions', 'transcriptions_model_check', 'A transcription''s model must be 1 to 100 characters, not only spaces.'),
-    ('app_public.transcriptions', 'transcriptions_provider_check', 'A transcription''s provider must be 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (such as deepgram).'),
-    ('app_public.transcriptions', 'transcriptions_deletion_state', 'A transcription''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteTranscription and restoreTranscription.'),
-    ('app_public.transcriptions', 'transcriptions_session_id_coach_profile_id_fkey', 'A transcription''s sessionId must name an existing coaching session of the same coach.'),
-    ('app_public.transcriptions', 'transcriptions_retry_of_session_id_fkey', 'A transcription''s retryOf must name an earlier transcription of the same session.'),
-    ('app_public.transcriptions', 'transcriptions_requested_by_fkey', 'A transcription''s requestedBy must name an existing user.'),
-    ('app_public.transcriptions', 'transcriptions_deleted_by_fkey', 'A transcription''s deletedBy must name an existing user.'),
-    -- usage_events
-    ('app_public.usage_events', 'usage_events_pkey', 'A usage event with this rowId already exists.'),
-    ('app_public.usage_events', 'usage_events_one_per_attempt', 'This transcription attempt already has its usage event; an attempt is metered once.'),
-    ('app_public.usage_events', 'usage_events_one_void_per_event', 'This usage event is already voided; an event can be voided once.'),
-    ('app_public.usage_events', 'usage_events_corrects_event_id_fkey', 'A usage event''s correctsEventId must name an existing usage event, and an event that a correction names cannot be deleted.'),
-    -- usage_daily
-    ('app_public.usage_daily', 'usage_daily_key', 'The daily usage already has a row for this day, coach, plan, provider, model and billing month.'),
-    -- billing_months
-    ('app_public.billing_months', 'billing_months_pkey', 'This month is already closed.'),
-    ('app_public.billing_months', 'billing_months_month_check', 'A billing month must be the first day of a month, such as 2026-11-01.'),
-    -- invoices
-    ('app_public.invoices', 'invoices_pkey', 'This coach already has an invoice for this month.'),
-    ('app_public.invoices', 'invoices_closed_at_check', 'A frozen invoice must say when its month was closed (closedAt).'),
-    ('app_public.invoices', 'invoices_month_fkey', 'An invoice''s month must be a closed billing month, and a closed month with invoices cannot be deleted.'),
-    -- legal_holds
-    ('app_public.legal_holds', 'legal_holds_pkey', 'A legal hold with this rowId already exists.'),
-    ('app_public.legal_holds', 'legal_holds_client_id_fkey', 'A legal hold''s clientId must name an existing client, and a client under a legal hold cannot be deleted.'),
-    ('app_public.legal_holds', 'legal_holds_user_id_fkey', 'A legal hold''s userId must name an existing user, and a user under a legal hold cannot be deleted.'),
-    ('app_public.legal_holds', 'legal_holds_coach_profile_id_fkey', 'A legal hold''s coachProfileId must name an existing coach profile, and a coach profile under a legal hold cannot be deleted.'),
-    ('app_public.legal_holds', 'legal_holds_placed_by_fkey', 'A legal hold''s placedBy must name an existing user, and a user who placed a hold cannot be deleted.'),
-    ('app_public.legal_holds', 'legal_holds_released_by_fkey', 'A legal hold''s releasedBy must name an existing user, and a user who released a hold cannot be deleted.'),
-    ('app_public.legal_holds', 'legal_holds_reason_check', 'A legal hold''s reason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.legal_holds', 'legal_holds_release_reason_check', 'A legal hold''s releaseReason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.legal_holds', 'legal_holds_one_target', 'A legal hold covers exactly one of clientId, userId or coachProfileId.'),
-    ('app_public.legal_holds', 'legal_holds_release_state', 'A legal hold is released with a reason: releasedAt and releaseReason go together (use releaseLegalHold).'),
-    -- data_subject_requests
-    ('app_public.data_subject_requests', 'data_subject_requests_pkey', 'A data-subject request with this rowId already exists.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_client_id_fkey', 'A data-subject request''s clientId must name an existing client, and a client with requests cannot be deleted.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_user_id_fkey', 'A data-subject request''s userId must name an existing user, and a user with requests cannot be deleted.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_filed_by_fkey', 'A data-subject request''s filedBy must name an existing user, and a user who filed requests cannot be deleted.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_verified_by_fkey', 'A data-subject request''s verifiedBy must name an existing user, and a user who verified requests cannot be deleted.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_extension_months_check', 'A data-subject request''s extensionMonths must be 0, 1 or 2: the deadline can be extended by at most two months (Art. 12(3)).'),
-    ('app_public.data_subject_requests', 'data_subject_requests_extension_reason_check', 'A data-subject request''s extensionReason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_verification_check', 'A data-subject request''s verification must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_rejection_reason_check', 'A data-subject request''s rejectionReason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_one_subject', 'A data-subject request is about exactly one person: give either clientId or userId.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_extension_has_reason', 'Extending a data-subject request''s deadline needs an extensionReason, and only an extension has one.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_verified_state', 'A data-subject request is verified, in progress or completed only with its verification: say how the person''s identity was checked.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_rejection_has_reason', 'Rejecting a data-subject request needs a rejectionReason, and only a rejected request has one.'),
-    ('app_public.data_subject_requests', 'data_subject_requests_closed_state', 'A data-subject request''s closedAt is set by the database when it is completed or rejected.'),
-    -- consents
-    ('app_public.consents', 'consents_pkey', 'A consent record with this rowId already exists.'),
-    ('app_public.consents', 'consents_client_id_fkey', 'A consent''s clientId must name an existing client.'),
-    ('app_public.consents', 'consents_recorded_by_fkey', 'A consent''s recordedBy must name an existing user, and a user who recorded consents cannot be deleted.'),
-    ('app_public.consents', 'consents_wording_version_check', 'A consent''s wordingVersion must be 1 to 100 characters, not only spaces.'),
-    ('app_public.consents', 'consents_wording_sha256_check', 'A consent''s wordingSha256 must be the SHA-256 of the text shown, as 64 lowercase hex digits.'),
-    ('app_public.consents', 'consents_grant_has_wording', 'Granting consent needs the wording the client was shown: wordingVersion and wordingSha256.'),
-    ('app_public.consents', 'consents_wording_pair', 'A consent''s wordingVersion and wordingSha256 go together: give both or neither.'),
-    -- processing_restrictions
-    ('app_public.processing_restrictions', 'processing_restrictions_pkey', 'A restriction with this rowId already exists.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_client_id_fkey', 'A restriction''s client must exist, and a client with a restriction on record cannot be deleted.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_request_id_fkey', 'A restriction''s requestId must name an existing data-subject request, and a request with a restriction cannot be deleted.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_placed_by_fkey', 'A restriction''s placedBy must name an existing user, and a user who placed a restriction cannot be deleted.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_lifted_by_fkey', 'A restriction''s liftedBy must name an existing user, and a user who lifted a restriction cannot be deleted.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_reason_check', 'A restriction''s reason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_lift_reason_check', 'A restriction''s liftReason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.processing_restrictions', 'processing_restrictions_lift_state', 'A restriction is lifted with a reason: liftedAt and liftReason go together (use liftProcessingRestriction).'),
-    -- data_subject_erasures (written by eraseDataSubject only)
-    ('app_public.data_subject_erasures', 'data_subject_erasures_pkey', 'An erasure record with this rowId already exists.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_request_id_key', 'This erasure request has already been run; a request is erased once.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_request_id_fkey', 'An erasure record''s requestId must name an existing data-subject request.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_erased_by_fkey', 'An erasure record''s erasedBy must name an existing user, and a user who erased cannot be deleted.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_overridden_hold_id_fkey', 'An erasure record''s overriddenHoldId must name an existing legal hold.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_override_reason_check', 'An override reason must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_override_has_hold', 'An override reason is given exactly when a legal hold was overridden.'),
-    ('app_public.data_subject_erasures', 'data_subject_erasures_counts_check', 'An erasure''s counts cannot be negative.'),
-    -- data_subject_exports
-    ('app_public.data_subject_exports', 'data_subject_exports_pkey', 'An export with this rowId already exists.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_one_per_request', 'This request has its export already; ask with requestDataSubjectExport, which gives the same export again.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_request_id_fkey', 'An export''s requestId must name an existing data-subject request.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_requested_by_fkey', 'An export''s requestedBy must name an existing user, and a user who asked for exports cannot be deleted.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_byte_size_check', 'An export''s byteSize must be at least one byte.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_sha256_check', 'An export''s sha256 must be 64 lowercase hexadecimal digits.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_built_state', 'An export is built with its builtAt, expiresAt, byteSize, sha256 and manifest together, or has none of them.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_expiry_window', 'An export expires after it is built and at most 90 days after.'),
-    ('app_public.data_subject_exports', 'data_subject_exports_deleted_after_built', 'Only a built export''s bytes can be deleted.'),
-    -- retention
-    ('app_public.retention_policies', 'retention_policies_pkey', 'A retention policy with this name already exists.'),
-    ('app_public.retention_policies', 'retention_policies_name_check', 'A retention policy''s name must be snake_case: a lowercase letter, then 2 to 62 lowercase letters, digits or underscores.'),
-    ('app_public.retention_policies', 'retention_policies_category_check', 'A retention policy''s category must be 3 to 200 characters, not only spaces.'),
-    ('app_public.retention_policies', 'retention_policies_period_check', 'A retention policy''s period must be more than zero (for example 90 days).'),
-    ('app_public.retention_policies', 'retention_policies_description_check', 'A retention policy''s description must be 3 to 2,000 characters, not only spaces.'),
-    ('app_public.retention_policies', 'retention_policies_period_state', 'A retention policy has a period exactly when it does not keep its rows forever: give a period, or keep_forever without one.'),
-    ('app_public.retention_policies', 'retention_policies_anonymize_columns_state', 'Only an anonymize policy has anonymizeColumns.'),
-    ('app_public.retention_runs', 'retention_runs_pkey', 'A retention run with this rowId already exists.'),
-    ('app_public.retention_runs', 'retention_runs_one_running', 'Another retention run is running; only one runs at a time.'),
-    ('app_public.retention_runs', 'retention_runs_status_check', 'A retention run''s status is running, finished or failed.'),
-    ('app_public.retention_runs', 'retention_runs_policy_name_fkey', 'A retention run''s policyName must name an existing retention policy, and a policy that has run cannot be deleted (disable it instead).'),
-    ('app_public.retention_runs', 'retention_runs_started_by_fkey', 'A retention run''s startedBy must name an existing user.'),
-    ('app_public.retention_runs', 'retention_runs_task_check', 'A retention run''s task must be 1 to 200 characters.'),
-    ('app_public.retention_runs', 'retention_runs_finished_state', 'A retention run has finishedAt exactly when it is no longer running.'),
-    ('app_public.retention_runs', 'retention_runs_error_state', 'Only a failed retention run has an error.'),
-    ('app_public.retention_run_policies', 'retention_run_policies_pkey', 'This run already has a row for this policy.'),
-    ('app_public.retention_run_policies', 'retention_run_policies_run_id_fkey', 'A run''s policy row must belong to an existing retention run.'),
-    ('app_public.retention_run_policies', 'retention_run_policies_policy_name_fkey', 'A run''s policy row must name an existing retention policy, and a policy that has run cannot be deleted (disable it instead).'),
-    ('app_public.retention_run_policies', 'retention_run_policies_status_check', 'A run''s policy row is running, finished, failed or skipped.'),
-    ('app_public.retention_run_policies', 'retention_run_policies_counts_check', 'A run''s counts cannot be negative.'),
-    ('app_public.retention_run_policies', 'retention_run_policies_finished_state', 'A run''s policy row has finishedAt exactly when it is no longer running.'),
-    ('app_public.retention_archives', 'retention_archives_pkey', 'An archive with this rowId is already recorded.'),
-    ('app_public.retention_archives', 'retention_archives_kind_check', 'An archive''s kind is rows or audit_partition.'),
-    ('app_public.retention_archives', 'retention_archives_policy_name_fkey', 'An archive''s policyName must name an existing retention policy, and a policy with archives cannot be deleted (disable it instead).'),
-    ('app_public.retention_archives', 'retention_archives_run_id_fkey', 'An archive''s runId must name an existing retention run.'),
-    ('app_public.retention_archives', 'retention_archives_store_check', 'An archive''s store must be 1 to 1,000 characters.'),
-    ('app_public.retention_archives', 'retention_archives_row_count_check', 'An archive''s rowCount cannot be negative.'),
-    ('app_public.retention_archives', 'retention_archives_written_state', 'An archive has its manifest exactly when it has been written (writtenAt).'),
-    ('app_public.retention_archives', 'retention_archives_verified_after_written', 'An archive is verified only after it is written.'),
-    ('app_public.retention_archives', 'retention_archives_removed_after_verified', 'An archive''s rows are removed only after it is verified.'),
-    -- governance
-    ('governance.hard_deletions', 'hard_deletions_reason_check', 'A hard delete''s reason must be 3 to 2,000 characters, not only spaces.')
-$$ language sql immutable;
-comment on function app_private.constraint_words() is
-  E'The sentence a user reads when a write breaks a constraint or unique index: one row per (table, constraint), naming the field as the API spells it and the rule.';
-
--- The API server reads them once, as itself, before any request role is set.
-revoke all on function app_private.constraint_words() from public;
-grant execute on function app_private.constraint_words() to custodian_authenticator;
---! EndIncluded domain/constraint-words.sql
 -- Issue 17 (archive): restoring archived rows through the normal write path.
 create table governance.archive_restorations (
   id bigint generated always as identity primary key,
@@ -1513,6 +1464,7 @@ grant insert (client_id, purpose, decision, wording_version, wording_sha256) on 
 
 -- Who restored what, and when, is itself part of the trail.
 select audit.enable_tracking('governance.archive_restorations');
+
 -- Issue 17, audit events by partition: a month of the trail past its period
 -- leaves whole, after it is archived with its seals; a checkpoint of the hash
 -- chain stays, so that verify goes on across the dropped range.
@@ -2266,6 +2218,300 @@ $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp;
 comment on function audit.verify_chain() is
   E'Recomputes the hash chain over every sealed event and reports the first event whose content, order or presence was altered; intact is false then. Months archived and dropped are passed over by their checkpoints (audit.chain_checkpoints), each checked first: verify starts after the newest seal all of whose events left (audit.chain_start), and excuses from a seal exactly the ids its checkpoints name. head_hash is the newest seal''s hash: kept outside the database, it catches a rewrite of the whole chain.';
 --! EndIncluded audit/sealing.sql
+
+-- Issue 17 exports: the queries the streaming exports read through a cursor.
+--! Included exports/exports.sql
+-- What the streaming exports (GET /api/v1/exports/..., custodian export) read.
+--
+-- Plain SQL functions, not PL/pgSQL: PL/pgSQL's RETURN QUERY collects its
+-- whole result before the first row goes out, where a plain SQL function is
+-- inlined into the caller's query, planned for its cursor and read a batch
+-- at a time. The range check is immutable, so with the arguments inlined it
+-- runs while the query is planned: a null or inverted range is refused before
+-- any row. The coach check runs once, before the first row.
+
+create or replace function app_private.usage_events_export(from_day date, to_day date, coach_profile_id uuid default null)
+returns setof app_public.usage_events as $$
+  -- Day by day, each day's events in order: the planner cannot merge the
+  -- ordered branches of usage_events_visible (a union by caller), so one
+  -- sort over the range would hold all of it before the first row; a day's
+  -- sort holds one day. The days come in order, and each day's rows after
+  -- the one before (a nested loop over the series, no parallel plan under a
+  -- cursor), so the whole is in (occurred_at, id) order without a final sort.
+  select e.* from pg_catalog.generate_series(from_day, to_day - 1, interval '1 day') d,
+    lateral (
+      select v.* from app_private.usage_events_visible v
+      where v.occurred_at >= (d::timestamp at time zone 'UTC')
+        and v.occurred_at < ((d + interval '1 day')::timestamp at time zone 'UTC')
+        and (usage_events_export.coach_profile_id is null or v.coach_profile_id = usage_events_export.coach_profile_id)
+      order by v.occurred_at, v.id) e
+  where app_private.check_range(from_day, to_day)
+    -- A void result is never null: this only has the check run.
+    and app_private.require_visible_coach_profile(usage_events_export.coach_profile_id) is not null;
+$$ language sql stable;
+comment on function app_private.usage_events_export(date, date, uuid) is
+  E'The usage events of a range of days (UTC, to exclusive), oldest first, of one coach if named: what app_public.usage_in_range returns for the same range and coach, as a query a cursor streams (usage_in_range, PL/pgSQL, collects its whole result first). A coach''s own, or any coach''s for admins and auditors; the provider cost for admins and auditors only.';
+
+grant execute on function app_private.usage_events_export(date, date, uuid) to custodian_coach, custodian_admin, custodian_auditor;
+
+create or replace function app_private.invoices_export(from_month date, to_month date, coach_profile_id uuid default null)
+returns setof app_public.invoices as $$
+  -- Month by month, as app_public.invoice_preview gives each (frozen once
+  -- closed, else as it stands): it holds one month's invoices at a time, one
+  -- per coach, however long the range. The months come in order.
+  select i.* from pg_catalog.generate_series(date_trunc('month', from_month), to_month - 1, interval '1 month') m,
+    lateral app_public.invoice_preview(invoices_export.coach_profile_id, m::date) i
+  where app_private.check_range(from_month, to_month);
+$$ language sql stable;
+comment on function app_private.invoices_export(date, date, uuid) is
+  E'The invoices of the billing months from from_month up to (not including) to_month, month by month as app_public.invoice_preview gives each (frozen once the month is closed, else as it stands), of one coach if named: a coach''s own, every coach''s for admins and auditors.';
+
+grant execute on function app_private.invoices_export(date, date, uuid) to custodian_coach, custodian_admin, custodian_auditor;
+--! EndIncluded exports/exports.sql
+
+-- Issue 17, retention console: an admin queues a retention run from the console.
+
+--! Included retention/request-run.sql
+-- A retention run asked for from the console: an admin queues the worker's
+-- retention_run job (which the daily crontab entry also runs), naming who asked.
+
+drop function if exists app_public.request_retention_run(text, boolean, timestamptz);
+create function app_public.request_retention_run(policy text default null, dry_run boolean default true, as_of timestamptz default null)
+returns bigint as $$
+declare
+  judged_at timestamptz := coalesce(as_of, pg_catalog.now());
+  -- Not typed as graphile_worker's row: its schema is installed by the worker, after the migrations.
+  job_id bigint;
+begin
+  -- The grant admits admins only; this says so to anyone it reaches otherwise (an owner's session is an admin too).
+  if not governance.caller_is_staff() then
+    raise exception 'Only an admin may start a retention run.' using errcode = '42501';
+  end if;
+  if dry_run is null then
+    raise exception 'Say whether the run is a dry run (true: it only counts) or a real one (false).' using errcode = '22004';
+  end if;
+  if policy is not null and not exists (select from app_public.retention_policies p where p.name = request_retention_run.policy) then
+    raise exception 'There is no retention policy "%".', policy using errcode = 'P0002';
+  end if;
+  -- The same refusal the runner makes (app_private.start_retention_run), said before the job is queued.
+  if not dry_run and judged_at > pg_catalog.now() then
+    raise exception 'A retention run cannot act as of % : that is in the future, and rows would go before their time. Only a dry run may look ahead.', judged_at
+      using errcode = '22023';
+  end if;
+  -- One queue: runs asked for one after the other run one after the other, not refused by each other.
+  select j.id into job_id from graphile_worker.add_job('retention_run',
+    pg_catalog.json_strip_nulls(pg_catalog.json_build_object(
+      'policy', policy, 'dryRun', dry_run, 'asOf', judged_at, 'startedBy', app_public.current_user_id())),
+    queue_name => 'retention_run', max_attempts => 1) j;
+  return job_id;
+end;
+$$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
+comment on function app_public.request_retention_run(text, boolean, timestamptz) is
+  E'Queues a retention run for the worker (one policy, or every enabled policy when policy is null), as of asOf (now by default): a dry run by default, which only counts. Admins only; refused for an unknown policy and, unless a dry run, as of a future instant. Returns the worker job''s id; the run appears in the run log, started by the caller, once the worker has done it.';
+
+revoke all on function app_public.request_retention_run(text, boolean, timestamptz) from public;
+grant execute on function app_public.request_retention_run(text, boolean, timestamptz) to custodian_admin;
+--! EndIncluded retention/request-run.sql
+
+--! Included domain/constraint-words.sql
+-- Words for every constraint and unique index a writer can break, one home.
+-- The API's error formatter (src/server/mask-error.ts) reads them once and
+-- answers a check, unique, foreign-key or exclusion violation with the
+-- sentence here (naming the field as the API spells it, and the rule),
+-- keeping the SQLSTATE for programs. test/api/plain-errors.test.ts fails
+-- when a constraint of an exposed table has no words.
+
+create or replace function app_private.constraint_words()
+returns table (table_name text, constraint_name text, words text) as $$
+  values
+    -- users
+    ('app_public.users', 'users_pkey', 'A user with this rowId already exists.'),
+    ('app_public.users', 'users_email_key', 'Another user already has this email; each email signs in one user.'),
+    ('app_public.users', 'users_email_check', 'A user''s email must look like name@example.com (no spaces, one @, a dot in the domain).'),
+    ('app_public.users', 'users_display_name_check', 'A user''s displayName must be 1 to 200 characters, not only spaces.'),
+    ('app_public.users', 'users_id_role_key', 'A user with this rowId and role already exists.'),
+    -- billing_plans
+    ('app_public.billing_plans', 'billing_plans_pkey', 'A billing plan with this rowId already exists.'),
+    ('app_public.billing_plans', 'billing_plans_name_key', 'Another billing plan already has this name; plan names are unique.'),
+    ('app_public.billing_plans', 'billing_plans_name_check', 'A billing plan''s name must be 1 to 100 characters, not only spaces.'),
+    ('app_public.billing_plans', 'billing_plans_currency_check', 'A billing plan''s currency must be a three-letter ISO 4217 code in capitals, such as EUR.'),
+    ('app_public.billing_plans', 'billing_plans_included_minutes_check', 'A billing plan''s includedMinutes may not be negative.'),
+    ('app_public.billing_plans', 'billing_plans_monthly_fee_minor_check', 'A billing plan''s monthlyFeeMinor may not be negative.'),
+    ('app_public.billing_plans', 'billing_plans_price_per_extra_minute_minor_check', 'A billing plan''s pricePerExtraMinuteMinor may not be negative.'),
+    ('app_public.billing_plans', 'billing_plans_monthly_fee_minor_bound', 'A billing plan''s monthlyFeeMinor may be at most 100,000,000 minor units (1,000,000.00 of the currency).'),
+    ('app_public.billing_plans', 'billing_plans_price_per_extra_minute_minor_bound', 'A billing plan''s pricePerExtraMinuteMinor may be at most 1,000,000 minor units (10,000.00 of the currency).'),
+    -- provider_rates
+    ('app_public.provider_rates', 'provider_rates_pkey', 'A provider rate with this rowId already exists.'),
+    ('app_public.provider_rates', 'provider_rates_provider_model_effective_from_key', 'This provider and model already have a rate from this effectiveFrom; change that rate or pick another instant.'),
+    ('app_public.provider_rates', 'provider_rates_cost_per_minute_minor_check', 'A provider rate''s costPerMinuteMinor may not be negative.'),
+    ('app_public.provider_rates', 'provider_rates_currency_check', 'A provider rate''s currency must be a three-letter ISO 4217 code in capitals, such as USD.'),
+    ('app_public.provider_rates', 'provider_rates_model_check', 'A provider rate''s model must be 1 to 100 characters, not only spaces.'),
+    ('app_public.provider_rates', 'provider_rates_provider_check', 'A provider rate''s provider must be 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (such as deepgram).'),
+    -- coach_profiles
+    ('app_public.coach_profiles', 'coach_profiles_pkey', 'A coach profile with this rowId already exists.'),
+    ('app_public.coach_profiles', 'coach_profiles_user_id_key', 'This user already has a coach profile; a coach has one (delete it first to make another).'),
+    ('app_public.coach_profiles', 'coach_profiles_bio_check', 'A coach profile''s bio may be at most 5,000 characters.'),
+    ('app_public.coach_profiles', 'coach_profiles_display_name_check', 'A coach profile''s displayName must be 1 to 200 characters, not only spaces.'),
+    ('app_public.coach_profiles', 'coach_profiles_timezone_check', 'A coach profile''s timezone must be an IANA time zone name, such as Europe/Berlin or UTC.'),
+    ('app_public.coach_profiles', 'coach_profiles_user_role_check', 'A coach profile''s user must have the role coach.'),
+    ('app_public.coach_profiles', 'coach_profiles_deletion_state', 'A coach profile''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteCoachProfile and restoreCoachProfile.'),
+    ('app_public.coach_profiles', 'coach_profiles_plan_id_fkey', 'A coach profile''s planId must name an existing billing plan, and a billing plan that coach profiles use cannot be deleted.'),
+    ('app_public.coach_profiles', 'coach_profiles_user_id_user_role_fkey', 'A coach profile''s userId must name an existing user whose role is coach, and a user with a coach profile cannot be deleted or change role.'),
+    ('app_public.coach_profiles', 'coach_profiles_deleted_by_fkey', 'A coach profile''s deletedBy must name an existing user.'),
+    -- clients
+    ('app_public.clients', 'clients_pkey', 'A client with this rowId already exists.'),
+    ('app_public.clients', 'clients_coach_email_key', 'This coach already has a client with this email; each client of a coach has their own email.'),
+    ('app_public.clients', 'clients_id_coach_profile_id_key', 'A client with this rowId already exists.'),
+    ('app_public.clients', 'clients_email_check', 'A client''s email must look like name@example.com (no spaces, one @, a dot in the domain).'),
+    ('app_public.clients', 'clients_full_name_check', 'A client''s fullName must be 1 to 200 characters, not only spaces.'),
+    ('app_public.clients', 'clients_notes_check', 'A client''s notes may be at most 20,000 characters.'),
+    ('app_public.clients', 'clients_phone_check', 'A client''s phone must be 5 to 30 digits, spaces, dots, dashes or brackets, with an optional leading +.'),
+    ('app_public.clients', 'clients_deletion_state', 'A client''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteClient and restoreClient.'),
+    ('app_public.clients', 'clients_coach_profile_id_fkey', 'A client''s coachProfileId must name an existing coach profile.'),
+    ('app_public.clients', 'clients_deleted_by_fkey', 'A client''s deletedBy must name an existing user.'),
+    -- coaching_sessions
+    ('app_public.coaching_sessions', 'coaching_sessions_pkey', 'A coaching session with this rowId already exists.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_id_coach_profile_id_key', 'A coaching session with this rowId already exists.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_audio_duration_seconds_check', 'A coaching session''s audioDurationSeconds may not be negative.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_audio_object_key_check', 'A coaching session''s audioObjectKey must be 1 to 1,024 characters, not only spaces.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_title_check', 'A coaching session''s title must be 1 to 300 characters, not only spaces.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_deletion_state', 'A coaching session''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteCoachingSession and restoreCoachingSession.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_client_id_coach_profile_id_fkey', 'A coaching session''s clientId must name an existing client of the same coach.'),
+    ('app_public.coaching_sessions', 'coaching_sessions_deleted_by_fkey', 'A coaching session''s deletedBy must name an existing user.'),
+    -- transcriptions
+    ('app_public.transcriptions', 'transcriptions_pkey', 'A transcription with this rowId already exists.'),
+    ('app_public.transcriptions', 'transcriptions_id_coach_profile_id_key', 'A transcription with this rowId already exists.'),
+    ('app_public.transcriptions', 'transcriptions_id_session_id_key', 'A transcription with this rowId already exists.'),
+    ('app_public.transcriptions', 'transcriptions_billed_duration_seconds_check', 'A transcription''s billedDurationSeconds may not be negative.'),
+    ('app_public.transcriptions', 'transcriptions_check', 'A transcription''s retryOf may not name the transcription itself.'),
+    ('app_public.transcriptions', 'transcriptions_check1', 'A transcription''s finishedAt may not be before its startedAt.'),
+    ('app_public.transcriptions', 'transcriptions_completed_has_billed_duration', 'A completed transcription needs billedDurationSeconds.'),
+    ('app_public.transcriptions', 'transcriptions_error_message_check', 'A transcription''s errorMessage may be at most 2,000 characters.'),
+    ('app_public.transcriptions', 'transcriptions_language_check', 'A transcription''s language must be a language tag such as en or pt-BR.'),
+    ('app_public.transcriptions', 'transcriptions_model_check', 'A transcription''s model must be 1 to 100 characters, not only spaces.'),
+    ('app_public.transcriptions', 'transcriptions_provider_check', 'A transcription''s provider must be 1 to 63 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (such as deepgram).'),
+    ('app_public.transcriptions', 'transcriptions_deletion_state', 'A transcription''s isDeleted, deletedAt and deletion batch must agree; delete and restore it with deleteTranscription and restoreTranscription.'),
+    ('app_public.transcriptions', 'transcriptions_session_id_coach_profile_id_fkey', 'A transcription''s sessionId must name an existing coaching session of the same coach.'),
+    ('app_public.transcriptions', 'transcriptions_retry_of_session_id_fkey', 'A transcription''s retryOf must name an earlier transcription of the same session.'),
+    ('app_public.transcriptions', 'transcriptions_requested_by_fkey', 'A transcription''s requestedBy must name an existing user.'),
+    ('app_public.transcriptions', 'transcriptions_deleted_by_fkey', 'A transcription''s deletedBy must name an existing user.'),
+    -- usage_events
+    ('app_public.usage_events', 'usage_events_pkey', 'A usage event with this rowId already exists.'),
+    ('app_public.usage_events', 'usage_events_one_per_attempt', 'This transcription attempt already has its usage event; an attempt is metered once.'),
+    ('app_public.usage_events', 'usage_events_one_void_per_event', 'This usage event is already voided; an event can be voided once.'),
+    ('app_public.usage_events', 'usage_events_corrects_event_id_fkey', 'A usage event''s correctsEventId must name an existing usage event, and an event that a correction names cannot be deleted.'),
+    -- usage_daily
+    ('app_public.usage_daily', 'usage_daily_key', 'The daily usage already has a row for this day, coach, plan, provider, model and billing month.'),
+    -- billing_months
+    ('app_public.billing_months', 'billing_months_pkey', 'This month is already closed.'),
+    ('app_public.billing_months', 'billing_months_month_check', 'A billing month must be the first day of a month, such as 2026-11-01.'),
+    -- invoices
+    ('app_public.invoices', 'invoices_pkey', 'This coach already has an invoice for this month.'),
+    ('app_public.invoices', 'invoices_closed_at_check', 'A frozen invoice must say when its month was closed (closedAt).'),
+    ('app_public.invoices', 'invoices_month_fkey', 'An invoice''s month must be a closed billing month, and a closed month with invoices cannot be deleted.'),
+    -- legal_holds
+    ('app_public.legal_holds', 'legal_holds_pkey', 'A legal hold with this rowId already exists.'),
+    ('app_public.legal_holds', 'legal_holds_client_id_fkey', 'A legal hold''s clientId must name an existing client, and a client under a legal hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_user_id_fkey', 'A legal hold''s userId must name an existing user, and a user under a legal hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_coach_profile_id_fkey', 'A legal hold''s coachProfileId must name an existing coach profile, and a coach profile under a legal hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_placed_by_fkey', 'A legal hold''s placedBy must name an existing user, and a user who placed a hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_released_by_fkey', 'A legal hold''s releasedBy must name an existing user, and a user who released a hold cannot be deleted.'),
+    ('app_public.legal_holds', 'legal_holds_reason_check', 'A legal hold''s reason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.legal_holds', 'legal_holds_release_reason_check', 'A legal hold''s releaseReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.legal_holds', 'legal_holds_one_target', 'A legal hold covers exactly one of clientId, userId or coachProfileId.'),
+    ('app_public.legal_holds', 'legal_holds_release_state', 'A legal hold is released with a reason: releasedAt and releaseReason go together (use releaseLegalHold).'),
+    -- data_subject_requests
+    ('app_public.data_subject_requests', 'data_subject_requests_pkey', 'A data-subject request with this rowId already exists.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_client_id_fkey', 'A data-subject request''s clientId must name an existing client, and a client with requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_user_id_fkey', 'A data-subject request''s userId must name an existing user, and a user with requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_filed_by_fkey', 'A data-subject request''s filedBy must name an existing user, and a user who filed requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_verified_by_fkey', 'A data-subject request''s verifiedBy must name an existing user, and a user who verified requests cannot be deleted.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_extension_months_check', 'A data-subject request''s extensionMonths must be 0, 1 or 2: the deadline can be extended by at most two months (Art. 12(3)).'),
+    ('app_public.data_subject_requests', 'data_subject_requests_extension_reason_check', 'A data-subject request''s extensionReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_verification_check', 'A data-subject request''s verification must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_rejection_reason_check', 'A data-subject request''s rejectionReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_one_subject', 'A data-subject request is about exactly one person: give either clientId or userId.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_extension_has_reason', 'Extending a data-subject request''s deadline needs an extensionReason, and only an extension has one.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_verified_state', 'A data-subject request is verified, in progress or completed only with its verification: say how the person''s identity was checked.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_rejection_has_reason', 'Rejecting a data-subject request needs a rejectionReason, and only a rejected request has one.'),
+    ('app_public.data_subject_requests', 'data_subject_requests_closed_state', 'A data-subject request''s closedAt is set by the database when it is completed or rejected.'),
+    -- consents
+    ('app_public.consents', 'consents_pkey', 'A consent record with this rowId already exists.'),
+    ('app_public.consents', 'consents_client_id_fkey', 'A consent''s clientId must name an existing client.'),
+    ('app_public.consents', 'consents_recorded_by_fkey', 'A consent''s recordedBy must name an existing user, and a user who recorded consents cannot be deleted.'),
+    ('app_public.consents', 'consents_wording_version_check', 'A consent''s wordingVersion must be 1 to 100 characters, not only spaces.'),
+    ('app_public.consents', 'consents_wording_sha256_check', 'A consent''s wordingSha256 must be the SHA-256 of the text shown, as 64 lowercase hex digits.'),
+    ('app_public.consents', 'consents_grant_has_wording', 'Granting consent needs the wording the client was shown: wordingVersion and wordingSha256.'),
+    ('app_public.consents', 'consents_wording_pair', 'A consent''s wordingVersion and wordingSha256 go together: give both or neither.'),
+    -- processing_restrictions
+    ('app_public.processing_restrictions', 'processing_restrictions_pkey', 'A restriction with this rowId already exists.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_client_id_fkey', 'A restriction''s client must exist, and a client with a restriction on record cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_request_id_fkey', 'A restriction''s requestId must name an existing data-subject request, and a request with a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_placed_by_fkey', 'A restriction''s placedBy must name an existing user, and a user who placed a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lifted_by_fkey', 'A restriction''s liftedBy must name an existing user, and a user who lifted a restriction cannot be deleted.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_reason_check', 'A restriction''s reason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lift_reason_check', 'A restriction''s liftReason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.processing_restrictions', 'processing_restrictions_lift_state', 'A restriction is lifted with a reason: liftedAt and liftReason go together (use liftProcessingRestriction).'),
+    -- data_subject_erasures (written by eraseDataSubject only)
+    ('app_public.data_subject_erasures', 'data_subject_erasures_pkey', 'An erasure record with this rowId already exists.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_request_id_key', 'This erasure request has already been run; a request is erased once.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_request_id_fkey', 'An erasure record''s requestId must name an existing data-subject request.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_erased_by_fkey', 'An erasure record''s erasedBy must name an existing user, and a user who erased cannot be deleted.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_overridden_hold_id_fkey', 'An erasure record''s overriddenHoldId must name an existing legal hold.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_override_reason_check', 'An override reason must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_override_has_hold', 'An override reason is given exactly when a legal hold was overridden.'),
+    ('app_public.data_subject_erasures', 'data_subject_erasures_counts_check', 'An erasure''s counts cannot be negative.'),
+    -- data_subject_exports
+    ('app_public.data_subject_exports', 'data_subject_exports_pkey', 'An export with this rowId already exists.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_one_per_request', 'This request has its export already; ask with requestDataSubjectExport, which gives the same export again.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_request_id_fkey', 'An export''s requestId must name an existing data-subject request.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_requested_by_fkey', 'An export''s requestedBy must name an existing user, and a user who asked for exports cannot be deleted.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_byte_size_check', 'An export''s byteSize must be at least one byte.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_sha256_check', 'An export''s sha256 must be 64 lowercase hexadecimal digits.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_built_state', 'An export is built with its builtAt, expiresAt, byteSize, sha256 and manifest together, or has none of them.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_expiry_window', 'An export expires after it is built and at most 90 days after.'),
+    ('app_public.data_subject_exports', 'data_subject_exports_deleted_after_built', 'Only a built export''s bytes can be deleted.'),
+    -- retention
+    ('app_public.retention_policies', 'retention_policies_pkey', 'A retention policy with this name already exists.'),
+    ('app_public.retention_policies', 'retention_policies_name_check', 'A retention policy''s name must be snake_case: a lowercase letter, then 2 to 62 lowercase letters, digits or underscores.'),
+    ('app_public.retention_policies', 'retention_policies_category_check', 'A retention policy''s category must be 3 to 200 characters, not only spaces.'),
+    ('app_public.retention_policies', 'retention_policies_period_check', 'A retention policy''s period must be more than zero (for example 90 days).'),
+    ('app_public.retention_policies', 'retention_policies_description_check', 'A retention policy''s description must be 3 to 2,000 characters, not only spaces.'),
+    ('app_public.retention_policies', 'retention_policies_period_state', 'A retention policy has a period exactly when it does not keep its rows forever: give a period, or keep_forever without one.'),
+    ('app_public.retention_policies', 'retention_policies_anonymize_columns_state', 'Only an anonymize policy has anonymizeColumns.'),
+    ('app_public.retention_runs', 'retention_runs_pkey', 'A retention run with this rowId already exists.'),
+    ('app_public.retention_runs', 'retention_runs_one_running', 'Another retention run is running; only one runs at a time.'),
+    ('app_public.retention_runs', 'retention_runs_status_check', 'A retention run''s status is running, finished or failed.'),
+    ('app_public.retention_runs', 'retention_runs_policy_name_fkey', 'A retention run''s policyName must name an existing retention policy, and a policy that has run cannot be deleted (disable it instead).'),
+    ('app_public.retention_runs', 'retention_runs_started_by_fkey', 'A retention run''s startedBy must name an existing user.'),
+    ('app_public.retention_runs', 'retention_runs_task_check', 'A retention run''s task must be 1 to 200 characters.'),
+    ('app_public.retention_runs', 'retention_runs_finished_state', 'A retention run has finishedAt exactly when it is no longer running.'),
+    ('app_public.retention_runs', 'retention_runs_error_state', 'Only a failed retention run has an error.'),
+    ('app_public.retention_run_policies', 'retention_run_policies_pkey', 'This run already has a row for this policy.'),
+    ('app_public.retention_run_policies', 'retention_run_policies_run_id_fkey', 'A run''s policy row must belong to an existing retention run.'),
+    ('app_public.retention_run_policies', 'retention_run_policies_policy_name_fkey', 'A run''s policy row must name an existing retention policy, and a policy that has run cannot be deleted (disable it instead).'),
+    ('app_public.retention_run_policies', 'retention_run_policies_status_check', 'A run''s policy row is running, finished, failed or skipped.'),
+    ('app_public.retention_run_policies', 'retention_run_policies_counts_check', 'A run''s counts cannot be negative.'),
+    ('app_public.retention_run_policies', 'retention_run_policies_finished_state', 'A run''s policy row has finishedAt exactly when it is no longer running.'),
+    ('app_public.retention_archives', 'retention_archives_pkey', 'An archive with this rowId is already recorded.'),
+    ('app_public.retention_archives', 'retention_archives_kind_check', 'An archive''s kind is rows or audit_partition.'),
+    ('app_public.retention_archives', 'retention_archives_policy_name_fkey', 'An archive''s policyName must name an existing retention policy, and a policy with archives cannot be deleted (disable it instead).'),
+    ('app_public.retention_archives', 'retention_archives_run_id_fkey', 'An archive''s runId must name an existing retention run.'),
+    ('app_public.retention_archives', 'retention_archives_store_check', 'An archive''s store must be 1 to 1,000 characters.'),
+    ('app_public.retention_archives', 'retention_archives_row_count_check', 'An archive''s rowCount cannot be negative.'),
+    ('app_public.retention_archives', 'retention_archives_written_state', 'An archive has its manifest exactly when it has been written (writtenAt).'),
+    ('app_public.retention_archives', 'retention_archives_verified_after_written', 'An archive is verified only after it is written.'),
+    ('app_public.retention_archives', 'retention_archives_removed_after_verified', 'An archive''s rows are removed only after it is verified.'),
+    -- governance
+    ('governance.hard_deletions', 'hard_deletions_reason_check', 'A hard delete''s reason must be 3 to 2,000 characters, not only spaces.')
+$$ language sql immutable;
+comment on function app_private.constraint_words() is
+  E'The sentence a user reads when a write breaks a constraint or unique index: one row per (table, constraint), naming the field as the API spells it and the rule.';
+
+-- The API server reads them once, as itself, before any request role is set.
+revoke all on function app_private.constraint_words() from public;
+grant execute on function app_private.constraint_words() to custodian_authenticator;
+--! EndIncluded domain/constraint-words.sql
 --! Included gdpr/classify-custodian.sql
 -- The map of personal data for Custodian's own tables: every text, varchar,
 -- citext and jsonb column (test/gdpr/personal-data-map.test.ts fails on one
