@@ -34,3 +34,13 @@ test("the worker's crontab rolls usage up every 10 minutes, one run at a time", 
   }
   expect(aggregate[0]!.options).toMatchObject({ maxAttempts: 1, jobKey: "usage_aggregate" });
 });
+
+test("the daily retention run shares its queue with the runs admins ask for, so that one waits for the other", async () => {
+  const { parseCrontab } = await import("graphile-worker");
+  const crontab = parseCrontab(fs.readFileSync(path.join(projectRoot, "worker", "crontab"), "utf8"));
+  const retention = crontab.filter((item) => item.task === "retention_run");
+  expect(retention).toHaveLength(1);
+  expect(retention[0]!.options).toMatchObject({ maxAttempts: 1, queueName: "retention_run" });
+  const asked = fs.readFileSync(path.join(projectRoot, "migrations", "fixtures", "retention", "request-run.sql"), "utf8");
+  expect(asked).toContain("queue_name => 'retention_run'");
+});
