@@ -1,2 +1,0 @@
--- Issue 17 exports: the queries the streaming exports read through a cursor.
---!include exports/exports.sql
