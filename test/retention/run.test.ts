@@ -42,8 +42,9 @@ afterAll(async () => {
 const env = (extra: Record<string, string> = {}) => testEnvironment({ ARCHIVE_DIR: archive.dir, ...extra });
 const plant = (deletedAt: string, label: string) => committed(pool, (client) => plantDeletedClient(client, coach, deletedAt, label));
 
+/** This file's newest run: its runs are as of AS_OF (other files run as of their own instants, and may run at the same time). */
 async function latestRun() {
-  return (await pool.query("select * from app_public.retention_runs order by started_at desc limit 1")).rows[0];
+  return (await pool.query("select * from app_public.retention_runs where as_of = $1 order by started_at desc limit 1", [AS_OF])).rows[0];
 }
 
 async function figures(runId: string, policy: string) {
@@ -305,7 +306,7 @@ test("bad input is refused before anything runs: a missing archive directory, an
 
 test("the worker's retention_run task (daily in the crontab) runs the policies, each write attributed to its job", async () => {
   const crontab = fs.readFileSync(path.join(projectRoot, "worker", "crontab"), "utf8");
-  expect(crontab).toMatch(/^\d+ \d+ \* \* \* retention_run \?max=1&jobKey=retention_run$/m);
+  expect(crontab).toMatch(/^\d+ \d+ \* \* \* retention_run \?max=1&jobKey=retention_run&queue=retention_run$/m);
   const clientId = (await pool.query("select id from app_public.clients where full_name = 'Client no-store' and coach_profile_id = $1", [coach.profileId])).rows[0].id;
   const { rows: [job] } = await pool.query("select id from graphile_worker.add_job('retention_run', $1::json)",
     [JSON.stringify({ policy: "soft_deleted_clients", asOf: AS_OF })]);
@@ -334,13 +335,15 @@ test("a run of every policy anonymizes transcript text past its period (not a he
     return { held: other.id as string, old: await transcribe(coach.clientId), heldTranscription: await transcribe(other.id) };
   });
   holds.push(await holdClient(pool, held));
-  // The usage captured from the 1997 attempts (and any priced from them): kept forever, however old.
+  // The usage captured from the 1997 attempts and priced from them: kept forever, however old. Rated
+  // first, as the worker does every minute, so that no record becomes an event between the two looks.
+  await pool.query("select * from app_private.rate_usage_records()");
   const usage = async () => ({
     records: (await pool.query("select to_jsonb(u) as row from app_private.usage_records u where coach_profile_id = $1 order by id", [coach.profileId])).rows,
     events: (await pool.query("select to_jsonb(u) as row from app_public.usage_events u where coach_profile_id = $1 order by id", [coach.profileId])).rows,
   });
   const usageBefore = await usage();
-  expect(usageBefore.records.filter((record) => String(record.row.finished_at).startsWith("1997"))).toHaveLength(2);
+  expect(usageBefore.events.filter((event) => String(event.row.occurred_at).startsWith("1997"))).toHaveLength(2);
 
   const result = await runCli(["retention", "run", "--as-of", AS_OF], env());
   expect(result.code).toBe(0);
