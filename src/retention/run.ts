@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import type pg from "pg";
 import type { ArchiveStore } from "../archive/store.ts";
 import { UserError } from "../errors.ts";
 import { archiveThenRemove, resumePendingArchives, type ArchivingContext } from "./archive-batch.ts";
+import { archiveExpiredAuditPartitions } from "./audit-partitions.ts";
 import { runRefusals, type RetentionPolicy, type RunPolicyRow, type RunRow } from "./policy.ts";
 import { inRunTransaction, type Attribution } from "./transaction.ts";
 
@@ -35,8 +35,6 @@ export interface RunSummary {
   run: RunRow;
   policies: RunPolicyRow[];
 }
-
-const auditPartitionsModule = new URL("./audit-partitions.ts", import.meta.url);
 
 /**
  * A retention run: every enabled policy (or the one named) at one instant, in
@@ -158,20 +156,13 @@ async function actOn(client: pg.ClientBase, store: ArchiveStore, run: RunRow, po
 
 /** audit.events leaves by whole monthly partitions, archived with their seals: the partitions part's entry point. */
 async function auditPartitions(client: pg.ClientBase, store: ArchiveStore, run: RunRow, policy: RetentionPolicy, options: RetentionRunOptions) {
-  if (!fs.existsSync(auditPartitionsModule)) {
-    return { status: "skipped" as const, note: "Audit events leave by whole archived partitions (src/retention/audit-partitions.ts), which this build does not have yet: nothing was done.", error: null };
-  }
-  const { archiveExpiredAuditPartitions } = await import(auditPartitionsModule.href);
-  const result = await archiveExpiredAuditPartitions(client, store, { runId: run.id, asOf: run.as_of, dryRun: options.dryRun }) as {
-    partitionsArchived: number; rowsArchived: number; partitionsDropped: number; rowsDropped?: number; spared: unknown[];
-  };
-  const rowsDropped = result.rowsDropped ?? (result.partitionsDropped > 0 ? result.rowsArchived : 0);
+  const result = await archiveExpiredAuditPartitions(client, store, { runId: run.id, asOf: run.as_of, dryRun: options.dryRun });
   await inRunTransaction(client, options.attribute, () => client.query(
     "select app_private.add_retention_figures($1, $2, archived => $3, deleted => $4, archives => $5)",
-    [run.id, policy.name, result.rowsArchived, rowsDropped, options.dryRun ? 0 : result.partitionsArchived]));
+    [run.id, policy.name, result.rowsArchived, result.rowsDropped, options.dryRun ? 0 : result.partitionsArchived]));
   return {
     status: "finished" as const,
-    note: `${result.partitionsArchived} partition(s) archived (${result.rowsArchived} events), ${result.partitionsDropped} dropped (${rowsDropped} events); ${result.spared.length} kept.`,
+    note: `${result.partitionsArchived} partition(s) archived (${result.rowsArchived} events), ${result.partitionsDropped} dropped (${result.rowsDropped} events); ${result.spared.length} kept.`,
     error: null,
   };
 }
