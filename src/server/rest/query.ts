@@ -139,3 +139,15 @@ export function requireSignIn(req: Request, res: Response): boolean {
   res.status(401).json({ error: "Sign in: send 'Authorization: Bearer <token>'." });
   return false;
 }
+
+/**
+ * True for a signed-in admin or auditor; otherwise answers 401 or 403 with
+ * `refusal` and returns false. The tables' policies refuse the others anyway:
+ * this says so in words instead of an empty answer.
+ */
+export function requireStaff(req: Request, res: Response, refusal: string): boolean {
+  if (!requireSignIn(req, res)) return false;
+  if (req.claims!.role === "admin" || req.claims!.role === "auditor") return true;
+  res.status(403).json({ error: refusal });
+  return false;
+}

@@ -1,6 +1,6 @@
 import express, { type Request, type Response } from "express";
 import type { Pool } from "pg";
-import { getOnly, readQuery, requireSignIn, type Parameter } from "./query.ts";
+import { getOnly, readQuery, requireStaff, type Parameter } from "./query.ts";
 import { streamRows } from "./stream-rows.ts";
 
 interface Endpoint {
@@ -59,11 +59,7 @@ export function retentionRoutes(pool: Pool): express.Router {
   const router = express.Router();
   for (const [name, endpoint] of Object.entries(endpoints)) {
     getOnly(router, `/api/v1/retention/${name}`, async (req: Request, res: Response) => {
-      if (!requireSignIn(req, res)) return;
-      if (req.claims!.role !== "admin" && req.claims!.role !== "auditor") {
-        res.status(403).json({ error: "Retention policies, previews and runs are for admins and auditors." });
-        return;
-      }
+      if (!requireStaff(req, res, "Retention policies, previews and runs are for admins and auditors.")) return;
       const { values, format } = readQuery(req.query, endpoint.parameters, ["json", "csv", "jsonl"] as const);
       await streamRows(pool, req, res, {
         sql: endpoint.sql,

@@ -1,6 +1,6 @@
 import express, { type Request, type Response } from "express";
 import type { Pool } from "pg";
-import { getOnly, readQuery, requireSignIn, type Parameter } from "./query.ts";
+import { getOnly, readQuery, requireSignIn, requireStaff, type Parameter } from "./query.ts";
 import { streamRows } from "./stream-rows.ts";
 
 export interface Endpoint {
@@ -13,11 +13,10 @@ export interface Endpoint {
 
 function route(pool: Pool, endpoint: Endpoint, staffOnly: boolean) {
   return async (req: Request, res: Response) => {
-    if (!requireSignIn(req, res)) return;
-    if (staffOnly && req.claims!.role !== "admin" && req.claims!.role !== "auditor") {
-      res.status(403).json({ error: "Billing analytics across coaches are for admins and auditors." });
-      return;
-    }
+    const allowed = staffOnly
+      ? requireStaff(req, res, "Billing analytics across coaches are for admins and auditors.")
+      : requireSignIn(req, res);
+    if (!allowed) return;
     const { values, format } = readQuery(req.query, endpoint.parameters, ["json", "csv", "jsonl"] as const);
     await streamRows(pool, req, res, {
       sql: endpoint.sql,
