@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { parseStrictCsv } from "../support/csv.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
@@ -51,33 +52,9 @@ function parseJsonLines(text: string): ExportedEvent[] {
   return text.slice(0, -1).split("\n").map((line) => JSON.parse(line));
 }
 
-/** RFC 4180: fields separated by commas, records by CRLF; a quoted field may hold commas, line breaks and "" for ". */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") record.push(field), (field = "");
-    else if (char === "\r" && text[i + 1] === "\n") {
-      record.push(field), records.push(record);
-      (record = []), (field = ""), i++;
-    } else field += char;
-  }
-  if (quoted) throw new Error("CSV ends inside a quoted field");
-  if (field !== "" || record.length > 0) throw new Error("CSV does not end with CRLF");
-  return records;
-}
-
 /** CSV rows as objects like the JSON Lines ones: JSON columns parsed, empty fields null. */
 function csvEvents(text: string): { header: string[]; events: ExportedEvent[] } {
-  const [header, ...rows] = parseCsv(text);
+  const [header, ...rows] = parseStrictCsv(text);
   const events = rows.map((row) => {
     expect(row).toHaveLength(header!.length);
     return Object.fromEntries(header!.map((name, i) => {

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { parseStrictCsv } from "../support/csv.ts";
 import { becomeUser, closeRootPool, errorOf, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
@@ -75,29 +76,6 @@ async function getText(name: string, parameters: Record<string, string>, token: 
 
 const jsonLines = (text: string): Row[] => (text === "" ? [] : text.replace(/\n$/, "").split("\n").map((line) => JSON.parse(line)));
 
-/** RFC 4180: fields separated by commas, records by CRLF; a quoted field may hold commas, line breaks and "" for ". */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") record.push(field), (field = "");
-    else if (char === "\r" && text[i + 1] === "\n") {
-      record.push(field), records.push(record);
-      (record = []), (field = ""), i++;
-    } else field += char;
-  }
-  if (quoted || field !== "" || record.length > 0) throw new Error("CSV does not end with CRLF");
-  return records;
-}
-
 const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 /** Numbers compare by value (bigint and numeric come as strings, in full), everything else as it is. */
 const normal = (value: unknown) => (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value);
@@ -115,7 +93,7 @@ function sqlRows(actor: Actor, sql: string, params: unknown[]): Promise<Row[]> {
 
 /** A CSV export's rows in the shape of JSON Lines rows: empty is null, JSON columns parsed, the rest text. */
 function csvAsJson(text: string, like: Row[]): Row[] {
-  const [header, ...records] = parseCsv(text);
+  const [header, ...records] = parseStrictCsv(text);
   return records.map((record, i) =>
     Object.fromEntries(header!.map((name, column) => {
       const cell = record[column]!;

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { parseStrictCsv } from "../support/csv.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
@@ -142,36 +143,12 @@ async function getJson(path: string, parameters: Record<string, string>, token: 
   return JSON.parse(text);
 }
 
-/** RFC 4180: fields separated by commas, records by CRLF; a quoted field may hold commas, line breaks and "" for ". */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") record.push(field), (field = "");
-    else if (char === "\r" && text[i + 1] === "\n") {
-      record.push(field), records.push(record);
-      (record = []), (field = ""), i++;
-    } else field += char;
-  }
-  if (quoted) throw new Error("CSV ends inside a quoted field");
-  if (field !== "" || record.length > 0) throw new Error("CSV does not end with CRLF");
-  return records;
-}
-
 /** A 200 CSV answer as its header and rows. */
 async function getCsv(path: string, parameters: Record<string, string>, token: string): Promise<{ header: string[]; rows: string[][] }> {
   const response = await get(path, { ...parameters, format: "csv" }, token);
   const text = await response.text();
   if (response.status !== 200) throw new Error(`${response.status}: ${text}`);
-  const [header, ...rows] = parseCsv(text);
+  const [header, ...rows] = parseStrictCsv(text);
   for (const row of rows) expect(row).toHaveLength(header!.length);
   return { header: header!, rows };
 }
@@ -284,7 +261,7 @@ describe("GET /api/v1/usage", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(response.headers.get("content-disposition")).toBe('attachment; filename="usage-events.csv"');
-    const [header, ...rows] = parseCsv(await response.text());
+    const [header, ...rows] = parseStrictCsv(await response.text());
     expect(header).toEqual(columns);
     expect(rows).toEqual((await getJson("/api/v1/usage", march(), tokens.a)).map(asCsv));
     expect(rows[1]).toEqual([
@@ -387,7 +364,7 @@ describe("GET /api/v1/admin/analytics/usage", () => {
     const response = await get(analytics("usage"), { ...march(), format: "csv" }, tokens.admin);
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(response.headers.get("content-disposition")).toBe('attachment; filename="usage.csv"');
-    expect(parseCsv(await response.text())).toEqual([columns, ...byDay().map(asCsv)]);
+    expect(parseStrictCsv(await response.text())).toEqual([columns, ...byDay().map(asCsv)]);
     const weekly = await getCsv(analytics("usage"), { ...march(), granularity: "week" }, tokens.auditor);
     expect(weekly.rows).toEqual([
       [day("02-28"), "3", "2", "1", "0", "0", "3.25", "2.75", "9", "19.500000", "-10.500000"],
@@ -418,7 +395,7 @@ describe("GET /api/v1/admin/analytics/revenue", () => {
     expect(await getJson(analytics("revenue"), march(), tokens.auditor)).toEqual([summary]);
     const response = await get(analytics("revenue"), { ...march(), format: "csv" }, tokens.admin);
     expect(response.headers.get("content-disposition")).toBe('attachment; filename="revenue.csv"');
-    expect(parseCsv(await response.text())).toEqual([columns, ["18", "24.000000", "-6.000000", "-0.3333"]]);
+    expect(parseStrictCsv(await response.text())).toEqual([columns, ["18", "24.000000", "-6.000000", "-0.3333"]]);
   });
 
   test("a range without usage has zero revenue and no ratio", async () => {
@@ -460,7 +437,7 @@ describe("GET /api/v1/admin/analytics/top-coaches", () => {
     expect(await getJson(analytics("top-coaches"), march(), tokens.auditor)).toEqual([topA(), topB()]);
     const response = await get(analytics("top-coaches"), { ...march(), format: "csv" }, tokens.admin);
     expect(response.headers.get("content-disposition")).toBe('attachment; filename="top-coaches.csv"');
-    expect(parseCsv(await response.text())).toEqual([columns, asCsv(topA()), asCsv(topB())]);
+    expect(parseStrictCsv(await response.text())).toEqual([columns, asCsv(topA()), asCsv(topB())]);
   });
 
   test("a limit that is not a whole number from 1 to 1000 is a 400", async () => {
