@@ -28,7 +28,14 @@ export async function createUser(client: Queryable, role: Actor["role"], label: 
   return { id: rows[0].id, role, email };
 }
 
+/**
+ * The tests' plan. The global set-up commits it before any test runs, so a
+ * test only reads it: an upsert from many files at once would make a
+ * repeatable-read test fail to serialize against another file's update.
+ */
 export async function testPlanId(client: Queryable): Promise<string> {
+  const found = await client.query("select id from app_public.billing_plans where name = 'Test plan'");
+  if (found.rows[0]) return found.rows[0].id;
   const { rows } = await client.query(
     `insert into app_public.billing_plans (name, monthly_fee_minor, included_minutes, price_per_extra_minute_minor)
      values ('Test plan', 2900, 300, 10)

@@ -4,7 +4,9 @@ import path from "node:path";
 import { withDatabase } from "../../src/db/connection-strings.ts";
 import { createDatabaseIfMissing } from "../../src/db/database.ts";
 import { startEmbeddedPostgres } from "../../src/db/embedded.ts";
+import pg from "pg";
 import { startCli } from "./cli.ts";
+import { testPlanId } from "./fixtures.ts";
 import { testEnvironment } from "./environment.ts";
 
 /**
@@ -26,5 +28,17 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TMP_DIR = dir;
   const api = await startCli(["start"], testEnvironment({ PORT: "0", DATA_DIR: dir }), /GraphQL\s+(http:\S+)\/graphql/);
   process.env.TEST_API_URL = api.match[1];
+  await commitTestPlan(databaseUrl);
   (globalThis as Record<string, unknown>).__custodianTest = { api, embedded, dir };
+}
+
+/** The plan every fixture coach is on, committed once so that tests only read it. */
+async function commitTestPlan(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await testPlanId(client);
+  } finally {
+    await client.end();
+  }
 }
