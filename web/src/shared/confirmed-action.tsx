@@ -8,13 +8,15 @@ type Outcome = { kind: "done" | "refused"; text: string } | null;
 /**
  * A form whose submit opens a dialog saying what will happen; only "Confirm"
  * calls the API; its answer, or the refusal in the API's words, is shown
- * under the form. Pages render it only for the roles that may act.
+ * under the form. Pages render it only for the roles that may act. The
+ * statement is rendered while the dialog is open, so figures still being read
+ * when it opened appear in it once they arrive.
  */
 export function ConfirmedAction({ title, effect, confirmLabel, run, children, id }: { title: string; effect: () => ReactNode; confirmLabel: string; run: () => Promise<string>; children: ReactNode; id: string }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome>(null);
-  const [statement, setStatement] = useState<ReactNode>(null);
+  const [confirming, setConfirming] = useState(false);
   const { ended } = useSession();
   return (
     <div className="action">
@@ -24,7 +26,7 @@ export function ConfirmedAction({ title, effect, confirmLabel, run, children, id
         onSubmit={(submit: FormEvent) => {
           submit.preventDefault();
           setOutcome(null);
-          setStatement(effect());
+          setConfirming(true);
           dialog.current?.showModal();
         }}
       >
@@ -38,9 +40,9 @@ export function ConfirmedAction({ title, effect, confirmLabel, run, children, id
           {outcome.text}
         </p>
       )}
-      <dialog ref={dialog} aria-labelledby={`${id}-title`} aria-describedby={`${id}-effect`}>
+      <dialog ref={dialog} onClose={() => setConfirming(false)} aria-labelledby={`${id}-title`} aria-describedby={`${id}-effect`}>
         <h2 id={`${id}-title`}>{title}?</h2>
-        <div id={`${id}-effect`}>{statement}</div>
+        <div id={`${id}-effect`}>{confirming && effect()}</div>
         <div className="dialog-buttons">
           <button type="button" onClick={() => dialog.current?.close()} autoFocus>
             Cancel

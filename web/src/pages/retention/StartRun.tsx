@@ -43,6 +43,7 @@ export function StartRun({ policies }: { policies: Policy[] }) {
   const when = asOf === null ? "now" : asOf === "invalid" ? "" : instant(asOf);
   const statement = () => {
     if (asOf === "invalid") return <p>“{asOfText}” is not an instant (2026-11-01 or 2026-11-01T10:00:00Z); the API will refuse it.</p>;
+    if (preview.status === "error") return <p data-effect="unknown">A {dryRun ? "dry run" : "run"} of {scope} as of {when}; its figures could not be read ({preview.message}).</p>;
     if (preview.status !== "done") return <p>A run of {scope} as of {when}; its figures are still being read.</p>;
     // A run of every policy skips the disabled ones; a policy named runs even when disabled.
     const rows = (preview.data.retentionPreview?.nodes ?? []).filter((row): row is Due => row !== null && (Boolean(policy) || Boolean(row.enabled)));
