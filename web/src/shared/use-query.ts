@@ -1,12 +1,13 @@
 import type { TadaDocumentNode } from "gql.tada";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { request, SessionEnded } from "./api.ts";
 import { useSession } from "./session.tsx";
 
 export type QueryState<Result> =
   | { status: "loading" }
   | { status: "error"; message: string }
-  | { status: "done"; data: Result };
+  /** `key`: the variables it answers, as JSON. */
+  | { status: "done"; data: Result; key?: string };
 
 /**
  * Runs a typed operation as the signed-in user whenever its variables change
@@ -26,7 +27,7 @@ export function useQuery<Result, Variables>(
     setState({ status: "loading" });
     if (skip) return;
     request(document, variables, session?.token ?? null).then(
-      (data) => live && setState({ status: "done", data }),
+      (data) => live && setState({ status: "done", data, key }),
       (error: Error) => {
         if (!live) return;
         if (error instanceof SessionEnded) ended("Your session has ended; sign in again.");
@@ -38,6 +39,20 @@ export function useQuery<Result, Variables>(
     };
   }, [document, key, session?.token, version, skip]);
   return state;
+}
+
+/**
+ * The data of the last answer for these `variables`, kept while the same
+ * question is read again (after a write): a form whose choices come from it
+ * keeps them meanwhile (a required select whose options vanish would refuse
+ * to submit). Another question starts empty.
+ */
+export function useLastData<Result>(state: QueryState<Result>, variables: unknown): Result | null {
+  const last = useRef<{ key: string; data: Result } | null>(null);
+  const key = JSON.stringify(variables);
+  // Right after the variables change, the state is still the last question's answer until the new read starts.
+  if (state.status === "done" && state.key === key) last.current = { key, data: state.data };
+  return last.current?.key === key ? last.current.data : null;
 }
 
 /**

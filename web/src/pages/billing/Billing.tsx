@@ -9,7 +9,7 @@ import { Link, useLocation } from "../../shared/router.tsx";
 import { useSession, useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { DataTable, type Column } from "../../shared/table.tsx";
-import { useQuery } from "../../shared/use-query.ts";
+import { useLastData, useQuery } from "../../shared/use-query.ts";
 import { CloseMonth, Invoices, IssueCredit, MonthlyRevenue, VoidEvent } from "./operations.ts";
 
 type MonthRow = NonNullable<NonNullable<ResultOf<typeof MonthlyRevenue>["monthlyRevenue"]>["nodes"][number]>;
@@ -38,6 +38,7 @@ export function Billing() {
   // Bumped after an action, so that the figures it changed are read again.
   const [version, setVersion] = useState(0);
   const invoices = useQuery(Invoices, { month, coach }, { version });
+  const lastInvoices = useLastData(invoices, { month, coach });
   const coaches: CoachOption[] =
     invoices.status === "done"
       ? (invoices.data.coachProfiles?.nodes ?? []).filter((one) => one !== null).map((one) => ({ id: one.id, displayName: one.displayName, isDeleted: one.isDeleted })).sort((a, b) => a.displayName.localeCompare(b.displayName))
@@ -86,7 +87,7 @@ export function Billing() {
       </Panel>
       <ExplainForm event={event} setEvent={(id) => setSearch({ event: id })} />
       {event && /^\d+$/.test(event) && <ExplainCharge key={`${event}/${version}`} id={event} staff={staff} />}
-      {admin && <AdminActions month={month} coach={coach} coaches={coaches} invoices={invoices.status === "done" ? invoices.data.invoicePreview!.nodes.filter((row) => row !== null) : []} done={() => setVersion((value) => value + 1)} />}
+      {admin && <AdminActions month={month} coach={coach} coaches={coaches} invoices={(lastInvoices?.invoicePreview?.nodes ?? []).filter((row) => row !== null)} done={() => setVersion((value) => value + 1)} />}
     </>
   );
 }

@@ -7,7 +7,7 @@ import { Link, useLocation } from "../../shared/router.tsx";
 import { useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { DataTable, type Column } from "../../shared/table.tsx";
-import { useQuery } from "../../shared/use-query.ts";
+import { useLastData, useQuery } from "../../shared/use-query.ts";
 import { ConsentHistory, ConsentsPage, RecordConsent } from "./operations.ts";
 
 type Data = ResultOf<typeof ConsentsPage>;
@@ -43,7 +43,7 @@ export function Consents() {
   const chosen = search.get("client");
   const page = useQuery(ConsentsPage, { clientId: chosen }, { version });
   const decisions = useQuery(ConsentHistory, { clientId: chosen ?? "" }, { version, skip: !chosen });
-  const clients = page.status === "done" ? (page.data.clients?.nodes ?? []).filter((one) => one !== null) : [];
+  const clients = (useLastData(page, { clientId: chosen })?.clients?.nodes ?? []).filter((one) => one !== null);
   const mayRecord = session.role === "admin" || session.role === "coach";
   const current = (data: Data) => (data.currentConsents?.nodes ?? []).filter((one) => one !== null);
   const history = (data: History) => (data.consents?.nodes ?? []).filter((one) => one !== null);
