@@ -39,6 +39,8 @@ interface Table {
   name: string;
   columns: string[];
   notNull: string[];
+  /** Each column's type, as format_type spells it. */
+  types: Record<string, string>;
 }
 
 interface UniqueIndex {
@@ -90,7 +92,8 @@ export async function readCatalog(client: pg.ClientBase): Promise<Catalog> {
     with custodian as (${custodianSchemas})
     select c.oid::pg_catalog.regclass::text as name,
       pg_catalog.array_agg(a.attname::text order by a.attnum) as columns,
-      coalesce(pg_catalog.array_agg(a.attname::text order by a.attnum) filter (where a.attnotnull), '{}') as "notNull"
+      coalesce(pg_catalog.array_agg(a.attname::text order by a.attnum) filter (where a.attnotnull), '{}') as "notNull",
+      pg_catalog.jsonb_object_agg(a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)) as types
     from pg_catalog.pg_class c
     join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
     where c.relnamespace in (select oid from custodian) and c.relkind in ('r', 'p') and not c.relispartition
@@ -224,12 +227,16 @@ export function distributionViolations(catalog: Catalog, plan: Plan): Violation[
     }
   }
 
+  const rootType = catalog.tables.find((table) => table.name === "app_public.coach_profiles")?.types.id;
   for (const table of catalog.tables.filter((table) => isDistributed(table.name))) {
     const column = distributionColumn(table.name);
     if (!table.columns.includes(column)) {
       add("distribution-column", table.name, `${table.name} is distributed by ${column} but has no such column`);
     } else if (!table.notNull.includes(column)) {
       add("distribution-column", table.name, `${table.name} is distributed by ${column}, which may be null (Citus routes every row by it)`);
+    } else if (table.types[column] !== rootType) {
+      add("distribution-column", table.name,
+        `${table.name} is distributed by ${column} of type ${table.types[column]}, but colocated tables share one type: app_public.coach_profiles.id is ${rootType}`);
     }
   }
 
