@@ -153,8 +153,15 @@ export async function readCatalog(client: pg.ClientBase): Promise<Catalog> {
     foreignKeys: foreignKeys.rows,
     policies: policies.rows,
     triggers: triggers.rows,
-    functionSources: new Map(functions.rows.map((row) => [row.name, row.source])),
+    functionSources: sourcesByName(functions.rows),
   };
+}
+
+/** Each function's text by its qualified name, overloads joined (a call by name may reach any of them). */
+function sourcesByName(rows: Array<{ name: string; source: string }>): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const row of rows) sources.set(row.name, sources.has(row.name) ? `${sources.get(row.name)}\n${row.source}` : row.source);
+  return sources;
 }
 
 /**
