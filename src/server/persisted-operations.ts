@@ -34,7 +34,7 @@ function refuse(message: string, statusCode: number): never {
 /**
  * Says in words what @grafserv/persisted would refuse in its own (and what it
  * would let through silently): an unknown documentId, a body naming both a
- * documentId and a text, and, with GRAPHQL_PERSISTED_ONLY=on, a text.
+ * documentId and a text or neither, and, with GRAPHQL_PERSISTED_ONLY=on, a text.
  */
 function persistedGuardPlugin(manifest: Manifest, persistedOnly: boolean): GraphileConfig.Plugin {
   return {
@@ -51,6 +51,9 @@ function persistedGuardPlugin(manifest: Manifest, persistedOnly: boolean): Graph
               refuse(`No operation with documentId ${shown} was shipped with this Custodian (its console's operations are in web/persisted-operations.json); reload the console if Custodian was updated.`, 400);
             }
             if (query !== undefined && query !== null) refuse("Send an operation's documentId or its text (query), not both.", 400);
+          } else if (typeof query !== "string") {
+            // Refused here: @grafserv/persisted would log the whole body (its variables, a password among them).
+            refuse("Send an operation: its documentId, or its text as query.", 400);
           } else if (persistedOnly) {
             refuse(
               "This installation runs only the operations its console shipped (GRAPHQL_PERSISTED_ONLY=on): name one by its documentId from web/persisted-operations.json, or set GRAPHQL_PERSISTED_ONLY=off to accept other operations.",

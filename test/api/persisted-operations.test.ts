@@ -91,10 +91,15 @@ describe("with GRAPHQL_PERSISTED_ONLY=on", () => {
     }
   });
 
-  test("a body naming both a documentId and a text is refused: which one would run is not left to chance", async () => {
-    const answer = await post(persistedUrl(), { documentId: shipped("CurrentUser").documentId, query: "{ users { nodes { email } } }" });
-    expect(answer.status).toBe(400);
-    expect(answer.body.errors).toEqual([expect.objectContaining({ message: "Send an operation's documentId or its text (query), not both." })]);
+  test("a body naming both a documentId and a text is refused (which one would run is not left to chance), and so is one naming neither", async () => {
+    const both = await post(persistedUrl(), { documentId: shipped("CurrentUser").documentId, query: "{ users { nodes { email } } }" });
+    expect(both.status).toBe(400);
+    expect(both.body.errors).toEqual([expect.objectContaining({ message: "Send an operation's documentId or its text (query), not both." })]);
+    for (const url of [persistedUrl(), apiUrl("/graphql")]) {
+      const neither = await post(url, { variables: { email: admin.email, password: PASSWORD } });
+      expect(neither.status).toBe(400);
+      expect(neither.body.errors).toEqual([expect.objectContaining({ message: "Send an operation: its documentId, or its text as query." })]);
+    }
   });
 
   test("the limits apply to a persisted operation's text: AuditEvents with first: 50 is refused by GRAPHQL_MAX_PAGE_SIZE=20", async () => {
