@@ -76,6 +76,8 @@ export function persistedOperationsPreset(manifest: Manifest, persistedOnly: boo
   return {
     plugins: [persistedGuardPlugin(manifest, persistedOnly), PersistedPlugin],
     grafserv: {
+      // An object, so that each lookup is synchronous: when its lookup is a promise (persistedOperationsDirectory),
+      // @grafserv/persisted 1.0.0 does not call the middleware after it, and the limits would not see the text.
       persistedOperations: manifest,
       allowUnpersistedOperation: !persistedOnly,
       // The GraphQL-over-HTTP persisted documents proposal's field, which the console sends; no other.
