@@ -25,6 +25,17 @@ export interface Config {
   gdprExportTtlDays: number;
   /** What one API request may cost before and while it runs. */
   limits: ApiLimits;
+  /** What the GraphQL API shows of itself and which operations it runs. */
+  surface: ApiSurface;
+}
+
+export interface ApiSurface {
+  /** Ruru (GraphiQL) at /graphiql (GRAPHIQL; off by default in production). */
+  graphiql: boolean;
+  /** `__schema` and `__type` answered (GRAPHQL_INTROSPECTION; off by default in production). */
+  introspection: boolean;
+  /** Only the console's shipped operations run, named by their documentId (GRAPHQL_PERSISTED_ONLY; off by default). */
+  persistedOnly: boolean;
 }
 
 export interface ApiLimits {
@@ -78,6 +89,7 @@ export function loadConfig(env: Env = process.env): Config {
       planningTimeoutMs: integer(env, "GRAPHQL_PLANNING_TIMEOUT_MS", 5_000, 100, 600_000),
       executionTimeoutMs: integer(env, "GRAPHQL_EXECUTION_TIMEOUT_MS", 60_000, 100, 3_600_000),
     },
+    surface: surface(env, nodeEnv),
   };
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     throw new UserError("GRAPHQL_DEFAULT_PAGE_SIZE may not be larger than GRAPHQL_MAX_PAGE_SIZE.");
@@ -93,6 +105,26 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   return config;
+}
+
+/** GraphiQL and introspection are for development; production shows them only when asked to. */
+function surface(env: Env, nodeEnv: Config["nodeEnv"]): ApiSurface {
+  const development = nodeEnv !== "production";
+  const introspection = onOff(env, "GRAPHQL_INTROSPECTION", development);
+  const persistedOnly = onOff(env, "GRAPHQL_PERSISTED_ONLY", false);
+  // Ruru reads the schema by introspection and sends operations nobody shipped: it follows them unless named.
+  const graphiql = onOff(env, "GRAPHIQL", development && introspection && !persistedOnly);
+  if (graphiql && !introspection) {
+    throw new UserError("GRAPHIQL=on needs GRAPHQL_INTROSPECTION=on: GraphiQL reads the schema by introspection. Set both, or leave GRAPHIQL off.");
+  }
+  if (graphiql && persistedOnly) {
+    throw new UserError("GRAPHIQL=on cannot work with GRAPHQL_PERSISTED_ONLY=on: GraphiQL sends operations the console did not ship. Turn one of them off.");
+  }
+  return { graphiql, introspection, persistedOnly };
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  return oneOf(env, name, ["on", "off"], fallback ? "on" : "off") === "on";
 }
 
 function archiveDir(value: string | undefined, dataDir: string): string {

@@ -2,12 +2,14 @@ import http from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
-import type { ApiLimits } from "../config.ts";
+import type { ApiLimits, ApiSurface } from "../config.ts";
 import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
 import { authenticateRequests, databaseRoleOf } from "./auth.ts";
 import { consoleRoutes } from "./console.ts";
+import { graphiqlOff } from "./graphiql-off.ts";
+import { loadManifest } from "./persisted-operations.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { auditRoutes } from "./rest/audit-export.ts";
@@ -23,7 +25,7 @@ export interface ServerOptions {
   authenticatorUrl: string;
   jwtSecret: string;
   jwtTtlSeconds: number;
-  graphiql: boolean;
+  surface: ApiSurface;
   limits: ApiLimits;
 }
 
@@ -39,7 +41,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   // Every statement of a request, GraphQL or REST, stops at the timeout.
   const pool = makePool(options.authenticatorUrl, 10, "api", options.limits.statementTimeoutMs);
   const grants = await loadGrants(pool);
-  const pgl = postgraphile(makePreset({ pool, grants, ...options }));
+  const pgl = postgraphile(makePreset({ pool, grants, manifest: loadManifest(), ...options }));
   const serv = pgl.createServ(grafserv);
 
   const app = express();
@@ -70,6 +72,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
 
   const server = http.createServer(app);
   await serv.addTo(app, server);
+  if (!options.surface.graphiql) app.use(graphiqlOff());
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: "Not found." });
   });

@@ -294,8 +294,8 @@ export function limitOperation(query: string, variables: Record<string, unknown>
 }
 
 /**
- * A grafserv plugin applying the limits to every GraphQL request body before
- * it is parsed and validated (variables known, so a refusal is a 400 for
+ * A grafserv plugin applying the limits to every GraphQL request body (a
+ * persisted operation's text once its documentId is looked up) before it is parsed and validated (variables known, so a refusal is a 400 for
  * every client), and naming MAX_REQUEST_BYTES (grafserv's maxRequestLength)
  * when a body is too large.
  */
@@ -303,6 +303,8 @@ export function operationLimitsPlugin(limits: OperationLimits & { maxRequestByte
   return {
     name: "CustodianOperationLimitsPlugin",
     version: "1.0.0",
+    // A persisted operation is checked as the text its documentId names.
+    after: ["PersistedPlugin"],
     grafserv: {
       middleware: {
         processRequest(next, event) {

@@ -7,8 +7,10 @@ import { JWT_AUDIENCE, JWT_ISSUER, pgSettingsFor, SignInRefusalPlugin } from "./
 import { IncludeDeletedPlugin } from "./include-deleted-plugin.ts";
 import { makeMaskError } from "./mask-error.ts";
 import type { Grants } from "./privilege-errors.ts";
-import type { ApiLimits } from "../config.ts";
+import type { ApiLimits, ApiSurface } from "../config.ts";
+import { IntrospectionOffPlugin } from "./introspection.ts";
 import { operationLimitsPlugin } from "./operation-limits.ts";
+import { persistedOperationsPreset, type Manifest } from "./persisted-operations.ts";
 import { constraintWordsOnce } from "./constraint-words.ts";
 import { plainAnswersPlugin } from "./plain-answers-plugin.ts";
 
@@ -17,7 +19,10 @@ export interface PresetOptions {
   pool: Pool;
   jwtSecret: string;
   jwtTtlSeconds: number;
-  graphiql: boolean;
+  /** GraphiQL, introspection, and whether only the console's operations run. */
+  surface: ApiSurface;
+  /** The console's operations by documentId (web/persisted-operations.json). */
+  manifest: Manifest;
   /** The roles' column grants, to explain a privilege refusal in words. */
   grants: Grants;
   limits: ApiLimits;
@@ -27,8 +32,19 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   // Read from SQL (app_private.constraint_words) before the first request is answered.
   const words = constraintWordsOnce(options.pool);
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
-    plugins: [IncludeDeletedPlugin, SignInRefusalPlugin, operationLimitsPlugin(options.limits), plainAnswersPlugin(words)],
+    extends: [
+      PostGraphileAmberPreset,
+      PgSimplifyInflectionPreset,
+      PostGraphileConnectionFilterPreset,
+      persistedOperationsPreset(options.manifest, options.surface.persistedOnly),
+    ],
+    plugins: [
+      IncludeDeletedPlugin,
+      SignInRefusalPlugin,
+      operationLimitsPlugin(options.limits),
+      plainAnswersPlugin(words),
+      ...(options.surface.introspection ? [] : [IntrospectionOffPlugin]),
+    ],
     pgServices: [makePgService({ pool: options.pool, schemas: ["app_public"] })],
     gather: { pgJwtTypes: "app_public.jwt_token" },
     schema: {
@@ -52,7 +68,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     },
     grafserv: {
       graphqlPath: "/graphql",
-      graphiql: options.graphiql,
+      graphiql: options.surface.graphiql,
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
       maxRequestLength: options.limits.maxRequestBytes,

@@ -9,7 +9,7 @@ export async function schemaSdl(authenticatorUrl: string): Promise<string> {
   const pool = new pg.Pool({ connectionString: authenticatorUrl, max: 2 });
   try {
     const { schema } = await makeSchema(
-      makePreset({ pool, jwtSecret: "schema-export-only-not-a-secret", jwtTtlSeconds: 3600, graphiql: false, grants: new Map(), limits: loadConfig({}).limits }),
+      makePreset({ pool, jwtSecret: "schema-export-only-not-a-secret", jwtTtlSeconds: 3600, surface: loadConfig({}).surface, manifest: {}, grants: new Map(), limits: loadConfig({}).limits }),
     );
     return printSchema(lexicographicSortSchema(schema)) + "\n";
   } finally {

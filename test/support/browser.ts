@@ -51,9 +51,9 @@ export async function newTab(browser: Browser): Promise<Page> {
   return context.newPage();
 }
 
-/** Signs in through the console's form and waits for the navigation. */
-export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
-  await page.goto(apiUrl("/admin/"));
+/** Signs in through the console's form (of the suite's server, or of the server at `origin`) and waits for the navigation. */
+export async function signIn(page: Page, email: string, password = PASSWORD, origin = apiUrl("")): Promise<void> {
+  await page.goto(`${origin}/admin/`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();

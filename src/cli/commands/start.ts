@@ -60,7 +60,7 @@ export async function start(args: string[]): Promise<void> {
       authenticatorUrl: authenticatorUrl(database.url, secrets.authenticatorPassword),
       jwtSecret: secrets.jwtSecret,
       jwtTtlSeconds: config.jwtTtlSeconds,
-      graphiql: config.nodeEnv !== "production",
+      surface: config.surface,
       limits: config.limits,
     });
     const port = await api.listen(config.port, config.host);
@@ -71,10 +71,11 @@ export async function start(args: string[]): Promise<void> {
     const lines = [
       `Custodian is running (${database.embedded ? "embedded PostgreSQL" : "DATABASE_URL"}; ready in ${((Date.now() - startedAt) / 1000).toFixed(1)}s).`,
       `  GraphQL   ${base}/graphql`,
-      ...(config.nodeEnv !== "production" ? [`  GraphiQL  ${base}/graphiql`] : []),
+      `  GraphiQL  ${config.surface.graphiql ? `${base}/graphiql` : "off (GRAPHIQL=off)"}`,
       `  Console   ${base}/admin/`,
       `  Health    ${base}/healthz`,
       `  Worker    ${worker ? "running" : "off (WORKER=off)"}`,
+      `  Operations ${config.surface.persistedOnly ? "the console's persisted ones only (GRAPHQL_PERSISTED_ONLY=on)" : "any (GRAPHQL_PERSISTED_ONLY=off)"}`,
     ];
     if (config.nodeEnv !== "production" && demo.demoLogins) {
       lines.push(

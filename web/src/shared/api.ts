@@ -1,5 +1,5 @@
-import { print } from "@0no-co/graphql.web";
 import type { TadaDocumentNode } from "gql.tada";
+import { operationBody } from "./persisted.ts";
 
 /** An answer the API gave in words, or a failure to reach it, said in words. */
 export class ApiError extends Error {
@@ -13,7 +13,7 @@ export class ApiError extends Error {
 /** The token was refused (expired, ended, or its account disabled): the tab must sign in again. */
 export class SessionEnded extends ApiError {}
 
-/** Sends one typed operation to /graphql with the tab's token, and returns its data or throws its errors in words. */
+/** Sends one typed operation to /graphql (by its documentId when shipped) with the tab's token, and returns its data or throws its errors in words. */
 export async function request<Result, Variables>(
   document: TadaDocumentNode<Result, Variables>,
   variables: Variables,
@@ -24,7 +24,7 @@ export async function request<Result, Variables>(
     response = await fetch("/graphql", {
       method: "POST",
       headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query: print(document), variables }),
+      body: JSON.stringify(operationBody(document, variables)),
     });
   } catch {
     throw new ApiError("Custodian could not be reached. Check that the server is running, then try again.");

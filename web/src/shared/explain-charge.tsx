@@ -1,17 +1,7 @@
-import { graphql } from "../graphql.ts";
 import { money } from "./format.ts";
+import { ExplainChargeQuery } from "./operations.ts";
 import { Panel } from "./states.tsx";
 import { useQuery } from "./use-query.ts";
-
-/** explain_charge: why a usage event costs what it does, in words and data. */
-export const ExplainChargeQuery = graphql(`
-  query ExplainCharge($id: BigInt!) {
-    explainCharge(usageEventId: $id)
-    billingPlans(first: 1) {
-      nodes { currency }
-    }
-  }
-`);
 
 interface Explanation {
   usage_event_id: number;

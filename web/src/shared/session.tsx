@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
-import { graphql } from "../graphql.ts";
 import { request, SessionEnded } from "./api.ts";
+import { CurrentUser, SignOut } from "./operations.ts";
 
 export type Role = "admin" | "auditor" | "coach";
 
@@ -15,24 +15,6 @@ export interface Session {
 
 const TOKEN_KEY = "custodian.token";
 const NOTICE_KEY = "custodian.notice";
-
-const CurrentUser = graphql(`
-  query CurrentUser {
-    currentUser {
-      displayName
-      email
-      role
-    }
-  }
-`);
-
-const SignOut = graphql(`
-  mutation SignOut {
-    signOut(input: {}) {
-      signedOut
-    }
-  }
-`);
 
 /** The expiry a token states (its exp claim); the server checks it too. */
 export function tokenExpiry(token: string): number {

@@ -1,15 +1,7 @@
 import { useState } from "react";
-import { graphql } from "../../graphql.ts";
 import { request } from "../../shared/api.ts";
 import { openSession, useSession } from "../../shared/session.tsx";
-
-const Authenticate = graphql(`
-  mutation Authenticate($email: String!, $password: String!) {
-    authenticate(input: { email: $email, password: $password }) {
-      jwtToken
-    }
-  }
-`);
+import { Authenticate } from "./operations.ts";
 
 export function SignIn() {
   const { notice, signedIn } = useSession();
