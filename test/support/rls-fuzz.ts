@@ -95,7 +95,8 @@ export async function rowsHolding(client: Queryable, markers: string[]): Promise
 
 /** The oldest transaction id this test's transaction can have written with (its own, or a savepoint's). */
 async function transactionStart(client: Queryable): Promise<string> {
-  const { rows } = await client.query("select pg_catalog.pg_current_xact_id()::text::bigint - 0 as xid");
+  // A row's xmin is the 32-bit transaction id, without the epoch pg_current_xact_id carries.
+  const { rows } = await client.query("select pg_catalog.pg_current_xact_id()::text::bigint % 4294967296 as xid");
   return String(startXid.get(client) ?? (startXid.set(client, rows[0].xid), rows[0].xid));
 }
 const startXid = new WeakMap<Queryable, string>();
