@@ -12,12 +12,8 @@ import { graphiqlOff } from "./graphiql-off.ts";
 import { loadManifest } from "./persisted-operations.ts";
 import { makePreset } from "./preset.ts";
 import { loadGrants, rememberRole } from "./privilege-errors.ts";
-import { auditRoutes } from "./rest/audit-export.ts";
-import { exportRoutes } from "./rest/exports.ts";
-import { gdprExportRoutes } from "./rest/gdpr-export.ts";
 import { getOnly } from "./rest/query.ts";
-import { retentionRoutes } from "./rest/retention.ts";
-import { usageRoutes } from "./rest/usage.ts";
+import { restRoutes } from "./rest/routes.ts";
 import { requestContext } from "./request-context.ts";
 
 export interface ServerOptions {
@@ -63,12 +59,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   app.use(consoleRoutes());
   app.use(authenticateRequests(options.jwtSecret, pool));
   app.use(rememberRole(databaseRoleOf));
-  app.use(auditRoutes(pool));
-  app.use(usageRoutes(pool));
-  app.use(gdprExportRoutes(pool));
-  app.use(retentionRoutes(pool));
-
-  app.use(exportRoutes(pool));
+  for (const router of restRoutes(pool)) app.use(router);
 
   const server = http.createServer(app);
   await serv.addTo(app, server);

@@ -17,6 +17,9 @@ const userFacingCodes = new Set([
   "22004", // null value not allowed
   "22007", // invalid datetime format
   "22008", // datetime out of range
+  "22021", // character not in repertoire (a NUL character in text)
+  "22025", // invalid escape sequence (a LIKE pattern ending in a backslash)
+  "22P05", // untranslatable character (a NUL character in JSON)
   "2201W", // LIMIT negative
   "2201X", // OFFSET negative
   "22023", // invalid parameter value
@@ -90,6 +93,11 @@ export function explainDatabaseError(error: PgError, words: ConstraintWordsCache
       const value = /: "(.*)"$/s.exec(error.message)?.[1];
       return value ? `"${value}" is not a valid date or time: a field of it is out of range.` : sentence(error.message);
     }
+    case "22021":
+    case "22P05":
+      return "Text may not contain the NUL character (\\u0000); remove it.";
+    case "22025":
+      return `${sentence(error.message)} Write \\\\ for a backslash itself.`;
     case "2201W":
       return "A page size (first or last) may not be negative.";
     case "2201X":
