@@ -1,6 +1,6 @@
 --! Previous: sha1:a45d9576e2da38ac4e92d3a7a2b4528ba98512cf
---! Hash: sha1:5be8cb3b5cabb355e4cae334ea6edc62f1075071
---! Message: Owner-run functions keep to the caller's rows; audit filters checked before events are read; reveal follows the person
+--! Hash: sha1:0fa435f9aa25825936af7a814f0b15fe53126519
+--! Message: Owner-run functions keep to the caller's rows; audit filters checked first; a coach locks only their own clients
 
 -- Issue 18, row-level security fuzz: functions that run as their owner keep to
 -- the caller's rows (pricing of pending usage, a client's latest consent), and
@@ -187,11 +187,15 @@ create trigger _300_rate_usage before delete on app_public.coach_profiles
 
 create or replace function app_private.lock_client_processing(client_id uuid) returns void as $$
 begin
-  perform from app_public.clients c where c.id = lock_client_processing.client_id for update;
+  -- It runs as its owner: a coach locks only their own client's row (another
+  -- coach's would be a lock they could hold against that coach's writes).
+  perform from app_public.clients c where c.id = lock_client_processing.client_id
+    and ((select app_private.is_staff()) or c.coach_profile_id = (select app_private.current_coach_profile_id()))
+  for update;
 end;
 $$ language plpgsql volatile security definer set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.lock_client_processing(uuid) is
-  E'Locks a client''s row (FOR UPDATE) until the transaction ends, before a change of their processing state (a consent decision, a restriction): it waits for the transcriptions under way, which hold the row FOR KEY SHARE while they check that state, and a transcription started later waits for the change and sees it. Row locks, so a bulk insert of attempts for many clients needs no lock table entries.';
+  E'Locks a client''s row (FOR UPDATE) until the transaction ends, before a change of their processing state (a consent decision, a restriction): it waits for the transcriptions under way, which hold the row FOR KEY SHARE while they check that state, and a transcription started later waits for the change and sees it. Row locks, so a bulk insert of attempts for many clients needs no lock table entries. A coach locks their own clients only.';
 
 create or replace function app_private.latest_consent(client_id uuid, purpose app_public.consent_purpose) returns app_public.consents as $$
   select c.* from app_public.consents c

@@ -224,6 +224,26 @@ test("a withdrawal waits for an attempt under way, and an attempt started during
   }
 });
 
+test("a coach cannot hold another coach's client locked: the processing lock keeps to the caller's own clients", async () => {
+  const mine = await createCoach(rootPool(), "consent-lock-a");
+  const theirs = await createCoach(rootPool(), "consent-lock-b");
+  const holder = await rootPool().connect();
+  try {
+    await holder.query("begin");
+    await becomeUser(holder, mine.user);
+    await holder.query("select app_private.lock_client_processing($1)", [theirs.clientId]);
+    // The other coach's client is not locked: a lock that would wait fails at once instead.
+    await expect(rootPool().query("select id from app_public.clients where id = $1 for update nowait", [theirs.clientId])).resolves.toMatchObject({ rowCount: 1 });
+    // Their own client is: the consent trigger's lock still holds for its coach.
+    await holder.query("select app_private.lock_client_processing($1)", [mine.clientId]);
+    await expect(rootPool().query("select id from app_public.clients where id = $1 for update nowait", [mine.clientId])).rejects.toMatchObject({ code: "55P03" });
+  } finally {
+    await holder.query("rollback");
+    holder.release();
+    for (const coach of [mine, theirs]) await deleteCoach(rootPool(), coach);
+  }
+});
+
 describe("consent over GraphQL", () => {
   let coach: Coach;
   let other: Coach;
