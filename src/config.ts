@@ -25,6 +25,16 @@ export interface Config {
   gdprExportTtlDays: number;
   /** What one API request may cost before and while it runs. */
   limits: ApiLimits;
+  /** Refused sign-ins allowed per account and per address in a sliding window (copied into the database by `start`). */
+  signInLimits: SignInLimits;
+  /** Origins whose pages may call the API from a browser (CORS_ORIGINS); none by default. */
+  corsOrigins: string[];
+}
+
+export interface SignInLimits {
+  maxPerAccount: number;
+  maxPerAddress: number;
+  windowSeconds: number;
 }
 
 export interface ApiLimits {
@@ -78,6 +88,12 @@ export function loadConfig(env: Env = process.env): Config {
       planningTimeoutMs: integer(env, "GRAPHQL_PLANNING_TIMEOUT_MS", 5_000, 100, 600_000),
       executionTimeoutMs: integer(env, "GRAPHQL_EXECUTION_TIMEOUT_MS", 60_000, 100, 3_600_000),
     },
+    signInLimits: {
+      maxPerAccount: integer(env, "SIGN_IN_MAX_PER_ACCOUNT", 10, 1, 1_000_000),
+      maxPerAddress: integer(env, "SIGN_IN_MAX_PER_ADDRESS", 50, 1, 1_000_000),
+      windowSeconds: integer(env, "SIGN_IN_WINDOW_SECONDS", 900, 1, 86_400),
+    },
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
   };
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     throw new UserError("GRAPHQL_DEFAULT_PAGE_SIZE may not be larger than GRAPHQL_MAX_PAGE_SIZE.");
@@ -104,6 +120,24 @@ function archiveDir(value: string | undefined, dataDir: string): string {
     throw new UserError(`ARCHIVE_DIR may not be the data directory or its database folder (got "${value}"); use a folder of its own, e.g. ${path.join(dataDir, "archive")}.`);
   }
   return dir;
+}
+
+/** CORS_ORIGINS: a comma-separated list of origins (scheme://host[:port]), each exactly as a browser sends it. */
+function corsOrigins(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === "") return [];
+  return value.split(",").map((entry) => {
+    const origin = entry.trim();
+    let url: URL | null = null;
+    try {
+      url = new URL(origin);
+    } catch {
+      // refused below
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== origin) {
+      throw new UserError(`CORS_ORIGINS must list origins such as https://console.example.com, separated by commas (got "${origin}": no path, no trailing slash, no wildcard).`);
+    }
+    return origin;
+  });
 }
 
 function databaseUrl(value: string | undefined): string | null {
