@@ -17,6 +17,9 @@ import { getOnly } from "./rest/query.ts";
 import { retentionRoutes } from "./rest/retention.ts";
 import { usageRoutes } from "./rest/usage.ts";
 import { requestContext } from "./request-context.ts";
+import { bodyLimits } from "./body-limits.ts";
+import { refuse } from "./refusal.ts";
+import { cors, securityHeaders } from "./security-headers.ts";
 
 export interface ServerOptions {
   /** custodian_authenticator's connection string. */
@@ -25,7 +28,17 @@ export interface ServerOptions {
   jwtTtlSeconds: number;
   graphiql: boolean;
   limits: ApiLimits;
+  /** Origins whose pages may call the API (CORS_ORIGINS). */
+  corsOrigins: readonly string[];
 }
+
+const clientErrorWords: Record<number, string> = {
+  400: "The request could not be read: check its URL (percent-encoding) and headers.",
+  403: "Forbidden.",
+  404: "Not found.",
+  413: "The request body is too large.",
+  416: "The requested range is not satisfiable.",
+};
 
 export interface ApiServer {
   app: express.Express;
@@ -46,6 +59,9 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
   app.use(requestContext);
+  app.use(securityHeaders);
+  app.use(cors(options.corsOrigins));
+  app.use(bodyLimits(options.limits.maxRequestBytes));
   const health = express.Router();
   getOnly(health, "/healthz", async (_req, res) => {
     try {
@@ -71,19 +87,21 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   const server = http.createServer(app);
   await serv.addTo(app, server);
   app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: "Not found." });
+    refuse(res, 404, "Not found.", "NOT_FOUND");
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof UserError) {
       res.status(400).json({ error: error.message });
       return;
     }
+    // A library's refusal (a malformed URL, a missing asset) in words of our own: its message may name files or internals.
     const status = (error as { status?: unknown }).status;
     if (typeof status === "number" && status >= 400 && status < 500) {
-      res.status(status).json({ error: (error as Error).message });
+      refuse(res, status, clientErrorWords[status] ?? `The request was refused (${status} ${http.STATUS_CODES[status] ?? ""}).`.replace(" )", ")"), "BAD_REQUEST");
       return;
     }
     log.error({ err: error, requestId: req.id }, "request failed");
+    if (res.headersSent) return void res.end();
     res.status(500).json({ error: "Internal error.", requestId: req.id });
   });
 

@@ -3,6 +3,7 @@ import jwt from "jsonwebtoken";
 import { SafeError } from "postgraphile/grafast";
 import type { Pool } from "pg";
 import { isUuid } from "../uuid.ts";
+import { refuse } from "./refusal.ts";
 
 /** Application roles and the PostgreSQL roles requests run as. */
 export const pgRoleFor = {
@@ -77,10 +78,7 @@ export function authenticateRequests(secret: string, pool: Pool) {
 
 /** 401 in the shape the caller reads: GraphQL errors for /graphql, the REST error body elsewhere. */
 function unauthorized(res: Response, message: string) {
-  const body = res.req.path.startsWith("/graphql")
-    ? { errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] }
-    : { error: message };
-  res.status(401).json(body);
+  refuse(res, 401, message, "UNAUTHENTICATED");
 }
 
 /** The PostgreSQL role a request runs as. */

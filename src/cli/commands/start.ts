@@ -64,6 +64,7 @@ export async function start(args: string[]): Promise<void> {
       jwtTtlSeconds: config.jwtTtlSeconds,
       graphiql: config.nodeEnv !== "production",
       limits: config.limits,
+      corsOrigins: config.corsOrigins,
     });
     const port = await api.listen(config.port, config.host);
     if (config.runWorker) worker = await startWorker(database.url);
