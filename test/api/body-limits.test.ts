@@ -42,7 +42,7 @@ describe("routes that take no body refuse one", () => {
     ["GET", "/api/v1/audit"],
     ["GET", "/healthz"],
     ["GET", "/admin/"],
-    ["POST", "/api/v1/exports/clients"],
+    ["OPTIONS", "/api/v1/exports/clients"],
   ])("%s %s with a body is a 413 naming the limit", async (method, path) => {
     const answer = await raw(method, path, { headers: { "content-type": "application/json" }, body: '{"from":"2026-01-01"}' });
     expect(answer.status).toBe(413);
@@ -63,6 +63,11 @@ describe("routes that take no body refuse one", () => {
     const answer = await raw("GET", "/api/v1/audit", { chunks: [Buffer.from("a"), Buffer.from("b")] });
     expect(answer.status).toBe(413);
     expect(answer.headers["transfer-encoding"]).toBeUndefined();
+  });
+
+  test("another method with a body on a REST route is a 405 (test/api/rest-conventions.test.ts), its body unread", async () => {
+    const answer = await raw("POST", "/api/v1/audit", { headers: { "content-type": "application/json" }, body: "{}" });
+    expect(answer.status).toBe(405);
   });
 
   test("the same routes without a body are answered as before", async () => {
