@@ -4,8 +4,8 @@ import { refuse } from "./refusal.ts";
 /**
  * The one route that reads a request body is POST /graphql, and grafserv
  * refuses a body larger than MAX_REQUEST_BYTES there (413,
- * operation-limits.ts). Every other route takes none: a GET (or HEAD,
- * OPTIONS, DELETE) that sends one anyway is refused before any route runs,
+ * operation-limits.ts). Every other route takes none: a GET (or HEAD or
+ * OPTIONS) that sends one anyway is refused before any route runs,
  * rather than having its body silently ignored, and a /graphql body announced as too large is refused
  * before it is read.
  */
@@ -26,7 +26,7 @@ export function bodyLimits(maxRequestBytes: number) {
 }
 
 /** The methods every route but POST /graphql answers; none of them carries a body here. */
-const bodilessMethods = new Set(["GET", "HEAD", "OPTIONS", "DELETE"]);
+const bodilessMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** The body is not read, so the connection cannot carry another request after this answer. */
 function refuseUnread(res: Response, status: number, message: string) {
