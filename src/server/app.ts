@@ -94,10 +94,14 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
       res.status(400).json({ error: error.message });
       return;
     }
-    // A library's refusal (a malformed URL, a missing asset) in words of our own: its message may name files or internals.
     const status = (error as { status?: unknown }).status;
     if (typeof status === "number" && status >= 400 && status < 500) {
-      refuse(res, status, clientErrorWords[status] ?? `The request was refused (${status} ${http.STATUS_CODES[status] ?? ""}).`.replace(" )", ")"), "BAD_REQUEST");
+      // Our routes' refusals (an export that expired, a row not found) carry their words. A library's
+      // (http-errors, which sets `expose`: a malformed URL, a missing asset) is said in words of our own:
+      // its message may name files.
+      const fromLibrary = Object.hasOwn(error as object, "expose");
+      const message = fromLibrary ? (clientErrorWords[status] ?? `The request was refused (${status}).`) : (error as Error).message;
+      refuse(res, status, message, "BAD_REQUEST");
       return;
     }
     log.error({ err: error, requestId: req.id }, "request failed");
