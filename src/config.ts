@@ -27,6 +27,10 @@ export interface Config {
   limits: ApiLimits;
   /** What the GraphQL API shows of itself and which operations it runs. */
   surface: ApiSurface;
+  /** Refused sign-ins allowed per account and per address in a sliding window (copied into the database by `start`). */
+  signInLimits: SignInLimits;
+  /** Origins whose pages may call the API from a browser (CORS_ORIGINS); none by default. */
+  corsOrigins: string[];
 }
 
 export interface ApiSurface {
@@ -36,6 +40,12 @@ export interface ApiSurface {
   introspection: boolean;
   /** Only the console's shipped operations run, named by their documentId (GRAPHQL_PERSISTED_ONLY; off by default). */
   persistedOnly: boolean;
+}
+
+export interface SignInLimits {
+  maxPerAccount: number;
+  maxPerAddress: number;
+  windowSeconds: number;
 }
 
 export interface ApiLimits {
@@ -90,6 +100,12 @@ export function loadConfig(env: Env = process.env): Config {
       executionTimeoutMs: integer(env, "GRAPHQL_EXECUTION_TIMEOUT_MS", 60_000, 100, 3_600_000),
     },
     surface: surface(env, nodeEnv),
+    signInLimits: {
+      maxPerAccount: integer(env, "SIGN_IN_MAX_PER_ACCOUNT", 10, 1, 1_000_000),
+      maxPerAddress: integer(env, "SIGN_IN_MAX_PER_ADDRESS", 50, 1, 1_000_000),
+      windowSeconds: integer(env, "SIGN_IN_WINDOW_SECONDS", 900, 1, 86_400),
+    },
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
   };
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     throw new UserError("GRAPHQL_DEFAULT_PAGE_SIZE may not be larger than GRAPHQL_MAX_PAGE_SIZE.");
@@ -136,6 +152,24 @@ function archiveDir(value: string | undefined, dataDir: string): string {
     throw new UserError(`ARCHIVE_DIR may not be the data directory or its database folder (got "${value}"); use a folder of its own, e.g. ${path.join(dataDir, "archive")}.`);
   }
   return dir;
+}
+
+/** CORS_ORIGINS: a comma-separated list of origins (scheme://host[:port]), each exactly as a browser sends it. */
+function corsOrigins(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === "") return [];
+  return value.split(",").map((entry) => {
+    const origin = entry.trim();
+    let url: URL | null = null;
+    try {
+      url = new URL(origin);
+    } catch {
+      // refused below
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== origin) {
+      throw new UserError(`CORS_ORIGINS must list origins such as https://console.example.com, separated by commas (got "${origin}": no path, no trailing slash, no wildcard).`);
+    }
+    return origin;
+  });
 }
 
 function databaseUrl(value: string | undefined): string | null {

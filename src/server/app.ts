@@ -15,6 +15,9 @@ import { loadGrants, rememberRole } from "./privilege-errors.ts";
 import { getOnly } from "./rest/query.ts";
 import { restRoutes } from "./rest/routes.ts";
 import { requestContext } from "./request-context.ts";
+import { bodyLimits } from "./body-limits.ts";
+import { refuse } from "./refusal.ts";
+import { cors, securityHeaders } from "./security-headers.ts";
 
 export interface ServerOptions {
   /** custodian_authenticator's connection string. */
@@ -23,7 +26,17 @@ export interface ServerOptions {
   jwtTtlSeconds: number;
   surface: ApiSurface;
   limits: ApiLimits;
+  /** Origins whose pages may call the API (CORS_ORIGINS). */
+  corsOrigins: readonly string[];
 }
+
+const clientErrorWords: Record<number, string> = {
+  400: "The request could not be read: check its URL (percent-encoding) and headers.",
+  403: "Forbidden.",
+  404: "Not found.",
+  413: "The request body is too large.",
+  416: "The requested range is not satisfiable.",
+};
 
 export interface ApiServer {
   app: express.Express;
@@ -44,6 +57,9 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
   app.use(requestContext);
+  app.use(securityHeaders);
+  app.use(cors(options.corsOrigins));
+  app.use(bodyLimits(options.limits.maxRequestBytes));
   const health = express.Router();
   getOnly(health, "/healthz", async (_req, res) => {
     try {
@@ -65,7 +81,7 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
   await serv.addTo(app, server);
   if (!options.surface.graphiql) app.use(graphiqlOff());
   app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: "Not found." });
+    refuse(res, 404, "Not found.", "NOT_FOUND");
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof UserError) {
@@ -74,10 +90,16 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
     }
     const status = (error as { status?: unknown }).status;
     if (typeof status === "number" && status >= 400 && status < 500) {
-      res.status(status).json({ error: (error as Error).message });
+      // Our routes' refusals (an export that expired, a row not found) carry their words. A library's
+      // (http-errors, which sets `expose`: a malformed URL, a missing asset) is said in words of our own:
+      // its message may name files.
+      const fromLibrary = Object.hasOwn(error as object, "expose");
+      const message = fromLibrary ? (clientErrorWords[status] ?? `The request was refused (${status}).`) : (error as Error).message;
+      refuse(res, status, message, "BAD_REQUEST");
       return;
     }
     log.error({ err: error, requestId: req.id }, "request failed");
+    if (res.headersSent) return void res.end();
     res.status(500).json({ error: "Internal error.", requestId: req.id });
   });
 

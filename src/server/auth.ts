@@ -1,7 +1,9 @@
 import type { NextFunction, Request, Response } from "express";
 import jwt from "jsonwebtoken";
+import { SafeError } from "postgraphile/grafast";
 import type { Pool } from "pg";
 import { isUuid } from "../uuid.ts";
+import { refuse } from "./refusal.ts";
 
 /** Application roles and the PostgreSQL roles requests run as. */
 export const pgRoleFor = {
@@ -14,7 +16,7 @@ export type AppRole = keyof typeof pgRoleFor;
 export interface Claims {
   userId: string;
   sessionId: string;
-  /** The account's role now, from the database: not the token's, which may be stale. */
+  /** The account's role, from the database; the token's claim must be the same. */
   role: AppRole;
 }
 
@@ -32,8 +34,9 @@ declare module "express-serve-static-core" {
  * Verifies a Bearer token if one is sent, then asks the database who it
  * speaks for now (one indexed lookup): the account's current role, or
  * nothing when the session was signed out or the account disabled or
- * removed. A bad, expired or ended token is refused with 401 rather than
- * silently treated as anonymous.
+ * removed. A bad, expired or ended token, or one whose role claim is not
+ * the account's role now, is refused with 401 rather than silently treated
+ * as anonymous or as another role.
  */
 export function authenticateRequests(secret: string, pool: Pool) {
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -63,6 +66,8 @@ export function authenticateRequests(secret: string, pool: Pool) {
       ]);
       const role = rows[0]?.role;
       if (!role) return unauthorized(res, "This session has ended (signed out, or the account was disabled or removed); authenticate again.");
+      // A token speaks for the role it was signed with: one claiming another (forged, or the account's role changed since) is refused.
+      if (payload.role !== role) return unauthorized(res, "The token's role is not this account's role; authenticate again.");
       req.claims = { userId: payload.user_id, sessionId: payload.session_id, role };
       next();
     } catch (error) {
@@ -73,10 +78,7 @@ export function authenticateRequests(secret: string, pool: Pool) {
 
 /** 401 in the shape the caller reads: GraphQL errors for /graphql, the REST error body elsewhere. */
 function unauthorized(res: Response, message: string) {
-  const body = res.req.path.startsWith("/graphql")
-    ? { errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] }
-    : { error: message };
-  res.status(401).json(body);
+  refuse(res, 401, message, "UNAUTHENTICATED");
 }
 
 /** The PostgreSQL role a request runs as. */
@@ -104,22 +106,22 @@ export function pgSettingsFor(req: Request): Record<string, string> {
   return settings;
 }
 
-/** A refused sign-in: its SQLSTATE (CREDS, 28000) and words, both from app_public.authenticate. */
-class SignInRefused extends Error {
-  readonly code: string;
-  constructor(message: string, code: string) {
-    super(message);
-    this.code = code;
-  }
-}
+type JwtRecord = Record<string, unknown> & {
+  refused_code?: string | null;
+  refused_message?: string | null;
+  refused_retry_after?: number | null;
+};
 
-type JwtRecord = Record<string, unknown> & { refused_code?: string | null; refused_message?: string | null };
-
-/** The claims to sign, or the refusal that app_public.authenticate answered instead. */
+/**
+ * The claims to sign, or the refusal that app_public.authenticate answered
+ * instead, thrown with the database's words and code (CREDS, 28000,
+ * RATE_LIMITED) and, when rate-limited, the seconds to wait, which the HTTP
+ * answer repeats as Retry-After (plain-answers-plugin.ts).
+ */
 function claimsOrRefusal(value: unknown): Record<string, unknown> | null {
   if (value == null) return null;
-  const { refused_code: code, refused_message: message, ...claims } = value as JwtRecord;
-  if (code) throw new SignInRefused(message ?? "Sign-in refused.", code);
+  const { refused_code: code, refused_message: message, refused_retry_after: retryAfter, ...claims } = value as JwtRecord;
+  if (code) throw new SafeError(message ?? "Sign-in refused.", retryAfter != null ? { code, retryAfterSeconds: retryAfter } : { code });
   return claims;
 }
 

@@ -13,7 +13,8 @@ import type { ConstraintWordsCache } from "./constraint-words.ts";
  *   schema (`rowId: UUID!`), so leaving it out is refused by validation in
  *   words, not run with null.
  * - A response whose every error is the caller's (an SQLSTATE or refusal in
- *   words, nothing masked) and that answered nothing is a 4xx, not a 200.
+ *   words, nothing masked) and that answered nothing is a 4xx, not a 200; a
+ *   rate-limited sign-in is a 429 with Retry-After.
  * - The constraint words are loaded before the first request is answered.
  */
 export function plainAnswersPlugin(words: ConstraintWordsCache): GraphileConfig.Plugin {
@@ -77,8 +78,13 @@ export function plainAnswersPlugin(words: ConstraintWordsCache): GraphileConfig.
             /json/.test(result.headers["content-type"] ?? "") &&
             result.buffer.includes('"errors":')
           ) {
-            const status = callerStatus(JSON.parse(result.buffer.toString("utf8")) as GraphQLPayload);
+            const payload = JSON.parse(result.buffer.toString("utf8")) as GraphQLPayload;
+            const status = callerStatus(payload);
             if (status) result.statusCode = status;
+            if (status === 429) {
+              const seconds = payload.errors!.map((error) => error.extensions?.retryAfterSeconds).find((value) => typeof value === "number");
+              if (seconds !== undefined) result.headers["retry-after"] = String(seconds);
+            }
           }
           return result;
         },
@@ -106,22 +112,29 @@ function noRow(noun: string, verb: string, input: unknown): SafeError {
   });
 }
 
-/** The SQLSTATEs of refusals (as opposed to bad input): 403 for privilege, 404 for nothing found. */
-const statusOfCode: Record<string, number> = { "42501": 403, P0002: 404, "28000": 403, CREDS: 401 };
+/** Null, or an object of nothing but nulls (a mutation's payload whose one field failed, such as authenticate's jwtToken). */
+function answeredNothing(value: unknown): boolean {
+  if (value == null) return true;
+  if (typeof value !== "object" || Array.isArray(value)) return false;
+  return Object.values(value).every(answeredNothing);
+}
+
+/** The SQLSTATEs of refusals (as opposed to bad input): 403 for privilege, 404 for nothing found, 429 for too many sign-ins. */
+const statusOfCode: Record<string, number> = { "42501": 403, P0002: 404, "28000": 403, CREDS: 401, RATE_LIMITED: 429 };
 
 /**
- * 4xx when the response answered nothing (every top-level field null) and
+ * 4xx when the response answered nothing (every field null) and
  * every error is the caller's: a code in words, nothing masked, no timeout.
  */
 interface GraphQLPayload {
   data?: Record<string, unknown> | null;
-  errors?: ReadonlyArray<{ extensions?: { code?: unknown } }>;
+  errors?: ReadonlyArray<{ extensions?: { code?: unknown; retryAfterSeconds?: unknown } }>;
 }
 
 function callerStatus(payload: GraphQLPayload): number | null {
   const errors = payload.errors ?? [];
   if (errors.length === 0) return null;
-  if (payload.data && Object.values(payload.data).some((value) => value != null)) return null;
+  if (payload.data && !answeredNothing(payload.data)) return null;
   const codes = errors.map((error) => error.extensions?.code);
   if (!codes.every((code) => typeof code === "string" && code !== "TIMEOUT")) return null;
   const statuses = new Set(codes.map((code) => statusOfCode[code as string] ?? 400));

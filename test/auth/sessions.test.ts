@@ -6,8 +6,9 @@ import { TEST_JWT_SECRET } from "../support/environment.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
 
 // A token names a session; every request asks the database who it speaks for
-// now. A role change, a disabled account, a removed account and a sign-out
-// take effect on the next request, not when the token expires.
+// now. A role change (the token's role claim no longer the account's), a
+// disabled account, a removed account and a sign-out take effect on the next
+// request, not when the token expires.
 
 let admin: User;
 let coach: User;
@@ -39,14 +40,18 @@ const renameCoach = (token: string, name: string) =>
 const sessionEnded = "This session has ended (signed out, or the account was disabled or removed); authenticate again.";
 
 describe("the role a request runs as comes from the database", () => {
-  test("an admin demoted to auditor loses an admin's powers on the next request, with the same token", async () => {
+  test("an admin demoted to auditor loses an admin's powers on the next request: the token claiming admin is refused, and a new sign-in is an auditor's", async () => {
     const token = await login(admin.email);
     expect((await renameCoach(token, "Renamed by an admin")).body.data?.updateUser?.user).toEqual({ displayName: "Renamed by an admin" });
     await rootPool().query("update app_public.users set role = 'auditor' where id = $1", [admin.id]);
     try {
       const refused = await renameCoach(token, "Renamed by a former admin");
-      expect(refused.body.errors?.[0]).toMatchObject({ message: "An auditor may not change users.", extensions: { code: "42501" } });
-      expect((await whoAmI(token)).body.data.currentUser).toEqual({ rowId: admin.id, role: "auditor" });
+      expect(refused.status).toBe(401);
+      expect(refused.body.errors).toEqual([{ message: "The token's role is not this account's role; authenticate again.", extensions: { code: "UNAUTHENTICATED" } }]);
+      const auditorToken = await login(admin.email);
+      const asAuditor = await renameCoach(auditorToken, "Renamed by a former admin");
+      expect(asAuditor.body.errors?.[0]).toMatchObject({ message: "An auditor may not change users.", extensions: { code: "42501" } });
+      expect((await whoAmI(auditorToken)).body.data.currentUser).toEqual({ rowId: admin.id, role: "auditor" });
     } finally {
       await rootPool().query("update app_public.users set role = 'admin' where id = $1", [admin.id]);
     }

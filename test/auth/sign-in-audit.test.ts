@@ -179,7 +179,7 @@ describe("sign-ins in the audit trail", () => {
     withRootDb(async (client) => {
       await becomeUser(client, null);
       const refused = await client.query("select * from app_public.authenticate($1, 'not the password')", [coach.email]);
-      expect(refused.rows).toEqual([{ role: null, user_id: null, session_id: null, refused_code: "CREDS", refused_message: "Incorrect email or password." }]);
+      expect(refused.rows).toEqual([{ role: null, user_id: null, session_id: null, refused_code: "CREDS", refused_message: "Incorrect email or password.", refused_retry_after: null }]);
       const signedIn = await client.query("select * from app_public.authenticate($1, $2)", [coach.email, PASSWORD]);
       expect(signedIn.rows[0]).toMatchObject({ role: "coach", user_id: coach.id, refused_code: null, refused_message: null });
       await client.query("reset role");

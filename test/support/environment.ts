@@ -12,6 +12,9 @@ export function testEnvironment(extra: Record<string, string> = {}): Record<stri
     WORKER: "off",
     SEED_DEMO: "off",
     LOG_LEVEL: "warn",
+    // Every test file signs in from 127.0.0.1, wrong passwords included; the
+    // per-address limit is tested with addresses of its own (X-Forwarded-For).
+    SIGN_IN_MAX_PER_ADDRESS: "1000",
     ...extra,
   };
 }

@@ -5,6 +5,7 @@ import { busy, holderOf } from "../../db/data-dir-lock.ts";
 import { openDatabase } from "../../db/database.ts";
 import { migrate } from "../../db/migrate.ts";
 import { loadSecrets } from "../../db/secrets.ts";
+import { storeSignInLimits } from "../../db/sign-in-limits.ts";
 import { UserError } from "../../errors.ts";
 import { log } from "../../log.ts";
 import { demoDataState, demoLogins, seedDemo } from "../../seed/seed-demo.ts";
@@ -46,6 +47,7 @@ export async function start(args: string[]): Promise<void> {
   try {
     if (await stopRequested()) return;
     await migrate(database.url, secrets.authenticatorPassword);
+    await storeSignInLimits(database.url, config.signInLimits);
     if (await stopRequested()) return;
     const demo = await demoDataState(database.url);
     if (config.seedDemo && demo.empty) {
@@ -62,6 +64,7 @@ export async function start(args: string[]): Promise<void> {
       jwtTtlSeconds: config.jwtTtlSeconds,
       surface: config.surface,
       limits: config.limits,
+      corsOrigins: config.corsOrigins,
     });
     const port = await api.listen(config.port, config.host);
     if (config.runWorker) worker = await startWorker(database.url);
