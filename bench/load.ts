@@ -19,6 +19,7 @@
 // document's volume), LOAD_COACHES (40), LOAD_GRAPHQL_WRITERS (4), LOAD_SQL_WRITERS (2).
 import os from "node:os";
 import pg from "pg";
+import { ownerUrl } from "../src/db/connection-strings.ts";
 import { UserError } from "../src/errors.ts";
 import { rebuildDays, usageEventDays } from "../src/usage/aggregate.ts";
 import type { PageContext } from "./console-pages.ts";
@@ -30,14 +31,18 @@ import { cpuShare, postmasterPid, processCpuSeconds, processTreeCpuSeconds } fro
 import { drainWorker } from "./load/drain.ts";
 import { Latencies } from "./load/latencies.ts";
 import { Ledger } from "./load/ledger.ts";
+import { ReconnectingClient } from "./load/reconnecting-client.ts";
 import { setUpLoad } from "./load/setup.ts";
 import { runAdmin, runCoach, runJobKicker, runReader } from "./load/workloads.ts";
-import { connectAsOwner, createScratchDatabase, progressOf, runBench, timed, type Teardown } from "./scratch-database.ts";
+import { connectAsOwner, createScratchDatabaseOnServer, progressOf, runBench, timed, type EmbeddedServer, type Teardown } from "./scratch-database.ts";
 import { historyDays, writeHistory } from "./usage-history.ts";
 
 const progress = progressOf("load");
 
 interface Settings {
+  /** "postgres": kill -9 of the bench's embedded PostgreSQL in the middle of the load, then a restart. */
+  fault: "none" | "postgres";
+  faultDownSeconds: number;
   seconds: number;
   usageEvents: number;
   coaches: number;
@@ -52,7 +57,11 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     if (!Number.isInteger(value) || value < min) throw new UserError(`${name} must be a whole number of at least ${min} (got "${env[name]}").`);
     return value;
   };
+  const fault = env.LOAD_FAULT || "none";
+  if (fault !== "none" && fault !== "postgres") throw new UserError(`LOAD_FAULT must be none or postgres (got "${fault}").`);
   const settings = {
+    fault: fault as Settings["fault"],
+    faultDownSeconds: whole("LOAD_FAULT_DOWN_SECONDS", 2, 0),
     seconds: whole("LOAD_SECONDS", 60, 1),
     usageEvents: whole("LOAD_USAGE_EVENTS", 100_000, 0),
     coaches: whole("LOAD_COACHES", 40, 1),
@@ -70,8 +79,11 @@ const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 async function main(settings: Settings, teardown: Teardown) {
   const started = performance.now();
-  const databaseUrl = await createScratchDatabase(teardown, progress);
-  const owner = await connectAsOwner(databaseUrl, teardown);
+  const { databaseUrl, embedded } = await createScratchDatabaseOnServer(teardown, progress);
+  if (settings.fault === "postgres" && !embedded) throw new UserError("LOAD_FAULT=postgres kills the bench's own embedded PostgreSQL: leave DATABASE_URL unset.");
+  let owner = await connectAsOwner(databaseUrl, teardown);
+  // Under LOAD_FAULT this connection dies with the server; that is expected, not a crash of the bench.
+  owner.on("error", (error) => progress(`the set-up connection ended: ${error.message}`));
   progress(`${settings.coaches} coaches on one plan`);
   const world = await setUpLoad(owner, settings.coaches, settings.graphqlWriters + settings.sqlWriters + 1);
 
@@ -93,14 +105,22 @@ async function main(settings: Settings, teardown: Teardown) {
   const writers = world.activeCoaches.slice(0, settings.graphqlWriters + settings.sqlWriters);
   const reader = world.activeCoaches[settings.graphqlWriters + settings.sqlWriters]!;
   const coachTokens = await Promise.all([...writers.slice(0, settings.graphqlWriters), reader].map((coach) => signIn(api, coach.email, world.password)));
-  const sqlClients: Array<{ coach: pg.Client; pipeline: pg.Client }> = [];
-  for (const coach of writers.slice(settings.graphqlWriters)) {
-    const clients = { coach: await connectAsOwner(databaseUrl, teardown), pipeline: await connectAsOwner(databaseUrl, teardown) };
-    await actAs(clients.coach, "coach", coach.userId);
-    await actAs(clients.pipeline, "admin", world.pipeline.userId);
-    sqlClients.push(clients);
-  }
-  const kicker = await connectAsOwner(databaseUrl, teardown);
+  // Connections that connect again after a crash, acting as their user each time.
+  const reconnecting = (setUp: (client: pg.Client) => Promise<void>) => {
+    const client = new ReconnectingClient(async () => {
+      const connection = new pg.Client({ connectionString: ownerUrl(databaseUrl) });
+      await connection.connect();
+      await setUp(connection);
+      return connection;
+    });
+    teardown.defer(() => client.end());
+    return client;
+  };
+  const sqlClients = writers.slice(settings.graphqlWriters).map((coach) => ({
+    coach: reconnecting((client) => actAs(client, "coach", coach.userId)),
+    pipeline: reconnecting((client) => actAs(client, "admin", world.pipeline.userId)),
+  }));
+  const kicker = reconnecting(async () => undefined);
   const { rows: [today] } = await owner.query(
     `select (now() at time zone 'UTC')::date::text as day, date_trunc('month', now() at time zone 'UTC')::date::text as month`);
   const context: PageContext = await (async () => {
@@ -119,10 +139,14 @@ async function main(settings: Settings, teardown: Teardown) {
   const ledger = new Ledger();
   const readFailures: string[] = [];
   const serverCpuBefore = processCpuSeconds(server.pid);
-  const postgresCpuBefore = postgresPid ? processTreeCpuSeconds(postgresPid) : null;
+  const postgresCpu = new PostgresCpu(postgresPid);
   const loadStarted = performance.now();
   const deadline = loadStarted + settings.seconds * 1000;
-  const [jobsQueued] = await Promise.all([
+  const fault = settings.fault === "postgres"
+    ? crashMidway(embedded!, postgresCpu, databaseUrl, loadStarted, settings.seconds * 0.4, settings.faultDownSeconds)
+    : Promise.resolve(null);
+  const [faultReport, jobsQueued] = await Promise.all([
+    fault,
     runJobKicker(kicker, deadline),
     ...writers.slice(0, settings.graphqlWriters).map((coach, index) =>
       runCoach(graphqlCoachDoor(api, coachTokens[index]!, pipelineToken), ledger, coach.clients, deadline)),
@@ -133,7 +157,9 @@ async function main(settings: Settings, teardown: Teardown) {
   ]);
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   const serverCpu = processCpuSeconds(server.pid) - serverCpuBefore;
-  const postgresCpu = postgresPid && postgresCpuBefore !== null ? processTreeCpuSeconds(postgresPid) - postgresCpuBefore : null;
+  const postgresCpuSeconds = postgresCpu.seconds();
+  // The owner's connection did not survive a crash: the rest reads through a new one.
+  if (faultReport) owner = await connectAsOwner(databaseUrl, teardown);
   const { rows: [after] } = await owner.query(
     "select (select count(*) from app_public.usage_events)::int as events, (select count(*) from audit.seals)::int as seals");
   progress(`load done: ${ledger.acknowledged.length} writes acknowledged, ${ledger.inDoubt.length} in doubt`);
@@ -154,13 +180,14 @@ async function main(settings: Settings, teardown: Teardown) {
   const acknowledged = ledger.acknowledged.length;
   return {
     bench: "load",
+    fault: faultReport ?? "none",
     usage_events: (await owner.query("select count(*)::int as n from app_public.usage_events")).rows[0].n as number,
     history_usage_events: settings.usageEvents,
     coaches: settings.coaches,
     load_seconds: round(loadSeconds),
     writers: { graphql_coach: settings.graphqlWriters, graphql_admin: 1, sql_coach: settings.sqlWriters, readers: 2 },
     refusals: Object.fromEntries(ledger.refusals),
-    in_doubt: ledger.inDoubt.length,
+    in_doubt: ledger.inDoubt.length + [...ledger.otherInDoubt.values()].reduce((sum, n) => sum + n, 0),
     read_failures: readFailures.length,
     read_failure_examples: [...new Set(readFailures)].slice(0, 3),
     worker: {
@@ -180,7 +207,7 @@ async function main(settings: Settings, teardown: Teardown) {
     cpu: {
       cores: os.availableParallelism(),
       server_and_worker_share: cpuShare(serverCpu, loadSeconds),
-      postgres_share: postgresCpu === null ? null : cpuShare(postgresCpu, loadSeconds),
+      postgres_share: postgresCpuSeconds === null ? null : cpuShare(postgresCpuSeconds, loadSeconds),
     },
     history_generation_seconds: round(historyMs / 1000),
     total_seconds: Math.round((performance.now() - started) / 1000),
@@ -188,6 +215,57 @@ async function main(settings: Settings, teardown: Teardown) {
     lost_usage_events: accounting.lost_usage_events,
     reconcile_differences: accounting.reconcile_differences,
     acknowledged_writes: acknowledged,
+  };
+}
+
+/**
+ * CPU seconds of PostgreSQL (the server and its backends) since the load
+ * began, across a crash: what the crashed server used is added when it is
+ * killed, and the restarted one counts from its start.
+ */
+class PostgresCpu {
+  #pid: number | null;
+  #baseline: number;
+  #used = 0;
+
+  constructor(pid: number | null) {
+    this.#pid = pid;
+    this.#baseline = pid ? processTreeCpuSeconds(pid) : 0;
+  }
+
+  /** Just before a crash: what this server used so far. */
+  beforeCrash(): void {
+    if (this.#pid) this.#used += processTreeCpuSeconds(this.#pid) - this.#baseline;
+  }
+
+  /** The restarted server, counted from zero. */
+  restarted(pid: number | null): void {
+    this.#pid = pid;
+    this.#baseline = 0;
+  }
+
+  seconds(): number | null {
+    return this.#pid === null ? null : this.#used + processTreeCpuSeconds(this.#pid) - this.#baseline;
+  }
+}
+
+/** At `at`: kill -9 of PostgreSQL, `downSeconds` without it, then a restart (crash recovery); resolves to what happened when. */
+async function crashMidway(embedded: EmbeddedServer, cpu: PostgresCpu, databaseUrl: string, loadStarted: number, atSeconds: number, downSeconds: number) {
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, loadStarted + atSeconds * 1000 - performance.now())));
+  const crashedAt = performance.now();
+  progress("kill -9 of PostgreSQL");
+  cpu.beforeCrash();
+  await embedded.crash();
+  await new Promise((resolve) => setTimeout(resolve, downSeconds * 1000));
+  progress("restarting PostgreSQL");
+  const restartMs = await timed(() => embedded.restart());
+  cpu.restarted(await findPostmaster(databaseUrl));
+  progress(`PostgreSQL is back after ${((performance.now() - crashedAt) / 1000).toFixed(1)} s`);
+  return {
+    kind: "kill -9 of PostgreSQL, then a restart",
+    at_seconds_into_load: round((crashedAt - loadStarted) / 1000),
+    down_seconds: downSeconds,
+    restart_seconds: round(restartMs / 1000),
   };
 }
 

@@ -6,7 +6,7 @@
 // load's days; each invoice as it stands equals the sum of its events; the
 // hash chain verifies. Run it once the worker has rated, rolled up and sealed.
 import type pg from "pg";
-import type { Ledger } from "./ledger.ts";
+import type { Ledger, Write } from "./ledger.ts";
 
 export interface AccountingScope {
   /** The load's days, from inclusive, to exclusive (UTC dates). */
@@ -49,7 +49,9 @@ async function loadLedger(client: pg.ClientBase, ledger: Ledger): Promise<void> 
   await client.query(`create temporary table if not exists load_acknowledged (table_name text, id text, operation text) on commit preserve rows;
     create temporary table if not exists load_in_doubt (table_name text, id text, operation text) on commit preserve rows;
     truncate load_acknowledged, load_in_doubt`);
-  for (const [table, writes] of [["load_acknowledged", ledger.acknowledged], ["load_in_doubt", ledger.inDoubt]] as const) {
+  // An insert left in doubt has no id to look for: it is neither owed nor counted.
+  const doubted = ledger.inDoubt.filter((write): write is Write => write.id !== undefined);
+  for (const [table, writes] of [["load_acknowledged", ledger.acknowledged], ["load_in_doubt", doubted]] as const) {
     await client.query(`insert into ${table} select * from unnest($1::text[], $2::text[], $3::text[])`,
       [writes.map((w) => w.table), writes.map((w) => w.id), writes.map((w) => w.operation)]);
   }

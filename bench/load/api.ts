@@ -30,6 +30,10 @@ export async function graphql(api: Api, token: string | null, name: string, quer
       throw new InDoubt(`${name}: no answer (${(error as Error).message})`);
     }
     if (response.status >= 500) throw new InDoubt(`${name}: ${response.status} ${JSON.stringify(body.errors)}`);
+    // A masked error (an id, no words) is the server's failure, not a rule the caller broke: a lost connection among them.
+    if (body.errors?.some((error) => (error as { extensions?: { errorId?: string } }).extensions?.errorId)) {
+      throw new InDoubt(`${name}: ${body.errors.map((error) => error.message).join(" ")}`);
+    }
     if (body.errors?.length || !body.data) throw new Refused(`${name}: ${body.errors?.map((error) => error.message).join(" ")}`);
     return body.data;
   });

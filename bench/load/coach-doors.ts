@@ -4,8 +4,9 @@
 // acknowledged.
 import crypto from "node:crypto";
 import type pg from "pg";
-import { graphql, InDoubt, Refused, type Api } from "./api.ts";
+import { graphql, Refused, type Api } from "./api.ts";
 import type { Door } from "./ledger.ts";
+import type { ReconnectingClient } from "./reconnecting-client.ts";
 
 export type AttemptStatus = "processing" | "completed" | "failed";
 
@@ -86,20 +87,9 @@ export async function actAs(client: pg.Client, role: "coach" | "admin", userId: 
   );
 }
 
-/** One statement; an error PostgreSQL raised is a refusal, a lost connection leaves the write in doubt. */
-async function statement(client: pg.Client, text: string, values: unknown[]): Promise<pg.QueryResult> {
-  try {
-    return await client.query(text, values);
-  } catch (error) {
-    if (typeof (error as { code?: unknown }).code === "string" && /^[0-9A-Z]{5}$/.test((error as { code: string }).code)) {
-      throw new Refused((error as Error).message);
-    }
-    throw new InDoubt((error as Error).message);
-  }
-}
-
 /** The coach's connection, and the pipeline's (acting as its admin account). */
-export function sqlCoachDoor(client: pg.Client, pipeline: pg.Client): CoachDoor {
+export function sqlCoachDoor(client: ReconnectingClient, pipeline: ReconnectingClient): CoachDoor {
+  const statement = (on: ReconnectingClient, text: string, values: unknown[]) => on.query(text, values);
   return {
     door: "sql",
     pipelineDoor: "sql",

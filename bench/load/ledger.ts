@@ -17,7 +17,8 @@ export interface Write {
 
 export class Ledger {
   readonly acknowledged: Write[] = [];
-  readonly inDoubt: Write[] = [];
+  /** Writes sent whose answer never came; an insert's id is then unknown. */
+  readonly inDoubt: Array<Omit<Write, "id"> & { id?: string }> = [];
   /** Attempts whose move to completed or failed was acknowledged: each owes one usage event. */
   readonly terminalAttempts: string[] = [];
   /** Usage credits acknowledged, by the id of the event they wrote. */
@@ -33,8 +34,15 @@ export class Ledger {
     this.acknowledged.push(write);
   }
 
-  doubt(write: Write): void {
+  doubt(write: Omit<Write, "id"> & { id?: string }): void {
     this.inDoubt.push(write);
+  }
+
+  /** Writes outside the audit trail (credits, retention requests) left without an answer. */
+  readonly otherInDoubt = new Map<string, number>();
+
+  doubtOther(what: string): void {
+    this.otherInDoubt.set(what, (this.otherInDoubt.get(what) ?? 0) + 1);
   }
 
   refuse(reason: string): void {

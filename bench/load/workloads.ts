@@ -2,11 +2,11 @@
 // answer acknowledged goes in the ledger; one refused is counted as refused;
 // one left without an answer is in doubt (neither counted nor owed).
 import { print } from "@0no-co/graphql.web";
-import type pg from "pg";
 import { PAGES, type PageContext, type Role } from "../console-pages.ts";
 import { graphql, InDoubt, Refused, restGet, type Api } from "./api.ts";
 import { LOAD_WORDING, type AttemptStatus, type CoachDoor } from "./coach-doors.ts";
 import type { Door, Ledger, Write } from "./ledger.ts";
+import type { ReconnectingClient } from "./reconnecting-client.ts";
 
 /** A write's outcome into the ledger; resolves to its result, or null when it was refused or left in doubt. */
 async function write<T>(ledger: Ledger, known: Omit<Write, "id"> & { id?: string }, work: () => Promise<T>, idOf: (result: T) => string | undefined = () => known.id): Promise<T | null> {
@@ -20,10 +20,22 @@ async function write<T>(ledger: Ledger, known: Omit<Write, "id"> & { id?: string
       return null;
     }
     if (error instanceof InDoubt) {
-      if (known.id) ledger.doubt(known as Write);
+      ledger.doubt(known);
       return null;
     }
     throw error;
+  }
+}
+
+/** An admin's write accounted outside the audit trail (a usage credit, a retention run's request); null when refused or in doubt. */
+async function other(ledger: Ledger, what: string, work: () => Promise<string>): Promise<string | null> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Refused) ledger.refuse(`graphql_admin ${what}: ${error.message.slice(0, 160)}`);
+    else if (error instanceof InDoubt) ledger.doubtOther(what);
+    else throw error;
+    return null;
   }
 }
 
@@ -124,8 +136,8 @@ export async function runAdmin(api: Api, token: string, ledger: Ledger, coachPro
   while (performance.now() < deadline) {
     round++;
     const elapsed = (performance.now() - started) / (deadline - started);
+    // Once each, tried again until acknowledged (under LOAD_FAULT the first try may meet no database).
     if (!erased && elapsed > 0.3) {
-      erased = true;
       const subject = await newClient("Erased client");
       if (!subject) continue;
       const sessionId = await write(ledger, { door: d, table: "coaching_sessions", operation: "INSERT" },
@@ -141,29 +153,25 @@ export async function runAdmin(api: Api, token: string, ledger: Ledger, coachPro
       if (!verified) continue;
       const erasureId = await write(ledger, { door: d, table: "data_subject_erasures", operation: "INSERT" },
         async () => (await run("EraseDataSubject", { requestId })).eraseDataSubject.result.rowId as string, (id) => id);
-      if (erasureId) ledger.erasures.push(erasureId);
+      if (erasureId) {
+        ledger.erasures.push(erasureId);
+        erased = true;
+      }
       continue;
     }
     if (!retained && elapsed > 0.5) {
-      retained = true;
-      try {
-        const data = await run("RequestRetentionRun");
-        ledger.retentionJobs.push(String(data.requestRetentionRun.result));
-      } catch (error) {
-        if (!(error instanceof Refused || error instanceof InDoubt)) throw error;
-        ledger.refuse(`graphql_admin retention run: ${error.message.slice(0, 160)}`);
+      const jobId = await other(ledger, "retention run", async () => String((await run("RequestRetentionRun")).requestRetentionRun.result));
+      if (jobId) {
+        ledger.retentionJobs.push(jobId);
+        retained = true;
       }
       continue;
     }
     if (round % 5 === 0) {
       const coachProfileId = coachProfileIds[Math.floor(Math.random() * coachProfileIds.length)]!;
-      try {
-        const data = await run("IssueUsageCredit", { input: { coachProfileId, amountMinor: "25", reason: "Load credit" } });
-        ledger.credits.push(String(data.issueUsageCredit.result.rowId));
-      } catch (error) {
-        if (!(error instanceof Refused || error instanceof InDoubt)) throw error;
-        ledger.refuse(`graphql_admin credit: ${error.message.slice(0, 160)}`);
-      }
+      const creditId = await other(ledger, "usage credit",
+        async () => String((await run("IssueUsageCredit", { input: { coachProfileId, amountMinor: "25", reason: "Load credit" } })).issueUsageCredit.result.rowId));
+      if (creditId) ledger.credits.push(creditId);
       continue;
     }
     const created = await newClient("Admin's client");
@@ -212,12 +220,16 @@ export async function runReader(api: Api, token: string, role: Role, context: Pa
  * minute or ten), the jobs are queued every few seconds, as a busier
  * installation's schedule would, so the worker writes throughout the load.
  */
-export async function runJobKicker(owner: pg.Client, deadline: number, everySeconds = 5): Promise<number> {
+export async function runJobKicker(kicker: ReconnectingClient, deadline: number, everySeconds = 5): Promise<number> {
   let queued = 0;
   while (performance.now() < deadline) {
     for (const task of ["usage_rate", "audit_seal", "usage_aggregate"]) {
-      await owner.query("select graphile_worker.add_job($1, '{}'::json, job_key := $1, max_attempts := 5)", [task]);
-      queued++;
+      try {
+        await kicker.query("select graphile_worker.add_job($1, '{}'::json, job_key := $1, max_attempts := 5)", [task]);
+        queued++;
+      } catch (error) {
+        if (!(error instanceof Refused || error instanceof InDoubt)) throw error; // the database is away: the next round queues again
+      }
     }
     const until = Math.min(deadline, performance.now() + everySeconds * 1000);
     while (performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
