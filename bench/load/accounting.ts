@@ -58,7 +58,8 @@ async function loadLedger(client: pg.ClientBase, ledger: Ledger): Promise<void> 
   await client.query("analyze load_acknowledged; analyze load_in_doubt");
 }
 
-async function auditAccounting(client: pg.ClientBase, ledger: Ledger) {
+/** Audit events owed by the acknowledged writes against those there: lost, unexpected, per table and kind. */
+export async function auditAccounting(client: pg.ClientBase, ledger: Ledger) {
   await loadLedger(client, ledger);
   // The erasures' transactions blank the erased person's rows: their events
   // are the erasure's, counted apart, found by the erasure record's own event.
@@ -98,7 +99,8 @@ async function auditAccounting(client: pg.ClientBase, ledger: Ledger) {
   };
 }
 
-async function usageAccounting(client: pg.ClientBase, ledger: Ledger) {
+/** Rated charges owed by the acknowledged terminal attempts and credits: lost, duplicated, and records left unrated. */
+export async function usageAccounting(client: pg.ClientBase, ledger: Ledger) {
   const { rows: [attempts] } = await client.query(
     `select count(*) filter (where n = 0)::int as lost, count(*) filter (where n > 1)::int as duplicated
      from (select (select count(*) from app_public.usage_events e where e.transcription_id = t.id and e.kind = 'attempt') as n
