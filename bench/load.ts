@@ -123,16 +123,15 @@ async function main(settings: Settings, teardown: Teardown) {
   const kicker = reconnecting(async () => undefined);
   const { rows: [today] } = await owner.query(
     `select (now() at time zone 'UTC')::date::text as day, date_trunc('month', now() at time zone 'UTC')::date::text as month`);
-  const context: PageContext = await (async () => {
-    const { rows: [c] } = await owner.query(
-      `select (current_date - 30)::text as "from", (current_date + 1)::text as "to", (current_date - 61)::text as "previousFrom",
-              (current_date - 30)::text as "previousTo", date_trunc('month', current_date - 30)::date::text as "fromMonth",
-              (date_trunc('month', current_date) + interval '1 month')::date::text as "toMonth", date_trunc('month', current_date)::date::text as month`);
-    return { ...c, coachProfileId: reader.profileId };
-  })();
+  // The console's default range (the last 30 days) and months, and the reading coach.
+  const { rows: [range] } = await owner.query(
+    `select (current_date - 30)::text as "from", (current_date + 1)::text as "to", (current_date - 61)::text as "previousFrom",
+            (current_date - 30)::text as "previousTo", date_trunc('month', current_date - 30)::date::text as "fromMonth",
+            (date_trunc('month', current_date) + interval '1 month')::date::text as "toMonth", date_trunc('month', current_date)::date::text as month`);
+  const context: PageContext = { ...range, coachProfileId: reader.profileId };
   // Before the load: what the worker has written so far, to count what it writes during it.
   const { rows: [before] } = await owner.query(
-    "select (select count(*) from app_public.usage_events)::int as events, (select count(*) from audit.seals)::int as seals");
+    "select (select count(*) from app_public.usage_events where kind = 'attempt')::int as charges, (select count(*) from audit.seals)::int as seals");
   const postgresPid = await findPostmaster(databaseUrl);
 
   progress(`load for ${settings.seconds} s: ${settings.graphqlWriters} GraphQL coaches, ${settings.sqlWriters} SQL coaches, an admin, the worker, two readers`);
@@ -161,7 +160,7 @@ async function main(settings: Settings, teardown: Teardown) {
   // The owner's connection did not survive a crash: the rest reads through a new one.
   if (faultReport) owner = await connectAsOwner(databaseUrl, teardown);
   const { rows: [after] } = await owner.query(
-    "select (select count(*) from app_public.usage_events)::int as events, (select count(*) from audit.seals)::int as seals");
+    "select (select count(*) from app_public.usage_events where kind = 'attempt')::int as charges, (select count(*) from audit.seals)::int as seals");
   progress(`load done: ${ledger.acknowledged.length} writes acknowledged, ${ledger.inDoubt.length} in doubt`);
 
   progress("the worker rates, rolls up and seals what is left");
@@ -192,7 +191,7 @@ async function main(settings: Settings, teardown: Teardown) {
     read_failure_examples: [...new Set(readFailures)].slice(0, 3),
     worker: {
       jobs_queued: jobsQueued,
-      usage_events_rated_during_load: after.events - before.events,
+      charges_rated_during_load: after.charges - before.charges,
       seals_during_load: after.seals - before.seals,
       drained,
       drain_seconds: round(drainMs / 1000),
@@ -201,7 +200,7 @@ async function main(settings: Settings, teardown: Teardown) {
     throughput_writes_per_second: {
       overall: round(acknowledged / loadSeconds),
       ...Object.fromEntries(Object.entries(byDoor).map(([door, n]) => [door, round(n / loadSeconds)])),
-      worker_rated_charges: round((after.events - before.events) / loadSeconds),
+      worker_rated_charges: round((after.charges - before.charges) / loadSeconds),
     },
     latency_ms: { graphql: api.graphqlLatencies.summary(), rest: api.restLatencies.summary() },
     cpu: {
