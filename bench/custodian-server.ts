@@ -34,11 +34,18 @@ export async function startCustodian(databaseUrl: string, teardown: Teardown, op
     await exited;
   });
   let stdout = "";
+  let ready = false;
   return new Promise((resolve, reject) => {
     child.stdout.on("data", (chunk) => {
+      // The server's log (warnings and errors: a job that failed) goes on with the bench's progress.
+      process.stderr.write(chunk);
+      if (ready) return;
       stdout += chunk;
       const match = /GraphQL\s+(http:\S+)\/graphql/.exec(stdout);
-      if (match) resolve({ base: match[1]!, pid: child.pid! });
+      if (match) {
+        ready = true;
+        resolve({ base: match[1]!, pid: child.pid! });
+      }
     });
     void exited.then(() => reject(new Error(`custodian start exited before it was ready:\n${stdout}`)));
   });
