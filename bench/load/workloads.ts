@@ -21,6 +21,8 @@ async function write<T>(ledger: Ledger, known: Omit<Write, "id"> & { id?: string
     }
     if (error instanceof InDoubt) {
       ledger.doubt(known);
+      // The server failed (under LOAD_FAULT, the database is away): a client waits a moment before its next write.
+      await new Promise((resolve) => setTimeout(resolve, 250));
       return null;
     }
     throw error;
