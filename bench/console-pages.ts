@@ -4,12 +4,8 @@
 // timed from the first request to the last answer. The p95 per page and role
 // is what the issue's 200 ms is about. Each is sent as the console sends it,
 // by its documentId, to a server that runs nothing else (GRAPHQL_PERSISTED_ONLY=on).
-import crypto from "node:crypto";
-import { spawn } from "node:child_process";
-import path from "node:path";
 import type { DocumentNode } from "graphql";
 import type { TadaDocumentNode } from "gql.tada";
-import { projectRoot } from "../src/paths.ts";
 import { AuditChainStatus, AuditEvents } from "../web/src/pages/audit/operations.ts";
 import { Invoices, MonthlyRevenue } from "../web/src/pages/billing/operations.ts";
 import { DeletedItems } from "../web/src/pages/deleted/operations.ts";
@@ -18,6 +14,7 @@ import { UsageReconcile } from "../web/src/pages/reconcile/operations.ts";
 import { Authenticate } from "../web/src/pages/sign-in/operations.ts";
 import { UsageEvents } from "../web/src/pages/usage-events/operations.ts";
 import { operationBody } from "../web/src/shared/persisted.ts";
+import { startCustodian } from "./custodian-server.ts";
 import type { Teardown } from "./scratch-database.ts";
 
 /** What a page is opened on: the console's default range (the last 30 days), its months, and one coach. */
@@ -33,8 +30,8 @@ export interface PageContext {
   coachProfileId: string;
 }
 
-type Role = "admin" | "coach";
-type Operation = [DocumentNode, Record<string, unknown>];
+export type Role = "admin" | "coach";
+export type Operation = [DocumentNode, Record<string, unknown>];
 
 /** One operation with its variables, checked against the document's types as the page's are. */
 function operation<Result, Variables>(document: TadaDocumentNode<Result, Variables>, variables: Variables): Operation {
@@ -42,7 +39,7 @@ function operation<Result, Variables>(document: TadaDocumentNode<Result, Variabl
 }
 
 /** Each page, the roles that open it, and the operations it sends on opening. */
-const PAGES: Record<string, { roles: readonly Role[]; operations: (context: PageContext, role: Role) => Operation[] }> = {
+export const PAGES: Record<string, { roles: readonly Role[]; operations: (context: PageContext, role: Role) => Operation[] }> = {
   overview: {
     roles: ["admin", "coach"],
     operations: (c, role) => [
@@ -87,38 +84,6 @@ const PAGES: Record<string, { roles: readonly Role[]; operations: (context: Page
   deleted: { roles: ["admin", "coach"], operations: () => [operation(DeletedItems, { tableName: null, deletionBatchId: null })] },
 };
 
-/** `custodian start` on the scratch database (no worker, no demo), stopped by the teardown; resolves to its base URL. */
-async function startServer(databaseUrl: string, teardown: Teardown): Promise<string> {
-  const child = spawn(process.execPath, [path.join(projectRoot, "src/cli/main.ts"), "start"], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: "0",
-      WORKER: "off",
-      SEED_DEMO: "off",
-      LOG_LEVEL: "warn",
-      GRAPHQL_PERSISTED_ONLY: "on",
-      JWT_SECRET: crypto.randomBytes(32).toString("hex"),
-      AUTHENTICATOR_PASSWORD: crypto.randomBytes(16).toString("hex"),
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  teardown.defer(async () => {
-    if (child.exitCode === null) child.kill("SIGTERM");
-    await exited;
-  });
-  let stdout = "";
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-      const match = /GraphQL\s+(http:\S+)\/graphql/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then(() => reject(new Error(`custodian start exited before it was ready:\n${stdout}`)));
-  });
-}
-
 async function post(base: string, token: string | null, document: DocumentNode, variables: Record<string, unknown>) {
   const response = await fetch(`${base}/graphql`, {
     method: "POST",
@@ -147,7 +112,7 @@ export async function benchConsolePages(
   context: PageContext,
   runs: number,
 ): Promise<Record<string, Record<string, number>>> {
-  const base = await startServer(databaseUrl, teardown);
+  const { base } = await startCustodian(databaseUrl, teardown, { worker: false, env: { GRAPHQL_PERSISTED_ONLY: "on" } });
   const tokens = {} as Record<Role, string>;
   for (const role of ["admin", "coach"] as const) {
     const data = await post(base, null, Authenticate as unknown as DocumentNode, logins[role]);

@@ -37,22 +37,60 @@ export class Teardown {
   }
 }
 
-/** A superuser URL: DATABASE_URL's server, else an embedded PostgreSQL in a temporary folder. */
-async function startServer(teardown: Teardown, progress: (message: string) => void): Promise<string> {
+/** The bench's own embedded PostgreSQL, which a fault mode may crash and start again. */
+export interface EmbeddedServer {
+  /** kill -9 of the server and every backend (its process group), as a crash or the OOM killer would; resolves once all are gone. */
+  crash(): Promise<void>;
+  /** Starts it again on the same folder and port: crash recovery, then ready. */
+  restart(): Promise<void>;
+}
+
+/** A superuser URL: DATABASE_URL's server, else an embedded PostgreSQL in a temporary folder (with its handle). */
+async function startServer(teardown: Teardown, progress: (message: string) => void): Promise<{ url: string; embedded: EmbeddedServer | null }> {
   const configured = loadConfig().databaseUrl;
-  if (configured) return configured;
+  if (configured) return { url: configured, embedded: null };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-bench-"));
   fs.chmodSync(dir, 0o755); // the postgres system user must reach the cluster inside
   teardown.defer(async () => fs.rmSync(dir, { recursive: true, force: true }));
   progress("starting an embedded PostgreSQL");
-  const server = await startEmbeddedPostgres(path.join(dir, "pg"), crypto.randomBytes(16).toString("hex"));
+  const pgDir = path.join(dir, "pg");
+  const password = crypto.randomBytes(16).toString("hex");
+  let server = await startEmbeddedPostgres(pgDir, password);
   teardown.defer(() => server.stop());
-  return server.url;
+  const port = Number(new URL(server.url).port);
+  const embedded: EmbeddedServer = {
+    async crash() {
+      const pid = Number(fs.readFileSync(path.join(pgDir, "postmaster.pid"), "utf8").split("\n")[0]);
+      // The server runs in a process group of its own: the group is the server.
+      process.kill(-pid, "SIGKILL");
+      for (;;) {
+        try {
+          process.kill(-pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await server.stop(); // it has exited; this only settles the handle
+    },
+    async restart() {
+      server = await startEmbeddedPostgres(pgDir, password, port);
+    },
+  };
+  return { url: server.url, embedded };
 }
 
 /** A new database with every migration on a server of its own or DATABASE_URL's; dropped at the end. */
 export async function createScratchDatabase(teardown: Teardown, progress: (message: string) => void): Promise<string> {
-  const serverUrl = await startServer(teardown, progress);
+  return (await createScratchDatabaseOnServer(teardown, progress)).databaseUrl;
+}
+
+/** As createScratchDatabase, with the handle of the embedded server when the bench started one (null on DATABASE_URL's). */
+export async function createScratchDatabaseOnServer(
+  teardown: Teardown,
+  progress: (message: string) => void,
+): Promise<{ databaseUrl: string; embedded: EmbeddedServer | null }> {
+  const { url: serverUrl, embedded } = await startServer(teardown, progress);
   const name = `custodian_bench_${crypto.randomBytes(4).toString("hex")}`;
   await createDatabaseIfMissing(serverUrl, name);
   teardown.defer(async () => {
@@ -69,7 +107,7 @@ export async function createScratchDatabase(teardown: Teardown, progress: (messa
   // An empty authenticator password leaves that cluster-wide role as it is:
   // DATABASE_URL may name a server that other databases share.
   await migrateDatabase(databaseUrl, "");
-  return databaseUrl;
+  return { databaseUrl, embedded };
 }
 
 export async function connectAsOwner(databaseUrl: string, teardown: Teardown): Promise<pg.Client> {

@@ -21,10 +21,13 @@ create function bench.write_history(how_many integer, days integer, late_share n
     from app_public.coach_profiles cp),
   models (n, provider, model, rate) as (values (0, 'deepgram', 'nova-2', 0.43), (1, 'openai', 'whisper-1', 0.60), (2, 'assemblyai', 'best', 0.65)),
   attempts as (
-    select g, c.ids[1 + (random() * (cardinality(c.ids) - 1))::integer] as coach,
+    -- floor, not a cast: a cast rounds, which would give the first and last
+    -- coach half a share and, for the models, invent a fourth model that the
+    -- join drops (a sixth of the events never written).
+    select g, c.ids[1 + pg_catalog.floor(random() * cardinality(c.ids))::integer] as coach,
       (pg_catalog.date_trunc('day', pg_catalog.now()) - make_interval(days => days)
         + make_interval(secs => (slice + random()) / slices * (days - 1) * 86400)) as at,
-      (random() * 2.999)::integer as model_number, random() < 0.86 as completed, random() < 0.12 as retry,
+      pg_catalog.floor(random() * 3)::integer as model_number, random() < 0.86 as completed, random() < 0.12 as retry,
       random() < 0.08 as retranscription, 120 + (random() * 3480)::integer as seconds
     from pg_catalog.generate_series(1, how_many) g, coaches c)
   insert into app_public.usage_events (kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription,
@@ -105,7 +108,7 @@ create function bench.write_pending(how_many integer) returns void as $$
     select pg_catalog.array_agg(cp.id order by cp.id) as ids from app_public.coach_profiles cp),
   models (n, provider, model) as (values (0, 'deepgram', 'nova-2'), (1, 'openai', 'whisper-1'), (2, 'assemblyai', 'best')),
   records as (
-    select c.ids[1 + (random() * (cardinality(c.ids) - 1))::integer] as coach, (random() * 2.999)::integer as model_number,
+    select c.ids[1 + pg_catalog.floor(random() * cardinality(c.ids))::integer] as coach, pg_catalog.floor(random() * 3)::integer as model_number,
       random() < 0.86 as completed, random() < 0.12 as retry, 120 + (random() * 3480)::integer as seconds,
       pg_catalog.now() - make_interval(secs => random() * 86399) as at
     from pg_catalog.generate_series(1, how_many), coaches c)

@@ -30,11 +30,10 @@ import { rateCapturedUsage } from "../src/usage/rate.ts";
 import { benchConsolePages } from "./console-pages.ts";
 import { connectAsOwner, createScratchDatabase, median, progressOf, runBench, timed, type Teardown } from "./scratch-database.ts";
 import { measureTps, type Worker } from "./throughput.ts";
+import { historyDays, writeHistory } from "./usage-history.ts";
 
 const progress = progressOf("usage");
 const writerCount = 4;
-const historyDays = 730;
-const batchSize = 500_000;
 
 interface Settings {
   events: number;
@@ -66,20 +65,6 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
 function p95(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil(sorted.length * 0.95) - 1)]!;
-}
-
-async function writeHistory(admin: pg.Client, events: number): Promise<number> {
-  let written = 0;
-  const ms = await timed(async () => {
-    const slices = Math.ceil(events / batchSize);
-    for (let slice = 0; slice < slices; slice++) {
-      const batch = Math.min(batchSize, events - written);
-      await admin.query("select bench.write_history($1, $2, 0.002, $3, $4)", [batch, historyDays, slice, slices]);
-      written += batch;
-      progress(`history: ${written} of ${events} events`);
-    }
-  });
-  return ms;
 }
 
 /** Acts as a user of a role, as the API does, for the rest of the session. */
@@ -225,7 +210,7 @@ async function main(settings: Settings, teardown: Teardown) {
   await admin.query(fs.readFileSync(path.join(import.meta.dirname, "usage-setup.sql"), "utf8"));
 
   progress(`writing ${settings.events} usage events over ${historyDays} days`);
-  const generationMs = await writeHistory(admin, settings.events);
+  const generationMs = await writeHistory(admin, settings.events, progress);
   await admin.query("vacuum analyze app_public.usage_events");
 
   const days = (await usageEventDays(admin))!;
