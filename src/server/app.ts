@@ -6,6 +6,7 @@ import type { ApiLimits, ApiSurface } from "../config.ts";
 import { makePool } from "../db/pool.ts";
 import { UserError } from "../errors.ts";
 import { log } from "../log.ts";
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_WORDS, isDatabaseUnavailable } from "./database-unavailable.ts";
 import { authenticateRequests, databaseRoleOf } from "./auth.ts";
 import { consoleRoutes } from "./console.ts";
 import { graphiqlOff } from "./graphiql-off.ts";
@@ -96,6 +97,12 @@ export async function createApiServer(options: ServerOptions): Promise<ApiServer
       const fromLibrary = Object.hasOwn(error as object, "expose");
       const message = fromLibrary ? (clientErrorWords[status] ?? `The request was refused (${status}).`) : (error as Error).message;
       refuse(res, status, message, "BAD_REQUEST");
+      return;
+    }
+    if (isDatabaseUnavailable(error) && !res.headersSent) {
+      log.warn({ err: error, requestId: req.id }, "the database is unavailable");
+      res.set("retry-after", String(DATABASE_RETRY_AFTER_SECONDS));
+      refuse(res, 503, DATABASE_UNAVAILABLE_WORDS, DATABASE_UNAVAILABLE_CODE);
       return;
     }
     log.error({ err: error, requestId: req.id }, "request failed");

@@ -4,6 +4,7 @@ import { GraphQLError } from "postgraphile/graphql";
 import type { ApiLimits } from "../config.ts";
 import { log } from "../log.ts";
 import type { ConstraintWordsCache } from "./constraint-words.ts";
+import { DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_WORDS, isDatabaseUnavailable } from "./database-unavailable.ts";
 import { explainPermissionDenied, explainRowSecurity, type Grants } from "./privilege-errors.ts";
 
 /**
@@ -130,6 +131,7 @@ export function makeMaskError(
       const noun = nothingDeleted[1]!.replace(/s$/, "").replaceAll("_", " ");
       return withMessage(error, `No ${noun} matching this input that you may delete: it does not exist or is not yours to delete. Nothing was deleted.`, { code: "P0002", statusCode: 404 });
     }
+    if (isDatabaseUnavailable(original)) return withMessage(error, DATABASE_UNAVAILABLE_WORDS, { code: DATABASE_UNAVAILABLE_CODE });
     if (!isUserFacing(original)) return masked(error);
     const field = typeof error.path?.[0] === "string" ? error.path[0] : undefined;
     const explained =

@@ -1,6 +1,7 @@
 import { object, SafeError, sideEffect, type ExecutableStep, type ObjectStep } from "postgraphile/grafast";
 import { log, withConsoleAsLog } from "../log.ts";
 import type { ConstraintWordsCache } from "./constraint-words.ts";
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_CODE } from "./database-unavailable.ts";
 
 /**
  * Plain answers to a GraphQL caller's mistakes:
@@ -14,7 +15,8 @@ import type { ConstraintWordsCache } from "./constraint-words.ts";
  *   words, not run with null.
  * - A response whose every error is the caller's (an SQLSTATE or refusal in
  *   words, nothing masked) and that answered nothing is a 4xx, not a 200; a
- *   rate-limited sign-in is a 429 with Retry-After.
+ *   rate-limited sign-in is a 429 with Retry-After, and an answer the
+ *   database could not give (restarting, unreachable) a 503 with Retry-After.
  * - The constraint words are loaded before the first request is answered.
  */
 export function plainAnswersPlugin(words: ConstraintWordsCache): GraphileConfig.Plugin {
@@ -85,6 +87,7 @@ export function plainAnswersPlugin(words: ConstraintWordsCache): GraphileConfig.
               const seconds = payload.errors!.map((error) => error.extensions?.retryAfterSeconds).find((value) => typeof value === "number");
               if (seconds !== undefined) result.headers["retry-after"] = String(seconds);
             }
+            if (status === 503) result.headers["retry-after"] = String(DATABASE_RETRY_AFTER_SECONDS);
           }
           return result;
         },
@@ -120,7 +123,7 @@ function answeredNothing(value: unknown): boolean {
 }
 
 /** The SQLSTATEs of refusals (as opposed to bad input): 403 for privilege, 404 for nothing found, 429 for too many sign-ins. */
-const statusOfCode: Record<string, number> = { "42501": 403, P0002: 404, "28000": 403, CREDS: 401, RATE_LIMITED: 429 };
+const statusOfCode: Record<string, number> = { "42501": 403, P0002: 404, "28000": 403, CREDS: 401, RATE_LIMITED: 429, [DATABASE_UNAVAILABLE_CODE]: 503 };
 
 /**
  * 4xx when the response answered nothing (every field null) and
