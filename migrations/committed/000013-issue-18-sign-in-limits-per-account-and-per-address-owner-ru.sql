@@ -1,5 +1,5 @@
 --! Previous: sha1:a45d9576e2da38ac4e92d3a7a2b4528ba98512cf
---! Hash: sha1:2fc64787a5fbf87fee97f0f14d4d8dd85c5ac62c
+--! Hash: sha1:4988c24ea9722eff30bd75813c69f6303ad26356
 --! Message: Issue 18: sign-in limits per account and per address; owner-run functions keep to the caller's rows; audit filters checked first
 
 -- Issue 18, row-level security fuzz: functions that run as their owner keep to
@@ -529,9 +529,8 @@ alter table app_private.sign_in_attempts
   add constraint sign_in_attempts_no_user_check check (user_id is not null or outcome::text in ('unknown_email', 'rate_limited')),
   add column client_address text check (length(client_address) <= 100);
 comment on column app_private.sign_in_attempts.client_address is
-  E'The address the attempt came from, as the API saw it (custodian.client_ip); null from a session that set none. Personal data, sealed in the audit trail.';
+  E'The address the attempt came from, as the API saw it (custodian.client_ip); null from a session that set none. Personal data of the technical kind: plain in the audit trail, as the attribution''s address is.';
 comment on column app_private.sign_in_attempts.outcome is E'signed_in, wrong_password, unknown_email, disabled or rate_limited.';
-select audit.set_column_policy('app_private.sign_in_attempts', 'client_address', 'pii');
 -- What the limits count: refused attempts for an email, and from an address, in the window.
 create index sign_in_attempts_email_recent_idx on app_private.sign_in_attempts (email, attempted_at);
 create index sign_in_attempts_address_recent_idx on app_private.sign_in_attempts (client_address, attempted_at) where client_address is not null;

@@ -13,9 +13,8 @@ alter table app_private.sign_in_attempts
   add constraint sign_in_attempts_no_user_check check (user_id is not null or outcome::text in ('unknown_email', 'rate_limited')),
   add column client_address text check (length(client_address) <= 100);
 comment on column app_private.sign_in_attempts.client_address is
-  E'The address the attempt came from, as the API saw it (custodian.client_ip); null from a session that set none. Personal data, sealed in the audit trail.';
+  E'The address the attempt came from, as the API saw it (custodian.client_ip); null from a session that set none. Personal data of the technical kind: plain in the audit trail, as the attribution''s address is.';
 comment on column app_private.sign_in_attempts.outcome is E'signed_in, wrong_password, unknown_email, disabled or rate_limited.';
-select audit.set_column_policy('app_private.sign_in_attempts', 'client_address', 'pii');
 -- What the limits count: refused attempts for an email, and from an address, in the window.
 create index sign_in_attempts_email_recent_idx on app_private.sign_in_attempts (email, attempted_at);
 create index sign_in_attempts_address_recent_idx on app_private.sign_in_attempts (client_address, attempted_at) where client_address is not null;

@@ -131,7 +131,10 @@ export function makeMaskError(
       const noun = nothingDeleted[1]!.replace(/s$/, "").replaceAll("_", " ");
       return withMessage(error, `No ${noun} matching this input that you may delete: it does not exist or is not yours to delete. Nothing was deleted.`, { code: "P0002", statusCode: 404 });
     }
-    if (isDatabaseUnavailable(original)) return withMessage(error, DATABASE_UNAVAILABLE_WORDS, { code: DATABASE_UNAVAILABLE_CODE });
+    if (isDatabaseUnavailable(original)) {
+      log.warn({ err: original, path: error.path?.join(".") }, "the database could not answer");
+      return withMessage(error, DATABASE_UNAVAILABLE_WORDS, { code: DATABASE_UNAVAILABLE_CODE });
+    }
     if (!isUserFacing(original)) return masked(error);
     const field = typeof error.path?.[0] === "string" ? error.path[0] : undefined;
     const explained =

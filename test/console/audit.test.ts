@@ -3,6 +3,10 @@ import { downloadText, launchBrowser, newTab, screenshot, settled, signIn } from
 import { becomeUser, closeRootPool, commitAs, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
+import { AuditEvents } from "../../web/src/pages/audit/operations.ts";
+import { operationBody } from "../../web/src/shared/persisted.ts";
+
+const auditEventsDocumentId = (operationBody(AuditEvents as never, {}) as { documentId: string }).documentId;
 
 // The audit viewer in a real browser: filters from and into the URL, each
 // event's diff and a record's state as of a time against the SQL functions
@@ -186,8 +190,9 @@ test("personal data the reader may not read shows as redacted, in the form the A
   const page = await newTab(browser);
   await signIn(page, coach.user.email);
   await page.route("**/graphql", async (route) => {
-    const body = route.request().postDataJSON() as { query: string };
-    if (!body.query.includes("query AuditEvents")) return route.continue();
+    // The console sends an operation by its documentId (web/persisted-operations.json).
+    const body = route.request().postDataJSON() as { documentId?: string };
+    if (body.documentId !== auditEventsDocumentId) return route.continue();
     const response = await route.fetch();
     const json = await response.json();
     for (const node of json.data.auditEvents.nodes) if (node.newValues?.full_name) node.newValues.full_name = { $redacted: "pii" };

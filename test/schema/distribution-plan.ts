@@ -35,6 +35,7 @@ export const distributionPlan: Plan = {
     "app_private.user_secrets": { placement: "coordinator" },
     "app_private.user_sessions": { placement: "coordinator" },
     "app_private.sign_in_attempts": { placement: "coordinator" },
+    "app_private.sign_in_limits": { placement: "coordinator" },
     "app_private.usage_daily_totals": { placement: "coordinator" },
     "app_private.usage_dirty_days": { placement: "coordinator" },
     "app_private.usage_rollup_watermark": { placement: "coordinator" },
