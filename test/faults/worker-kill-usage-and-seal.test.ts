@@ -150,10 +150,11 @@ test("killed in the middle of a rating run: no coach-month half rated (events, l
   } finally {
     await restarted.stop();
   }
-  expect(await ledgersAgainstEvents([a.profileId, b.profileId])).toEqual([
+  const byCoach = (x: { coach: string }, y: { coach: string }) => (x.coach < y.coach ? -1 : 1);
+  expect((await ledgersAgainstEvents([a.profileId, b.profileId])).sort(byCoach)).toEqual([
     { coach: a.profileId, month: "2026-10-01", events: 4 },
     { coach: b.profileId, month: "2026-10-01", events: 3 },
-  ].sort((x, y) => x.coach.localeCompare(y.coach)));
+  ].sort(byCoach));
   expect(await queued()).toBe(0);
   const { rows: [once] } = await db.query(
     "select count(*)::int as events, count(distinct transcription_id)::int as attempts from app_public.usage_events where coach_profile_id = any ($1)",
