@@ -1,5 +1,5 @@
 --! Previous: sha1:a45d9576e2da38ac4e92d3a7a2b4528ba98512cf
---! Hash: sha1:2971adce289e11156ef9faa9763f4e137041c395
+--! Hash: sha1:acdee260f91b475aeb972bfe2140a4c32920b0c9
 --! Message: Issue 18 faults: worker pools register, so a dead pool's jobs are released at once; an abandoned retention run closes with its policies
 
 -- Issue 18, faults: the worker pools alive now, so that the jobs of one that
@@ -165,6 +165,10 @@ returns app_public.retention_runs as $$
 declare
   run app_public.retention_runs;
 begin
+  -- A run stopped by an error (the archive store gone or full) stops in the middle of a policy: that policy fails with it.
+  update app_public.retention_run_policies p set status = 'failed', finished_at = pg_catalog.now(), errors = p.errors + 1,
+    error = coalesce(p.error, finish_retention_run.error, 'The run ended before this policy finished.')
+  where p.run_id = finish_retention_run.run_id and p.status = 'running';
   update app_public.retention_runs r
   set status = case when finish_retention_run.error is null then 'finished' else 'failed' end,
       finished_at = pg_catalog.now(), error = finish_retention_run.error
@@ -175,7 +179,7 @@ begin
 end;
 $$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
 comment on function app_private.finish_retention_run(uuid, text) is
-  E'Ends a run (finished, or failed with the error) and lets go of the run lock.';
+  E'Ends a run (finished, or failed with the error, as is a policy it stopped in the middle of) and lets go of the run lock.';
 
 create or replace function app_private.start_retention_run_policy(run_id uuid, policy_name text, as_of timestamptz)
 returns app_public.retention_run_policies as $$

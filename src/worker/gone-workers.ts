@@ -65,9 +65,9 @@ export function keepPresence(connectionString: string, poolId: string): Presence
       const client = new pg.Client({ connectionString });
       const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
       client.on("error", (error) => log.warn({ err: error, poolId }, "worker presence: connection lost"));
+      current = client;
       try {
         await client.connect();
-        current = client;
         await client.query("select app_private.register_worker_pool($1, $2, $3)", [poolId, os.hostname(), process.pid]);
         markReady();
         await ended;
