@@ -121,3 +121,22 @@ test("an export to a folder that is not writable fails in one line and leaves no
   expect(written).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Wrote \d+ rows of audit-events \(jsonl\) to /) });
   expect(fs.statSync(out).size).toBeGreaterThan(0);
 });
+
+test("an export onto a disk that fills fails in one line and leaves no partial file", async () => {
+  // Enough audit events today that their export outgrows the limit in its first batch.
+  await db.query(`insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from)
+    select 'export-full-disk-' || g, 'm', 1, '-infinity' from generate_series(1, 1000) g`);
+  const today = new Date().toISOString().slice(0, 10);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  const full = folder("full-export");
+  if (process.getuid?.() === 0) fs.chownSync(full, 65534, 65534);
+  const out = path.join(full, "audit.jsonl");
+  const failed = await runConfinedCli({ fileSizeLimitBytes: 64 * 1024, unprivileged: true },
+    ["export", "audit-events", "--from", today, "--to", tomorrow, "--out", out], unprivilegedEnvironment());
+  // One line says why (after the progress bar, which never counts the batch that could not be written).
+  expect(failed.code).toBe(1);
+  const lines = failed.stderr.trimEnd().split("\n");
+  expect(lines.at(-1)).toBe(`custodian: --out: the file grew past a file-size limit (EFBIG) of this process or its file system; the part written was removed and ${out} was not written.`);
+  expect(lines.slice(0, -1).every((line) => line.startsWith("Exporting audit-events: 0% "))).toBe(true);
+  expect(fs.readdirSync(full)).toEqual([]);
+}, 60_000);
