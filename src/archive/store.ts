@@ -82,16 +82,17 @@ export function localDirectoryStore(dir: string, { createIfMissing = false }: Lo
       const folder = path.dirname(target);
       await fsp.mkdir(folder, { recursive: true });
       const temp = path.join(folder, `${tempPrefix}${path.basename(target)}-${randomBytes(6).toString("hex")}`);
-      const handle = await fsp.open(temp, "wx", 0o640);
+      const handle = await fsp.open(temp, "wx", 0o640).catch((error: NodeJS.ErrnoException) => rethrowAsUserError(error, root, whileWriting));
       try {
         // One write at a time: the producer is pulled only as fast as the disk takes it.
-        for await (const chunk of chunks) await handle.write(chunk);
+        for await (const chunk of chunks) await writeWhole(handle, chunk);
         await handle.sync();
         await handle.close();
       } catch (error) {
         await handle.close().catch(() => undefined);
         await fsp.rm(temp, { force: true });
-        throw error;
+        // A disk that fills (or a file-size limit) mid-way is said in words; anything else is a bug.
+        rethrowAsUserError(error as NodeJS.ErrnoException, root, whileWriting);
       }
       await fsp.rename(temp, target);
       await syncDirectory(folder);
@@ -146,6 +147,19 @@ export function archiveStoreFor(config: Config): ArchiveStore {
   return localDirectoryStore(config.archiveDir, { createIfMissing: isDefault && fs.existsSync(config.dataDir) });
 }
 
+/**
+ * Writes all of a chunk. A write may take only part of it (a disk filling up,
+ * a file-size limit), and only the next one fails with the reason: taking the
+ * part for the whole would leave the file short.
+ */
+async function writeWhole(handle: fsp.FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length;) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    if (bytesWritten === 0) throw new Error(`A write to an archive file took none of ${chunk.length - offset} bytes.`);
+    offset += bytesWritten;
+  }
+}
+
 async function syncDirectory(folder: string): Promise<void> {
   const handle = await fsp.open(folder, "r");
   try {
@@ -156,6 +170,7 @@ async function syncDirectory(folder: string): Promise<void> {
 }
 
 const beforeWork = " Nothing was archived or deleted.";
+const whileWriting = " The archive being written was discarded and none of its rows were deleted.";
 
 function rethrowAsUserError(error: NodeJS.ErrnoException, root: string, after = ""): never {
   switch (error.code) {
@@ -170,6 +185,8 @@ function rethrowAsUserError(error: NodeJS.ErrnoException, root: string, after = 
     case "ENOSPC":
     case "EDQUOT":
       throw new UserError(`The archive directory ${root} is full (${error.code}).${after}`);
+    case "EFBIG":
+      throw new UserError(`The archive directory ${root} refused to grow a file (EFBIG: a file-size limit of this process or its file system).${after}`);
     default:
       throw error;
   }

@@ -12,7 +12,26 @@ export interface CliResult {
 
 /** Runs `custodian <args>` as its own process, as a user would, and waits for it; `started` sees the process (its pid). */
 export function runCli(args: string[], env: Record<string, string | undefined> = {}, started?: (child: ChildProcess) => void): Promise<CliResult> {
-  const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: "pipe" });
+  return waitForCli(spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: "pipe" }), started);
+}
+
+/** What a confined command may not do: grow a file past a size (util-linux prlimit, RLIMIT_FSIZE), or act as root. */
+export interface Confinement {
+  /** A write beyond it fails with EFBIG, as a write to a full disk fails with ENOSPC, without a mount only root could make. */
+  fileSizeLimitBytes?: number;
+  /** As root every folder is writable: run as `nobody`, as a service account would (others' folders are then not writable). */
+  unprivileged?: boolean;
+}
+
+/** runCli, confined. */
+export function runConfinedCli(confinement: Confinement, args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const command = [process.execPath, main, ...args];
+  if (confinement.fileSizeLimitBytes !== undefined) command.unshift("prlimit", `--fsize=${confinement.fileSizeLimitBytes}`, "--");
+  const asNobody = confinement.unprivileged && process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  return waitForCli(spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: "pipe", ...asNobody }));
+}
+
+function waitForCli(child: ChildProcess & { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream }, started?: (child: ChildProcess) => void): Promise<CliResult> {
   started?.(child);
   let stdout = "";
   let stderr = "";

@@ -149,7 +149,12 @@ async function writeFile(
   write: (file: fs.WriteStream, tick: (rows: number) => void) => Promise<number>,
   label: string,
 ): Promise<number> {
-  let fd: number | null = fs.openSync(partial, "wx", 0o600);
+  let fd: number | null;
+  try {
+    fd = fs.openSync(partial, "wx", 0o600);
+  } catch (error) {
+    throw refusedByFileSystem(error, out) ?? error;
+  }
   const close = () => {
     if (fd !== null) fs.closeSync(fd);
     fd = null;
@@ -162,7 +167,8 @@ async function writeFile(
     file.on("error", (error) => (failure ??= error));
     const bar = progressBar(`Exporting ${label}`, total);
     const rows = await write(file, (count) => bar.tick(count));
-    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    // A stream a failed write destroyed never calls end's callback.
+    if (!failure) await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
     if (failure) throw failure;
     await promisify(fs.fsync)(fd);
     bar.finish();
@@ -172,8 +178,27 @@ async function writeFile(
   } catch (error) {
     close();
     await fs.promises.rm(partial, { force: true });
-    throw error;
+    throw refusedByFileSystem(error, out) ?? error;
   } finally {
     forget();
+  }
+}
+
+/** A file system's refusal in words (a folder not writable, a full disk, a file-size limit); null for anything else. */
+function refusedByFileSystem(error: unknown, out: string): UserError | null {
+  const code = (error as NodeJS.ErrnoException).code;
+  const folder = path.dirname(out);
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return new UserError(`--out: the folder ${folder} is not writable (${code}); nothing was written.`);
+    case "ENOSPC":
+    case "EDQUOT":
+      return new UserError(`--out: the disk holding ${folder} is full (${code}); the part written was removed and ${out} was not written.`);
+    case "EFBIG":
+      return new UserError(`--out: the file grew past a file-size limit (EFBIG) of this process or its file system; the part written was removed and ${out} was not written.`);
+    default:
+      return null;
   }
 }

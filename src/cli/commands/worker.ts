@@ -17,6 +17,7 @@ export async function worker(args: string[]): Promise<void> {
   await withSession(async ({ database }) => {
     if (stopRequest.reason !== null) return;
     const running = await startWorker(database.url);
+    process.stdout.write(`Worker running (pool ${running.poolId}): jobs and the crontab. Stop with Ctrl-C or SIGTERM.\n`);
     await stopRequest.requested;
     await running.stop();
   }, "exclusive");

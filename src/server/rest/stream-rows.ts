@@ -55,18 +55,23 @@ function csvColumn(field: FieldDef): (text: string | null) => string {
 /**
  * Writes, waiting while the reader is slow (a client, a disk), so a large
  * export never piles up in memory; a reader that goes away ends the wait, so
- * the connection and its transaction are given back.
+ * the connection and its transaction are given back, and so does a write that
+ * failed (a full disk): a file stream opened with autoClose: false then
+ * neither drains nor closes. The caller learns of the failure from `out`.
  */
 export function write(out: Writable, chunk: string | Buffer): Promise<void> {
-  if (out.write(chunk) || out.destroyed) return Promise.resolve();
+  if (out.destroyed || out.errored) return Promise.resolve();
+  if (out.write(chunk) || out.destroyed || out.errored) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       out.off("drain", done);
       out.off("close", done);
+      out.off("error", done);
       resolve();
     };
     out.once("drain", done);
     out.once("close", done);
+    out.once("error", done);
   });
 }
 
@@ -119,7 +124,8 @@ export async function openRows(client: ClientBase, sql: string, params: unknown[
  * Writes opened rows to `out` in a format: the header, every batch as it is
  * fetched (waiting while `out` is slow: one batch in memory at a time), the
  * end; only the first batch when `firstOnly` (a page). Stops early when `out`
- * closes (a client gone). Does not end `out`. Returns the rows written.
+ * closes (a client gone) or a write to it failed. Does not end `out`. Returns
+ * the rows written.
  */
 export async function writeRows(
   client: ClientBase,
@@ -136,6 +142,8 @@ export async function writeRows(
   let written = 0;
   while (batch.length > 0 && !closed) {
     await write(out, text.batch(batch, written === 0));
+    // A batch whose write failed is not counted as written.
+    if (out.errored) break;
     written += batch.length;
     options.onBatch?.(batch.length);
     if (options.firstOnly || batch.length < fetchSize) break;
