@@ -1,6 +1,228 @@
 --! Previous: sha1:a45d9576e2da38ac4e92d3a7a2b4528ba98512cf
---! Hash: sha1:4988c24ea9722eff30bd75813c69f6303ad26356
---! Message: Issue 18: sign-in limits per account and per address; owner-run functions keep to the caller's rows; audit filters checked first
+--! Hash: sha1:54254a63fecabaa96564e8413114b3006c416034
+--! Message: Issue 18: sign-in limits per account and per address; owner-run functions keep to the caller's rows; worker pools register so a dead pool's jobs are released
+
+-- Issue 18, faults: the worker pools alive now, so that the jobs of one that
+-- died are released at once (not after graphile-worker's 4 hours); a
+-- retention run left by a dead process closes with its policies.
+create table app_private.worker_pools (
+  pool_id text primary key constraint worker_pools_pool_id_check check (pool_id ~ '^[a-z]+-[0-9a-f]+$'),
+  host text not null constraint worker_pools_host_check check (length(host) between 1 and 255),
+  process_id integer not null constraint worker_pools_process_id_check check (process_id > 0),
+  started_at timestamptz not null default now()
+);
+comment on table app_private.worker_pools is
+  E'Worker pools that registered as they started; one is alive while its presence session (app_private.worker_presence_name) is open. Not audit-tracked: it is the worker''s own bookkeeping, rewritten at every start.';
+comment on column app_private.worker_pools.pool_id is E'graphile-worker''s id of the pool, which it writes into locked_by of the jobs it runs.';
+comment on column app_private.worker_pools.host is E'The machine the pool runs on.';
+comment on column app_private.worker_pools.process_id is E'The pool''s process id on that machine.';
+comment on column app_private.worker_pools.started_at is E'When the pool registered.';
+alter table app_private.worker_pools enable row level security;
+
+--! Included worker/gone-workers.sql
+-- A worker process that dies (kill -9, a lost machine, an OOM kill) leaves
+-- the jobs it was running locked; graphile-worker frees them only after 4
+-- hours. Each Custodian worker pool registers here and keeps one session
+-- open whose application_name names it: while that session exists the pool
+-- is alive. Any worker that starts (and the heartbeat, every minute) releases
+-- the jobs of registered pools whose session is gone. A pool that has not
+-- registered yet is never taken for gone.
+
+create or replace function app_private.worker_presence_name(pool_id text) returns text as $$
+  select 'custodian worker ' || pool_id;
+$$ language sql immutable set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.worker_presence_name(text) is
+  E'The application_name of the session that says a worker pool is alive.';
+
+create or replace function app_private.register_worker_pool(pool_id text, host text, process_id integer) returns void as $$
+begin
+  -- The name first, so that a sweeper that sees the row sees the session too.
+  perform pg_catalog.set_config('application_name', app_private.worker_presence_name(register_worker_pool.pool_id), false);
+  insert into app_private.worker_pools (pool_id, host, process_id)
+  values (register_worker_pool.pool_id, register_worker_pool.host, register_worker_pool.process_id)
+  on conflict on constraint worker_pools_pkey do nothing;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.register_worker_pool(text, text, integer) is
+  E'Called on the session a worker pool keeps open for its whole life: names the session after the pool and records the pool (again, after a reconnect).';
+
+create or replace function app_private.release_jobs_of_gone_workers()
+returns table (job_id bigint, task_identifier text, attempts integer, max_attempts integer, pool_id text) as $$
+declare
+  gone text[];
+  released bigint[];
+begin
+  -- graphile_worker's schema is installed by the worker, after the migrations: before its first start there are no jobs.
+  if pg_catalog.to_regclass('graphile_worker.jobs') is null then
+    return;
+  end if;
+  -- One sweeper at a time: workers starting together release each job once.
+  perform pg_catalog.pg_advisory_xact_lock('app_private.worker_pools'::pg_catalog.regclass::pg_catalog.oid::integer, 0);
+  select pg_catalog.array_agg(p.pool_id) into gone
+  from app_private.worker_pools p
+  where not exists (select from pg_catalog.pg_stat_activity a where a.application_name = app_private.worker_presence_name(p.pool_id));
+  if gone is null then
+    return;
+  end if;
+  select pg_catalog.array_agg(j.id) into released from graphile_worker.jobs j where j.locked_by = any (gone);
+  return query
+    select j.id, j.task_identifier, j.attempts::integer, j.max_attempts::integer, j.locked_by
+    from graphile_worker.jobs j where j.id = any (released) order by j.id;
+  -- Unlocked, a job with attempts left runs again at once: the killed attempt counts, as graphile-worker counts it.
+  perform graphile_worker.force_unlock_workers(gone);
+  -- One without attempts left says why it stopped, where an operator looks.
+  perform graphile_worker.permanently_fail_jobs(
+    array(select j.id from graphile_worker.jobs j where j.id = any (released) and j.attempts >= j.max_attempts),
+    'The worker process running it died (its worker pool''s session ended) with no attempt left; the task''s next run does its work.');
+  delete from app_private.worker_pools p where p.pool_id = any (gone);
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.release_jobs_of_gone_workers() is
+  E'Unlocks the jobs (and named queues) locked by registered worker pools whose presence session has ended, forgets those pools, and returns the jobs released. A job with attempts left is run again at once; one that had a single attempt (the crontab''s) is left failed, and its task''s next run does its work.';
+
+revoke all on function app_private.worker_presence_name(text), app_private.register_worker_pool(text, text, integer),
+  app_private.release_jobs_of_gone_workers() from public;
+--! EndIncluded worker/gone-workers.sql
+--! Included retention/runs.sql
+-- The run log: a run starts only when no other is running (an advisory lock
+-- held by the runner's session for the whole run, and a unique index on the
+-- running row), and a run whose process died is found and closed by the next.
+
+create or replace function app_private.retention_lock_key() returns bigint as $$
+  select 1702170217::bigint;
+$$ language sql immutable;
+comment on function app_private.retention_lock_key() is
+  E'The advisory lock a retention run holds on its session from start to finish: a session that ends (a killed process, a terminated backend) lets it go.';
+
+create or replace function app_private.fail_abandoned_retention_runs() returns integer as $$
+declare
+  words constant text := 'Abandoned: the process running it ended before it finished. What it archived but had not removed is resumed by the next run.';
+  closed integer;
+begin
+  -- The caller holds the run lock, so a row still marked running belongs to a process that died: it and its open policy rows close as failed.
+  update app_public.retention_run_policies p set status = 'failed', finished_at = pg_catalog.now(),
+    errors = p.errors + 1, error = coalesce(p.error, words)
+  where p.status = 'running' and p.run_id in (select r.id from app_public.retention_runs r where r.status = 'running');
+  update app_public.retention_runs r set status = 'failed', finished_at = pg_catalog.now(), error = words
+  where r.status = 'running';
+  get diagnostics closed = row_count;
+  return closed;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.fail_abandoned_retention_runs() is
+  E'Closes as failed, with words saying so, every run still marked running and its policies still marked running; returns how many runs. Only for a caller holding the run lock (no run is running then).';
+
+create or replace function app_private.close_abandoned_retention_runs() returns integer as $$
+declare
+  closed integer := 0;
+begin
+  if pg_catalog.pg_try_advisory_lock(app_private.retention_lock_key()) then
+    closed := app_private.fail_abandoned_retention_runs();
+    perform pg_catalog.pg_advisory_unlock(app_private.retention_lock_key());
+  end if;
+  return closed;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.close_abandoned_retention_runs() is
+  E'Closes the runs a dead process left marked running, unless a run is running now (the worker calls it as it starts); returns how many it closed.';
+
+create or replace function app_private.start_retention_run(policy text, dry_run boolean, as_of timestamptz, task text,
+  started_by uuid default null)
+returns app_public.retention_runs as $$
+declare
+  running app_public.retention_runs;
+  run app_public.retention_runs;
+begin
+  if policy is not null and not exists (select from app_public.retention_policies p where p.name = start_retention_run.policy) then
+    raise exception 'There is no retention policy "%".', policy using errcode = 'P0002',
+      hint = 'custodian retention policies lists them.';
+  end if;
+  if as_of is null then
+    raise exception 'A retention run needs the instant its periods are judged at.' using errcode = '22004';
+  end if;
+  if not dry_run and as_of > pg_catalog.now() then
+    raise exception 'A retention run cannot act as of % : that is in the future, and rows would go before their time. Only a dry run may look ahead.', as_of
+      using errcode = '22023';
+  end if;
+  if not pg_catalog.pg_try_advisory_lock(app_private.retention_lock_key()) then
+    select * into running from app_public.retention_runs r where r.status = 'running' order by r.started_at desc limit 1;
+    raise exception 'Retention run % is running (started at %, by %); only one runs at a time: wait for it to finish.',
+      coalesce(running.id::text, '(starting)'), coalesce(running.started_at::text, 'just now'), coalesce(running.task, 'another process')
+      using errcode = '55P03';
+  end if;
+  perform app_private.fail_abandoned_retention_runs();
+  insert into app_public.retention_runs (dry_run, as_of, policy_name, task, started_by)
+  values (dry_run, as_of, policy, task, started_by)
+  returning * into run;
+  return run;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.start_retention_run(text, boolean, timestamptz, text, uuid) is
+  E'Starts a retention run (one policy, or all when policy is null) as of an instant, taking the run lock on this session: refused with the running run''s id when another holds it, refused for an unknown policy, and refused as of a future instant unless it is a dry run. A run left marked running by a process that died is closed as failed. The runner calls app_private.finish_retention_run on the same session.';
+
+create or replace function app_private.finish_retention_run(run_id uuid, error text default null)
+returns app_public.retention_runs as $$
+declare
+  run app_public.retention_runs;
+begin
+  -- A run stopped by an error (the archive store gone or full) stops in the middle of a policy: that policy fails with it.
+  update app_public.retention_run_policies p set status = 'failed', finished_at = pg_catalog.now(), errors = p.errors + 1,
+    error = coalesce(p.error, finish_retention_run.error, 'The run ended before this policy finished.')
+  where p.run_id = finish_retention_run.run_id and p.status = 'running';
+  update app_public.retention_runs r
+  set status = case when finish_retention_run.error is null then 'finished' else 'failed' end,
+      finished_at = pg_catalog.now(), error = finish_retention_run.error
+  where r.id = finish_retention_run.run_id and r.status = 'running'
+  returning * into run;
+  perform pg_catalog.pg_advisory_unlock(app_private.retention_lock_key());
+  return run;
+end;
+$$ language plpgsql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.finish_retention_run(uuid, text) is
+  E'Ends a run (finished, or failed with the error, as is a policy it stopped in the middle of) and lets go of the run lock.';
+
+create or replace function app_private.start_retention_run_policy(run_id uuid, policy_name text, as_of timestamptz)
+returns app_public.retention_run_policies as $$
+  insert into app_public.retention_run_policies (run_id, policy_name, action, rows_spared_by_hold)
+  select start_retention_run_policy.run_id, p.name, p.action, (app_private.retention_counts(p, start_retention_run_policy.as_of)).rows_spared_by_hold
+  from app_public.retention_policies p where p.name = start_retention_run_policy.policy_name
+  returning *;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.start_retention_run_policy(uuid, text, timestamptz) is
+  E'Opens a policy''s row in a run, with the rows past their period that a legal hold spares.';
+
+create or replace function app_private.add_retention_figures(run_id uuid, policy_name text,
+  archived bigint default 0, deleted bigint default 0, cascade_deleted bigint default 0, anonymized bigint default 0,
+  archives integer default 0, errors integer default 0, error text default null)
+returns void as $$
+  update app_public.retention_run_policies r set
+    rows_archived = r.rows_archived + archived, rows_deleted = r.rows_deleted + deleted,
+    cascade_rows_deleted = r.cascade_rows_deleted + cascade_deleted, rows_anonymized = r.rows_anonymized + anonymized,
+    archives_written = r.archives_written + archives, errors = r.errors + add_retention_figures.errors,
+    error = coalesce(r.error, add_retention_figures.error)
+  where r.run_id = add_retention_figures.run_id and r.policy_name = add_retention_figures.policy_name;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.add_retention_figures(uuid, text, bigint, bigint, bigint, bigint, integer, integer, text) is
+  E'Adds a batch''s figures to a policy''s row in a run, in the batch''s own transaction (so the log says what committed); the first error''s words are kept.';
+
+create or replace function app_private.finish_retention_run_policy(run_id uuid, policy_name text, status text,
+  error text default null, note text default null)
+returns app_public.retention_run_policies as $$
+  update app_public.retention_run_policies r set status = finish_retention_run_policy.status, finished_at = pg_catalog.now(),
+    errors = r.errors + case when finish_retention_run_policy.error is not null then 1 else 0 end,
+    error = coalesce(r.error, finish_retention_run_policy.error), note = coalesce(finish_retention_run_policy.note, r.note)
+  where r.run_id = finish_retention_run_policy.run_id and r.policy_name = finish_retention_run_policy.policy_name
+  returning *;
+$$ language sql volatile set search_path = pg_catalog, public, pg_temp;
+comment on function app_private.finish_retention_run_policy(uuid, text, text, text, text) is
+  E'Closes a policy''s row in a run: finished, failed (the error counts as one more) or skipped (with a note).';
+
+revoke all on function app_private.retention_lock_key(), app_private.fail_abandoned_retention_runs(), app_private.close_abandoned_retention_runs(),
+  app_private.start_retention_run(text, boolean, timestamptz, text, uuid),
+  app_private.finish_retention_run(uuid, text), app_private.start_retention_run_policy(uuid, text, timestamptz),
+  app_private.add_retention_figures(uuid, text, bigint, bigint, bigint, bigint, integer, integer, text),
+  app_private.finish_retention_run_policy(uuid, text, text, text, text) from public;
+--! EndIncluded retention/runs.sql
 
 -- Issue 18, row-level security fuzz: functions that run as their owner keep to
 -- the caller's rows (pricing of pending usage, a client's latest consent), and
@@ -755,6 +977,8 @@ from (values
   ('app_private.usage_records', 'model', 'not_personal', 'none', 'Usage capture.', 'not_applicable'),
   ('app_private.usage_records', 'language', 'not_personal', 'none', 'Usage capture.', 'not_applicable'),
   ('app_private.worker_heartbeats', 'task', 'not_personal', 'none', 'Watching the worker.', 'not_applicable'),
+  ('app_private.worker_pools', 'pool_id', 'not_personal', 'none', 'Telling which worker pool locked a job, to free the jobs of one that died.', 'not_applicable'),
+  ('app_private.worker_pools', 'host', 'not_personal', 'none', 'Which machine a worker pool runs on, for operators.', 'not_applicable'),
   -- The audit trail: its values are sealed per person (audit.column_policies)
   ('audit.events', 'table_schema', 'not_personal', 'none', 'Which table an event is about.', 'not_applicable'),
   ('audit.events', 'table_name', 'not_personal', 'none', 'Which table an event is about.', 'not_applicable'),

@@ -28,6 +28,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_private.user_secrets",
       "app_private.user_sessions",
       "app_private.worker_heartbeats",
+      "app_private.worker_pools",
       "app_public.billing_months",
       "app_public.billing_plans",
       "app_public.clients",

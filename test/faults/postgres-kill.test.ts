@@ -192,7 +192,19 @@ test("kill -9 of PostgreSQL under a write load: every acknowledged write is ther
   // Writes tried while it is down get no acknowledgement; after one, a writer waits until the database is back.
   let back!: () => void;
   databaseBack = new Promise((resolve) => (back = resolve));
+  const token = await signIn(apiUrl, coaches[0]!.user.email);
   await killPostgres();
+  // Meanwhile the API says so: a 503 with Retry-After in words, through GraphQL and REST, nothing of its internals.
+  for (const [route, init] of [
+    ["/graphql", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: "{ currentUser { role } }" }) }],
+    ["/api/v1/usage", { headers: { authorization: `Bearer ${token}` } }],
+  ] as const) {
+    const response = await fetch(`${apiUrl}${route}`, init);
+    const body = await response.text();
+    expect({ route, status: response.status, retryAfter: response.headers.get("retry-after") }).toEqual({ route, status: 503, retryAfter: "5" });
+    expect(body).toContain("The database cannot be reached right now (it may be restarting); try again in a few seconds.");
+    expect(body).not.toMatch(/ECONNREFUSED|at \/|node_modules|\.ts:/);
+  }
   const acknowledgedBefore = ledger.records.size;
   await cluster.stop();
   cluster = await startEmbeddedPostgres(path.join(folder, "pg"), PASSWORD, port);

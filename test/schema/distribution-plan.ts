@@ -40,6 +40,7 @@ export const distributionPlan: Plan = {
     "app_private.usage_dirty_days": { placement: "coordinator" },
     "app_private.usage_rollup_watermark": { placement: "coordinator" },
     "app_private.worker_heartbeats": { placement: "coordinator" },
+    "app_private.worker_pools": { placement: "coordinator" },
     "app_private.data_subject_export_chunks": { placement: "coordinator" },
     "app_public.legal_holds": { placement: "coordinator" },
     "app_public.data_subject_requests": { placement: "coordinator" },
