@@ -6,13 +6,9 @@ import { projectRoot } from "../../src/paths.ts";
 // renamed or removed test file would leave a promise unproved in silence.
 
 const doc = fs.readFileSync(path.join(projectRoot, "docs", "security.md"), "utf8");
-const landing = /<!-- lands with issue 18 part (limits|persisted|fuzz|faults) -->/;
-
-/** Each test file the document names (`test/....test.ts`, or a folder's `*.test.ts`), with whether its line says it lands with issue 18. */
-function namedTestFiles(): Array<{ file: string; landing: boolean }> {
-  return doc.split("\n").flatMap((line) =>
-    [...line.matchAll(/`(test\/[a-z0-9/*._-]+\.test\.ts)`/g)].map((match) => ({ file: match[1]!, landing: landing.test(line) })),
-  );
+/** Each test file the document names (`test/....test.ts`, or a folder's `*.test.ts`). */
+function namedTestFiles(): string[] {
+  return [...doc.matchAll(/`(test\/[a-z0-9/*._-]+\.test\.ts)`/g)].map((match) => match[1]!);
 }
 
 function exists(file: string): boolean {
@@ -21,17 +17,8 @@ function exists(file: string): boolean {
   return fs.existsSync(folder) && fs.readdirSync(folder).some((name) => name.endsWith(".test.ts"));
 }
 
-describe("docs/security.md", () => {
-  test("every test file it names as proof exists, apart from those marked as landing with issue 18", () => {
-    const named = namedTestFiles();
-    expect(named.length).toBeGreaterThan(40);
-    const missing = named.filter((entry) => !entry.landing && !exists(entry.file)).map((entry) => entry.file);
-    expect(missing).toEqual([]);
-  });
-
-  test("each test marked as landing with issue 18 names its part, so the integrator can check it", () => {
-    const marked = doc.split("\n").filter((line) => /^\|/.test(line) && line.includes("<!-- lands with"));
-    expect(marked.length).toBeGreaterThan(0);
-    for (const line of marked) expect([line, landing.test(line)]).toEqual([line, true]);
-  });
+test("every test file docs/security.md names as proof exists", () => {
+  const named = namedTestFiles();
+  expect(named.length).toBeGreaterThan(40);
+  expect(named.filter((file) => !exists(file))).toEqual([]);
 });
