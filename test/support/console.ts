@@ -2,6 +2,7 @@ import fs from "node:fs";
 import type { Page } from "playwright-core";
 import { rollUpDirtyDays } from "../../src/usage/aggregate.ts";
 import { rateCapturedUsage } from "../../src/usage/rate.ts";
+import { parseStrictCsv } from "./csv.ts";
 import { becomeUser, rootPool, withRootDb, type Actor } from "./db.ts";
 
 /** What the worker's usage_rate job does: rate the captured usage, then roll up the days it touched. */
@@ -32,32 +33,11 @@ export async function tableRows(page: Page, table: string): Promise<Array<Record
   }, table);
 }
 
-/** Parses CSV as the console writes it (RFC 4180: quoted fields, doubled quotes, CRLF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") row.push(field), (field = "");
-    else if (char === "\n") row.push(field), rows.push(row), (row = []), (field = "");
-    else if (char !== "\r") field += char;
-  }
-  if (field || row.length) row.push(field), rows.push(row);
-  return rows;
-}
-
 /** Clicks a table's "Download CSV" and returns the file's name and rows (header first). */
 export async function downloadCsv(page: Page, table: string): Promise<{ filename: string; rows: string[][] }> {
   const [download] = await Promise.all([page.waitForEvent("download"), page.locator(`button[data-csv="${table}"]`).first().click()]);
   const file = await download.path();
-  return { filename: download.suggestedFilename(), rows: parseCsv(fs.readFileSync(file, "utf8")) };
+  return { filename: download.suggestedFilename(), rows: parseStrictCsv(fs.readFileSync(file, "utf8")) };
 }
 
 /** The raw values of a table's rows in the order of the CSV's columns (the table's columns but controls). */

@@ -1,5 +1,5 @@
 /**
- * Parses CSV as the REST exports write it, strictly (RFC 4180): fields
+ * Parses CSV as the REST exports and the console write it, strictly (RFC 4180): fields
  * separated by commas, records ended by CRLF; a quoted field may hold commas,
  * line breaks and "" for ". Anything else is an error, not a guess.
  */
