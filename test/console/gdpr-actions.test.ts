@@ -2,13 +2,12 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts";
-import { runCli } from "../support/cli.ts";
 import { sqlAs, tableRows } from "../support/console.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
-import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { deleteErasedCoach, plantClient, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { apiUrl } from "../support/http.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 // The GDPR pages' actions in a real Chromium, against the real server and
 // worker: a coach asks for an access export and downloads the zip (its bytes
@@ -102,7 +101,7 @@ test("the client's coach asks for the access export, the worker builds it, and t
   await page.locator('section[data-export-state="building"]').waitFor();
   expect(await page.locator('[data-export-fact="state"] dd').textContent()).toBe("Being built by the worker");
 
-  const worker = await runCli(["worker", "--once"], testEnvironment());
+  const worker = await runWorkerOnce();
   expect(worker.code).toBe(0);
   // The page reads the state again while it is building: no reload needed.
   await page.locator('[data-outcome="step"]').filter({ hasText: "The export is built and ready to download." }).waitFor();

@@ -1,10 +1,9 @@
 import { becomeUser, closeRootPool, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createUser, type User } from "../support/fixtures.ts";
 import { rateAndRollUp } from "../support/console.ts";
-import { runCli } from "../support/cli.ts";
-import { testEnvironment } from "../support/environment.ts";
 import { deleteErasedCoach, plantClient, residuePlaces, usageFigures, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { graphql, login } from "../support/http.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 // Erasures that commit: usage figures kept byte for byte, a killed erasure
 // changes nothing, and the doors: GraphQL over HTTP and the worker.
@@ -140,7 +139,7 @@ test("the worker's gdpr_erase job erases a verified request; a job for an unveri
   await rootPool().query("select graphile_worker.add_job('gdpr_erase', json_build_object('requestId', $1::text), max_attempts => 1)", [unverified]);
   await rootPool().query("select graphile_worker.add_job('gdpr_erase', json_build_object('requestId', $1::text), max_attempts => 1)", [requestId]);
 
-  const result = await runCli(["worker", "--once"], testEnvironment());
+  const result = await runWorkerOnce();
   expect(result.code).toBe(0);
   expect(result.stdout + result.stderr).toMatch(new RegExp(`Request ${unverified} is received; only a verified \\(or in-progress\\) erasure request is run`));
 

@@ -3,12 +3,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ExportManifest } from "../../src/gdpr/data-subject-export.ts";
 import { projectRoot } from "../../src/paths.ts";
-import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
-import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
 import { readZip } from "../support/zip.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 // The export through its real doors: asked for over GraphQL by the client's
 // coach, built by the worker's gdpr_export task (`custodian worker --once`),
@@ -57,7 +56,7 @@ async function download(requestId: string, token?: string, method = "GET") {
 }
 
 async function runWorker() {
-  const result = await runCli(["worker", "--once"], testEnvironment());
+  const result = await runWorkerOnce();
   expect(result.stderr).not.toMatch(/error/i);
   expect(result.code).toBe(0);
 }

@@ -1,9 +1,8 @@
 import { scratchDirectory } from "../support/archive.ts";
-import { runCli } from "../support/cli.ts";
 import { becomeRoot, becomeUser, closeRootPool, errorOf, rootPool, withRootDb, type Actor } from "../support/db.ts";
-import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { graphql, login } from "../support/http.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 // A retention run asked for from the console (app_public.request_retention_run):
 // admins only, checked in plain SQL as each role; the job it queues carries
@@ -98,7 +97,7 @@ test("a run asked for over GraphQL is done by the real worker and recorded as st
   const refused = await graphql(`mutation { requestRetentionRun(input: { dryRun: true }) { result } }`, {}, await login(auditor.email));
   expect(refused.body.errors?.[0]?.message).toBe("An auditor may not use requestRetentionRun.");
 
-  const result = await runCli(["worker", "--once"], testEnvironment({ ARCHIVE_DIR: archive.dir }));
+  const result = await runWorkerOnce({ ARCHIVE_DIR: archive.dir });
   expect(result.code).toBe(0);
   const { rows: [run] } = await pool.query(
     "select status, dry_run, policy_name, started_by, task from app_public.retention_runs where as_of = $1", [AS_OF]);

@@ -13,6 +13,7 @@ import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, grantConsents, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
 import { cascadeRows, clientCascadeTables, committed, holdClient, plantDeletedClient, removeHolds } from "../support/retention.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 // Retention runs through the real doors, committed: the CLI, the worker, the
 // runner stopped between an archive and its removal. Every instant is pinned
@@ -310,7 +311,7 @@ test("the worker's retention_run task (daily in the crontab) runs the policies, 
   const clientId = (await pool.query("select id from app_public.clients where full_name = 'Client no-store' and coach_profile_id = $1", [coach.profileId])).rows[0].id;
   const { rows: [job] } = await pool.query("select id from graphile_worker.add_job('retention_run', $1::json)",
     [JSON.stringify({ policy: "soft_deleted_clients", asOf: AS_OF })]);
-  const result = await runCli(["worker", "--once"], env());
+  const result = await runWorkerOnce({ ARCHIVE_DIR: archive.dir });
   expect(result.code).toBe(0);
   expect(await rowCount(clientId)).toBe(0);
   const run = await latestRun();

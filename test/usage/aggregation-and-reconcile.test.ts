@@ -3,6 +3,7 @@ import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { testPlanId } from "../support/fixtures.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 import {
   createBillingCoach,
   createPlan,
@@ -407,7 +408,7 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
     expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual([]);
     const { rows: [job] } = await rootPool().query("select id from graphile_worker.add_job('usage_aggregate', '{}'::json)");
 
-    const result = await runCli(["worker", "--once"], testEnvironment());
+    const result = await runWorkerOnce();
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
 

@@ -6,6 +6,7 @@ import { runCli } from "../support/cli.ts";
 import { becomeRoot, becomeUser, closeRootPool, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createUser } from "../support/fixtures.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 import {
   createBillingCoach,
   createPlan,
@@ -290,7 +291,7 @@ describe("rating runs at once, killed, or unable to rate (committed, cleaned up)
     await workload(rootPool(), coach, rate);
     const expected = await pricedNow(rootPool(), [coach.profileId]);
     const { rows: [job] } = await rootPool().query("select id from graphile_worker.add_job('usage_rate', '{}'::json)");
-    const result = await runCli(["worker", "--once"], testEnvironment());
+    const result = await runWorkerOnce();
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
     expect((await rootPool().query("select count(*)::int as n from graphile_worker.jobs where id = $1", [job.id])).rows[0].n).toBe(0);
@@ -303,7 +304,7 @@ describe("rating runs at once, killed, or unable to rate (committed, cleaned up)
   test("between the crontab's minutes the job comes back every 5 seconds: a scheduled run leaves the next one, under the same key", async () => {
     await rootPool().query("select graphile_worker.add_job('usage_rate', '{\"again\": true}'::json, job_key := 'usage_rate')");
     const before = Date.now();
-    const result = await runCli(["worker", "--once"], testEnvironment());
+    const result = await runWorkerOnce();
     expect(result.code).toBe(0);
     try {
       const { rows } = await rootPool().query(

@@ -2,8 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { projectRoot } from "../../src/paths.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
-import { runCli } from "../support/cli.ts";
-import { testEnvironment } from "../support/environment.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 afterAll(closeRootPool);
 
@@ -11,7 +10,7 @@ test("a queued job runs end to end in `custodian worker --once` and records its 
   const { rows } = await rootPool().query("select id from graphile_worker.add_job('worker_heartbeat', '{}'::json)");
   const jobId = rows[0].id as string;
 
-  const result = await runCli(["worker", "--once"], testEnvironment());
+  const result = await runWorkerOnce();
   expect(result.stderr).not.toMatch(/error/i);
   expect(result.code).toBe(0);
 
