@@ -363,6 +363,25 @@ describe("failure statistics", () => {
   });
 });
 
+describe("usage summary", () => {
+  const parts = {
+    revenueSummary: "revenueMinor providerCostMinor grossMarginMinor grossMarginRatio",
+    failureStats: "attempts failed failureRate freeRetries failedAttemptsCostMinor",
+    retranscriptionStats: "completed retranscriptions retranscriptionRate retranscriptionRevenueMinor",
+  };
+
+  test("every card of a range at once: the figures of the revenue summary, the failure and the re-transcription statistics, as each role sees them", async () => {
+    for (const token of [tokens.admin, tokens.auditor, tokens.a, tokens.b]) {
+      const [whole] = await single(token, "usageSummary", Object.values(parts).join(" "));
+      let expected = {};
+      for (const [field, fields] of Object.entries(parts)) expected = { ...expected, ...(await single(token, field, fields))[0] };
+      expect(whole).toEqual(expected);
+    }
+    const [ofCoachA] = await single(tokens.a, "usageSummary", "revenueMinor attempts providerCostMinor");
+    expect(ofCoachA).toEqual({ revenueMinor: "16", attempts: "5", providerCostMinor: null });
+  });
+});
+
 async function monthlyRevenue(token: string, fromMonth = day("03-01"), toMonth = day("05-01")) {
   const data = await read(token,
     `query ($fromMonth: Date, $toMonth: Date) {

@@ -144,6 +144,12 @@ describe("readers that show money include what is not rated yet", () => {
             seen.revenue = (await client.query("select revenue_minor::int from app_public.revenue_summary(current_date, current_date + 1)")).rows;
             seen.failures = (await client.query("select attempts::int, failed::int from app_public.failure_stats(current_date, current_date + 1)")).rows;
           }
+          // Every card at once, of the coach named; the day before has none of the records (none is priced for it).
+          seen[`${who} summary`] = (await client.query(
+            `select revenue_minor::int, attempts::int, failed::int, completed::int, retranscriptions::int, free_retries::int
+             from app_public.usage_summary(current_date, current_date + 1, $1)`, [coach.profileId])).rows;
+          seen[`${who} summary of the day before`] = (await client.query(
+            "select revenue_minor::int, attempts::int from app_public.usage_summary(current_date - 1, current_date, $1)", [coach.profileId])).rows;
           seen[`${who} top`] = (await client.query(
             "select attempts::int, revenue_minor::int from app_public.top_coaches(current_date, current_date + 1, 1000) where coach_profile_id = $1",
             [coach.profileId])).rows;
@@ -158,6 +164,10 @@ describe("readers that show money include what is not rated yet", () => {
       expect(before["coach top"]).toEqual([{ attempts: 5, revenue_minor: 74 }]);
       expect(before.revenue).toEqual([{ revenue_minor: 74 }]);
       expect(before.failures).toEqual([{ attempts: 5, failed: 2 }]);
+      for (const who of ["admin", "coach"]) {
+        expect(before[`${who} summary`]).toEqual([{ revenue_minor: 74, attempts: 5, failed: 2, completed: 3, retranscriptions: 1, free_retries: 0 }]);
+        expect(before[`${who} summary of the day before`]).toEqual([{ revenue_minor: 0, attempts: 0 }]);
+      }
 
       // Rated, and today rolled up again (as the usage_rate job does).
       await rateUsage(client);

@@ -32,27 +32,23 @@ function Card({ id, title, value, previous, shown, facts }: { id: string; title:
 }
 
 function Cards({ data, staff }: { data: Figures; staff: boolean }) {
-  const revenue = data.revenue;
-  const before = data.previousRevenue;
-  const failures = data.failures;
-  const failuresBefore = data.previousFailures;
-  const re = data.retranscriptions;
-  const reBefore = data.previousRetranscriptions;
+  const now = data.current;
+  const before = data.previous;
   const currency = data.billingPlans?.nodes[0]?.currency ?? null;
   return (
     <div className="cards">
-      <Card id="revenue" title="Revenue" value={revenue?.revenueMinor} previous={before?.revenueMinor} shown={money(revenue?.revenueMinor, currency)} facts />
+      <Card id="revenue" title="Revenue" value={now?.revenueMinor} previous={before?.revenueMinor} shown={money(now?.revenueMinor, currency)} facts />
       {staff && (
         <>
-          <Card id="provider-cost" title="Provider cost" value={revenue?.providerCostMinor} previous={before?.providerCostMinor} shown={money(revenue?.providerCostMinor, currency)} facts />
-          <Card id="gross-margin" title="Gross margin" value={revenue?.grossMarginMinor} previous={before?.grossMarginMinor} shown={`${money(revenue?.grossMarginMinor, currency)} (${percent(revenue?.grossMarginRatio)})`} />
+          <Card id="provider-cost" title="Provider cost" value={now?.providerCostMinor} previous={before?.providerCostMinor} shown={money(now?.providerCostMinor, currency)} facts />
+          <Card id="gross-margin" title="Gross margin" value={now?.grossMarginMinor} previous={before?.grossMarginMinor} shown={`${money(now?.grossMarginMinor, currency)} (${percent(now?.grossMarginRatio)})`} />
         </>
       )}
-      <Card id="attempts" title="Attempts" value={failures?.attempts} previous={failuresBefore?.attempts} shown={count(failures?.attempts)} />
-      <Card id="failure-rate" title="Failure rate" value={failures?.failureRate} previous={failuresBefore?.failureRate} shown={percent(failures?.failureRate)} />
-      <Card id="retranscription-rate" title="Re-transcription rate" value={re?.retranscriptionRate} previous={reBefore?.retranscriptionRate} shown={percent(re?.retranscriptionRate)} />
+      <Card id="attempts" title="Attempts" value={now?.attempts} previous={before?.attempts} shown={count(now?.attempts)} />
+      <Card id="failure-rate" title="Failure rate" value={now?.failureRate} previous={before?.failureRate} shown={percent(now?.failureRate)} />
+      <Card id="retranscription-rate" title="Re-transcription rate" value={now?.retranscriptionRate} previous={before?.retranscriptionRate} shown={percent(now?.retranscriptionRate)} />
       {staff && (
-        <Card id="free-retries-cost" title="Cost of free retries" value={failures?.failedAttemptsCostMinor} previous={failuresBefore?.failedAttemptsCostMinor} shown={money(failures?.failedAttemptsCostMinor, currency)} />
+        <Card id="free-retries-cost" title="Cost of free retries" value={now?.failedAttemptsCostMinor} previous={before?.failedAttemptsCostMinor} shown={money(now?.failedAttemptsCostMinor, currency)} />
       )}
     </div>
   );

@@ -2,19 +2,18 @@ import { graphql } from "../../graphql.ts";
 
 /**
  * The overview's figures for a range and the period before it, of every coach
- * the caller may see or of one coach: each card is one field of one SQL
- * function (revenue_summary, failure_stats, retranscription_stats, one row
- * each), the chart usage_over_time, the tables usage_by_provider and
- * top_coaches.
+ * the caller may see or of one coach: every card is a field of usage_summary
+ * (one row; the records not rated yet priced once for all the cards), the
+ * chart usage_over_time, the tables usage_by_provider and top_coaches.
  */
 export const OverviewFigures = graphql(`
   query OverviewFigures($from: Date!, $to: Date!, $previousFrom: Date!, $previousTo: Date!, $coach: UUID) {
-    revenue: revenueSummary(fromDay: $from, toDay: $to, coachProfileId: $coach) { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
-    previousRevenue: revenueSummary(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) { revenueMinor providerCostMinor grossMarginMinor grossMarginRatio }
-    failures: failureStats(fromDay: $from, toDay: $to, coachProfileId: $coach) { attempts failed failureRate freeRetries failedAttemptsCostMinor }
-    previousFailures: failureStats(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) { attempts failed failureRate freeRetries failedAttemptsCostMinor }
-    retranscriptions: retranscriptionStats(fromDay: $from, toDay: $to, coachProfileId: $coach) { completed retranscriptions retranscriptionRate }
-    previousRetranscriptions: retranscriptionStats(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) { completed retranscriptions retranscriptionRate }
+    current: usageSummary(fromDay: $from, toDay: $to, coachProfileId: $coach) {
+      revenueMinor providerCostMinor grossMarginMinor grossMarginRatio attempts failureRate failedAttemptsCostMinor retranscriptionRate
+    }
+    previous: usageSummary(fromDay: $previousFrom, toDay: $previousTo, coachProfileId: $coach) {
+      revenueMinor providerCostMinor grossMarginMinor grossMarginRatio attempts failureRate failedAttemptsCostMinor retranscriptionRate
+    }
     billingPlans(first: 1) {
       nodes { currency }
     }

@@ -1,8 +1,0 @@
--- Issue 18, row-level security fuzz: functions that run as their owner keep to
--- the caller's rows (pricing of pending usage, a client's latest consent), and
--- the audit trail's table and key are checked before any event is read, and a
--- coach's right to read sealed personal data follows the person, not a given owner.
---!include usage/rating.sql
---!include gdpr/consents.sql
---!include audit/read-api.sql
---!include audit/reveal.sql
