@@ -49,6 +49,8 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_public.transcriptions",
       "app_public.usage_daily",
       "app_public.usage_events",
+      "app_public.usage_reconcile_checks",
+      "app_public.usage_reconcile_differences",
       "app_public.users",
       "audit.chain_checkpoints",
       "audit.column_policies",

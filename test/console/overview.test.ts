@@ -4,6 +4,7 @@ import { becomeUser, closeRootPool, rootPool, withRootDb, type Actor } from "../
 import { rateAndRollUp } from "../support/console.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl } from "../support/http.ts";
+import { runWorkerOnce } from "../support/worker-once.ts";
 
 // The console in a real headless Chromium against the real server: sign-in,
 // each role's navigation, and the overview's figures against the SQL
@@ -166,6 +167,32 @@ test("an auditor sees the platform's figures and the reconcile page, and no acti
   expect(await page.locator("[data-action]").count()).toBe(0);
   await screenshot(page, "reconcile-auditor");
   await page.context().close();
+});
+
+test("an admin checks a range on the reconcile page: the worker runs the check, and the page shows what it found and when it ran", async () => {
+  // A month with no usage, that only this test checks.
+  const forget = () => rootPool().query("delete from app_public.usage_reconcile_checks where from_day = '2002-01-01' and to_day = '2002-02-01'");
+  await forget();
+  const page = await newTab(browser);
+  await signIn(page, admin.email);
+  await page.goto(apiUrl("/admin/reconcile?from=2002-01-01&to=2002-02-01"));
+  await page.getByText("This range has not been checked yet.").waitFor();
+  await page.getByRole("button", { name: "Check this range" }).click();
+  await page.locator('[data-check-state="waiting"]').waitFor();
+  expect(await page.getByRole("button", { name: "Check this range again" }).isDisabled()).toBe(true);
+  await screenshot(page, "reconcile-admin-waiting");
+
+  expect((await runWorkerOnce()).code).toBe(0);
+  // The page reads the check again while it waits: no reload needed.
+  await page.locator('[data-check-state="finished"]').waitFor();
+  const { rows: [found] } = await rootPool().query("select count(*)::int as n from app_public.usage_reconcile('2002-01-01', '2002-02-01')");
+  expect(Number(await page.locator("[data-differences]").getAttribute("data-differences"))).toBe(found.n);
+  expect(await page.locator('[data-check-state="finished"]').textContent()).toMatch(
+    /^Checked .+ in \d+\.\d{3} s \(asked for .+ by admin\): rollups, usage events and attempts agree over this range\.$/);
+  expect(await page.getByRole("button", { name: "Check this range again" }).isEnabled()).toBe(true);
+  await screenshot(page, "reconcile-admin-checked");
+  await page.context().close();
+  await forget();
 });
 
 test("signing out drops the token and returns to sign-in saying so; a refused token sends the tab back to sign-in", async () => {

@@ -50,6 +50,8 @@ export const distributionPlan: Plan = {
     "app_public.retention_runs": { placement: "coordinator" },
     "app_public.retention_run_policies": { placement: "coordinator" },
     "app_public.retention_archives": { placement: "coordinator" },
+    "app_public.usage_reconcile_checks": { placement: "coordinator" },
+    "app_public.usage_reconcile_differences": { placement: "coordinator" },
     "audit.chain_checkpoints": { placement: "coordinator" },
     "audit.tracked_tables": { placement: "coordinator" },
     "audit.column_policies": { placement: "coordinator" },

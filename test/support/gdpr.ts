@@ -109,7 +109,7 @@ export async function usageFigures(client: pg.ClientBase, coachProfileId: string
   const { rows: [figures] } = await client.query(
     `select jsonb_build_object(
        'events', (select jsonb_agg(e order by e.id) from app_public.usage_events e where e.coach_profile_id = $1),
-       'rollups', (select jsonb_agg(d order by d) from app_private.usage_rollups_of($1) d),
+       'rollups', (select jsonb_agg(d order by d) from app_private.usage_rollups_of($1, '-infinity', 'infinity') d),
        'november', (select jsonb_agg(i order by i) from app_public.invoice_preview($1, '2026-11-01') i),
        'this_month', (select jsonb_agg(i order by i) from app_public.invoice_preview($1) i),
        'revenue', (select to_jsonb(r) from app_public.revenue_summary('2026-11-01', (now() + interval '1 day')::date, $1) r),
