@@ -158,7 +158,9 @@ describe("a late attempt meeting a month close (committed: closes a month of 197
       const rating = rater.query("select rated from app_private.rate_usage_records(null)");
       await waitUntilBlocked(rootPool(), pid);
       await closer.query("commit");
-      expect((await rating).rows[0].rated).toBeGreaterThanOrEqual(1);
+      // It waited for the close and then ran. (Another file's rating, waiting too, may rate the record
+      // first: whoever rates it, it is billed in the next open month.)
+      await rating;
       expect(await eventOf(rootPool(), late)).toMatchObject({ usage_month: month, billing_month: next, amount: 12 });
       expect(await frozenInvoice(rootPool(), coach.profileId, month)).toEqual([]);
     } finally {
