@@ -81,3 +81,26 @@ test("identifiers are found inside longer text in any case and as JSON spells th
       "select count(*)::int as n from governance.residue_scan($1, '{}') where table_name = 'audit.events'", [['Zoë "Q\\uaglia" Planted']]);
     expect(trail.rows[0].n).toBe(1);
   }));
+
+test("a damaged sealed value in the trail stops nothing: the trail is read again value by value and the planted values are still found; LIKE's own characters in a value match only themselves", () =>
+  withRootDb(async (client) => {
+    const planted = await plantClient(client);
+    const before = await residuePlaces(client, planted.identifiers, planted.contents);
+    // Another person's sealed name damaged on disk (the trail refuses updates; a superuser turns its triggers off here).
+    const { rows: [damaged] } = await client.query(
+      `select e.id from audit.events e join app_private.audit_subject_keys k on k.subject_id = e.subject_id
+       where e.table_name = 'clients' and e.new_values -> 'full_name' ? '$pii' and e.subject_id <> $1 order by e.id desc limit 1`, [planted.clientId]);
+    await client.query("set local session_replication_role = replica");
+    await client.query(`update audit.events set new_values = jsonb_set(new_values, '{full_name}', '{"$pii": "bm90IGEgY2lwaGVydGV4dA=="}') where id = $1`, [damaged.id]);
+    await client.query("set local session_replication_role = origin");
+    const read = await client.query("select audit.reveal(new_values, subject_id, owner_id) -> 'full_name' as name from audit.events where id = $1", [damaged.id]);
+    expect(read.rows).toEqual([{ name: { $corrupt: true } }]);
+    expect(await residuePlaces(client, planted.identifiers, planted.contents)).toEqual(before);
+
+    await client.query("update app_public.clients set notes = 'Code 1x2yy3 ok' where id = $1", [planted.coach.clientId]);
+    const notes = async (identifier: string) => (await client.query(
+      "select count(*)::int as n from governance.residue_scan($1, '{}') where table_name = 'app_public.clients' and column_name = 'notes'", [[identifier]])).rows[0].n;
+    expect(await notes("1_2%3")).toBe(0);
+    await client.query("update app_public.clients set notes = 'Code 1_2%3 ok' where id = $1", [planted.coach.clientId]);
+    expect(await notes("1_2%3")).toBe(1);
+  }));
