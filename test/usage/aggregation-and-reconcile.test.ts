@@ -120,6 +120,17 @@ describe("reconciliation", () => {
         [profileIds],
       );
       expect(totals.rows[0].rolled).toBe(totals.rows[0].raw);
+      // The ledger carries what an invoice sums of the month's rated attempts.
+      const ledgers = await client.query(
+        `select l.billing_month::text as month,
+           (l.billable_audio_seconds, l.attempts, l.late_attempts, l.last_event_id, l.last_plan_id)::text as ledger,
+           (select (coalesce(sum(e.audio_seconds) filter (where e.billable), 0), count(*), count(*) filter (where e.usage_month < e.billing_month),
+                    max(e.id), (array_agg(e.plan_id order by e.id desc))[1])::text
+            from app_public.usage_events e
+            where e.kind = 'attempt' and e.coach_profile_id = l.coach_profile_id and e.billing_month = l.billing_month) as events
+         from app_private.usage_ledgers l where l.coach_profile_id = any($1::uuid[])`, [profileIds]);
+      expect(ledgers.rows.length).toBeGreaterThan(0);
+      expect({ seed, differing: ledgers.rows.filter((row) => row.ledger !== row.events) }).toEqual({ seed, differing: [] });
 
       // Tampering with any measure of one rollup row shows up twice: the row
       // against its events, and the admins' totals against the rows they sum.
