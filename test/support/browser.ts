@@ -38,11 +38,15 @@ function fontconfigFile(): string {
 
 /** Real headless Chromium, the build that @sparticuz/chromium ships (unpacked once to $TMPDIR/chromium). */
 export async function launchBrowser(): Promise<Browser> {
-  return playwright.launch({
+  const fontconfig = fontconfigFile();
+  const browser = await playwright.launch({
     executablePath: await chromium.executablePath(),
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"],
-    env: { ...process.env, FONTCONFIG_FILE: fontconfigFile() } as Record<string, string>,
+    env: { ...process.env, FONTCONFIG_FILE: fontconfig } as Record<string, string>,
   });
+  // The fontconfig's folder (and its font cache) goes with the browser.
+  browser.on("disconnected", () => fs.rmSync(path.dirname(fontconfig), { recursive: true, force: true }));
+  return browser;
 }
 
 /** A new tab (its own sessionStorage) at a laptop's width. */
