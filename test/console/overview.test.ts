@@ -191,6 +191,32 @@ test("an admin checks a range on the reconcile page: the worker runs the check, 
     /^Checked .+ in \d+\.\d{3} s \(asked for .+ by admin\): rollups, usage events and attempts agree over this range\.$/);
   expect(await page.getByRole("button", { name: "Check this range again" }).isEnabled()).toBe(true);
   await screenshot(page, "reconcile-admin-checked");
+
+  // A month with a stray rollup row (no event behind it): the check lists it, as a table that downloads.
+  const stray = "select gen_random_uuid() as coach, '2002-03-05'::date as day";
+  const { rows: [planted] } = await rootPool().query(stray);
+  await rootPool().query(
+    `insert into app_public.usage_daily (day, coach_profile_id, provider, model, billing_month, attempts, completed, failed, free_retries,
+       retranscriptions, audio_seconds, billable_seconds, charged_seconds, revenue_minor, retranscription_revenue_minor, provider_cost_minor,
+       failed_cost_minor, unknown_cost_attempts)
+     values ($1, $2, 'planted', 'm', '2002-03-01', 1, 1, 0, 0, 0, 60, 60, 60, 7, 0, 0, 0, 0)`, [planted.day, planted.coach]);
+  try {
+    await page.goto(apiUrl("/admin/reconcile?from=2002-03-01&to=2002-04-01"));
+    await page.getByRole("button", { name: /^Check this range/ }).click();
+    await page.locator('[data-check-state="waiting"]').waitFor();
+    expect((await runWorkerOnce()).code).toBe(0);
+    await page.locator('[data-check-state="finished"]').waitFor();
+    const { rows: differences } = await rootPool().query("select check_name from app_public.usage_reconcile('2002-03-01', '2002-04-01')");
+    expect(differences.length).toBeGreaterThan(0);
+    expect(Number(await page.locator("[data-differences]").getAttribute("data-differences"))).toBe(differences.length);
+    expect(await page.locator('table[data-table="reconcile-differences"] [data-column="check"]').allTextContents())
+      .toEqual(differences.map((row) => row.check_name));
+    expect(await page.locator('[data-csv="reconcile-differences"]').count()).toBe(1);
+    await screenshot(page, "reconcile-admin-differences");
+  } finally {
+    await rootPool().query("delete from app_public.usage_daily where coach_profile_id = $1", [planted.coach]);
+    await rootPool().query("delete from app_public.usage_reconcile_checks where from_day = '2002-03-01' and to_day = '2002-04-01'");
+  }
   await page.context().close();
   await forget();
 });

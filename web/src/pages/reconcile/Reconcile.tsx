@@ -4,10 +4,20 @@ import { count, instant } from "../../shared/format.ts";
 import { RangePicker, rangeFromSearch } from "../../shared/range.tsx";
 import { useLocation } from "../../shared/router.tsx";
 import { Panel } from "../../shared/states.tsx";
+import { DataTable, type Column } from "../../shared/table.tsx";
 import { useQuery, useRequest } from "../../shared/use-query.ts";
 import { LatestReconcileCheck, ReconcileCheckState, RequestReconcileCheck } from "./operations.ts";
 
 type Check = NonNullable<ResultOf<typeof LatestReconcileCheck>["latestUsageReconcileCheck"]>;
+type Difference = NonNullable<Check["differences"]["nodes"][number]>;
+
+const differenceColumns: Column<Difference>[] = [
+  { id: "check", label: "Check", raw: (row) => row.checkName },
+  { id: "day", label: "Day", raw: (row) => row.day },
+  { id: "subject", label: "Subject", raw: (row) => row.subject },
+  { id: "expected", label: "Expected", raw: (row) => row.expected },
+  { id: "actual", label: "Actual", raw: (row) => row.actual },
+];
 
 /**
  * Whether rollups, usage events and attempts agree over the range: the last
@@ -93,28 +103,7 @@ function CheckResult({ check }: { check: Check }) {
         {found === 0 ? "rollups, usage events and attempts agree over this range." : `${count(String(found))} differences${found > 200 ? " (the first 200 shown)" : ""}.`}
       </p>
       {found > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Check</th>
-              <th scope="col">Day</th>
-              <th scope="col">Subject</th>
-              <th scope="col">Expected</th>
-              <th scope="col">Actual</th>
-            </tr>
-          </thead>
-          <tbody>
-            {check.differences.nodes.map((row, index) => (
-              <tr key={index}>
-                <td>{row?.checkName}</td>
-                <td>{row?.day}</td>
-                <td>{row?.subject}</td>
-                <td>{row?.expected}</td>
-                <td>{row?.actual}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable label="Differences" columns={differenceColumns} rows={check.differences.nodes.filter((row) => row !== null)} filename="reconcile-differences" rowKey={(_row, index) => String(index)} />
       )}
     </>
   );
