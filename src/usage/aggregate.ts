@@ -43,8 +43,13 @@ export async function usageEventDays(client: Client): Promise<{ from: string; to
   return from && to ? { from, to } : null;
 }
 
-/** Rebuilds every day from `from` to `to` (both included, YYYY-MM-DD), one transaction per day. */
+/**
+ * Rebuilds every day from `from` to `to` (both included, YYYY-MM-DD), one
+ * transaction per day. New events' days are marked first, as the job does, so
+ * that the watermark moves: a day rebuilt here is then settled for readers.
+ */
 export async function rebuildDays(client: Client, from: string, to: string, onDay: () => void): Promise<number> {
+  await inTransaction(client, () => client.query("select app_private.mark_new_usage_days_dirty()"));
   const { rows } = await client.query<{ day: string }>(
     "select d::date::text as day from generate_series($1::date, $2::date, interval '1 day') d",
     [from, to],

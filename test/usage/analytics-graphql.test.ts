@@ -908,3 +908,62 @@ describe("the usage events of a billing month, provider or model (an invoice's l
     expect({ code: oneEnd.code, message: oneEnd.message }).toEqual({ code: "22023", message: "A range needs both ends: from and to (dates, to exclusive)." });
   });
 });
+
+// Last in the file: it adds an attempt to coach A's March and leaves its days rebuilt.
+describe("usageInRangeTotals whatever state the rollups are in (it reads them where they are settled)", () => {
+  /** The totals, and the same sums over usageInRange's events (one page holds them all). */
+  async function bothWays(token: string, variables: Record<string, unknown>) {
+    const data = await read(token,
+      `query ($fromDay: Date, $toDay: Date, $billingMonth: Date, $c: UUID, $provider: String) {
+         usageInRange(fromDay: $fromDay, toDay: $toDay, billingMonth: $billingMonth, coachProfileId: $c, provider: $provider) { nodes { amountMinor providerCostMinor } }
+         usageInRangeTotals(fromDay: $fromDay, toDay: $toDay, billingMonth: $billingMonth, coachProfileId: $c, provider: $provider) { events amountMinor providerCostMinor } }`,
+      variables);
+    const nodes = data.usageInRange.nodes as Array<{ amountMinor: string; providerCostMinor: string | null }>;
+    const costs = nodes.map((node) => node.providerCostMinor).filter((cost): cost is string => cost !== null);
+    const listed = {
+      events: String(nodes.length),
+      amountMinor: String(nodes.reduce((sum, node) => sum + Number(node.amountMinor), 0)),
+      // Sixth decimals, summed as integers.
+      providerCostMinor: token === tokens.a ? null : (costs.reduce((sum, cost) => sum + Math.round(Number(cost) * 1e6), 0) / 1e6).toFixed(6),
+    };
+    return { totals: data.usageInRangeTotals, listed };
+  }
+
+  async function expectTotalsToAddUp(): Promise<void> {
+    const asked = [range(), { billingMonth: day("03-01") }, { billingMonth: day("03-01"), c: a.profileId }, { ...range(), provider }];
+    for (const token of [tokens.admin, tokens.a]) {
+      for (const variables of asked) {
+        const { totals, listed } = await bothWays(token, variables);
+        expect(totals).toEqual(listed);
+      }
+    }
+  }
+
+  test("settled days, a day marked dirty with stale rollups, a record not rated yet, and an event past the rollups' watermark", async () => {
+    const root = rootPool();
+    await expectTotalsToAddUp();
+
+    // March 9th's rollups lose a row (as a day rebuilt before its last event was rated would) and are marked dirty.
+    await root.query("delete from app_public.usage_daily where day = $1 and coach_profile_id = $2", [day("03-09"), a.profileId]);
+    await root.query("delete from app_private.usage_daily_totals where day = $1", [day("03-09")]);
+    await root.query("insert into app_private.usage_dirty_days (day) values ($1) on conflict do nothing", [day("03-09")]);
+    await expectTotalsToAddUp();
+
+    // An attempt on March 10th captured but not rated yet (the worker may rate it meanwhile: either way it counts once).
+    const { rows: [attempt] } = await root.query(
+      `insert into app_public.transcriptions (session_id, provider, model, status, billed_duration_seconds, started_at, finished_at)
+       values ($1, $2, 'rated', 'completed', 45, $3, $3) returning id`,
+      [sessions["a-2"], provider, `${day("03-10")}T09:00:00Z`]);
+    await expectTotalsToAddUp();
+
+    // Rated, and its day not marked: only the watermark says its rollups are not settled.
+    await root.query("select app_private.rate_usage_records(null)");
+    const { rows: [rated] } = await root.query("select id from app_public.usage_events where transcription_id = $1", [attempt.id]);
+    await root.query("delete from app_private.usage_dirty_days where day = $1", [day("03-10")]);
+    await root.query("update app_private.usage_rollup_watermark set last_event_id = least(last_event_id, $1::bigint - 1)", [rated.id]);
+    await expectTotalsToAddUp();
+
+    for (const each of ["03-09", "03-10"]) await root.query("select app_private.rebuild_usage_day($1)", [day(each)]);
+    await expectTotalsToAddUp();
+  });
+});

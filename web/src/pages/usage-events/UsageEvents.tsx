@@ -9,6 +9,11 @@ import { DataTable, type Column } from "../../shared/table.tsx";
 import { useQuery } from "../../shared/use-query.ts";
 import { UsageEvents as UsageEventsQuery } from "./operations.ts";
 
+/** How many events match: counted with the totals (from the rollups), not by counting the list. */
+function eventCount(data: ResultOf<typeof UsageEventsQuery>): number {
+  return Number(data.totals?.events ?? 0);
+}
+
 type EventRow = NonNullable<NonNullable<ResultOf<typeof UsageEventsQuery>["usageInRange"]>["nodes"][number]>;
 
 /** Events a page: `size` in the URL (1 to 500), 50 unless given. */
@@ -70,11 +75,12 @@ export function UsageEvents() {
         </ul>
       )}
       {event && /^\d+$/.test(event) && <ExplainCharge key={event} id={event} staff={staff} />}
-      <Panel title="Events" state={events} isEmpty={(data) => !data.usageInRange?.totalCount} empty="No usage events match these filters.">
+      <Panel title="Events" state={events} isEmpty={(data) => eventCount(data) === 0} empty="No usage events match these filters.">
         {(data) => {
           const connection = data.usageInRange!;
           const currency = data.billingPlans?.nodes[0]?.currency ?? null;
           const rows = connection.nodes.filter((row): row is EventRow => row !== null);
+          const total = eventCount(data);
           const columns: Column<EventRow>[] = [
             { id: "id", label: "Event", raw: (row) => row.rowId },
             { id: "occurred-at", label: "Occurred (UTC)", raw: (row) => row.occurredAt, show: (row) => instant(row.occurredAt) },
@@ -114,9 +120,9 @@ export function UsageEvents() {
           ];
           return (
             <>
-              <p data-total={connection.totalCount} data-amount={data.totals?.amountMinor ?? ""} data-provider-cost={data.totals?.providerCostMinor ?? ""}>
-                {count(String(connection.totalCount))} {connection.totalCount === 1 ? "event" : "events"}
-                {connection.totalCount > rows.length ? ` (${rows.length} on this page)` : ""}, amounting to <strong>{money(data.totals?.amountMinor, currency)}</strong>
+              <p data-total={total} data-amount={data.totals?.amountMinor ?? ""} data-provider-cost={data.totals?.providerCostMinor ?? ""}>
+                {count(String(total))} {total === 1 ? "event" : "events"}
+                {total > rows.length ? ` (${rows.length} on this page)` : ""}, amounting to <strong>{money(data.totals?.amountMinor, currency)}</strong>
                 {staff ? <> at a provider cost of <strong>{money(data.totals?.providerCostMinor, currency)}</strong></> : null}.
               </p>
               <DataTable label="Usage events" columns={columns} rows={rows} filename="usage-events" rowKey={(row) => row.rowId} />
