@@ -11,7 +11,7 @@ import type { TadaDocumentNode } from "gql.tada";
 import { AuditChainStatus, AuditEvents } from "../web/src/pages/audit/operations.ts";
 import { Invoices, MonthlyRevenue } from "../web/src/pages/billing/operations.ts";
 import { DeletedItems } from "../web/src/pages/deleted/operations.ts";
-import { CoachDetail, OverviewFigures, TopCoaches, UsageByProvider, UsageOverTime } from "../web/src/pages/overview/operations.ts";
+import { CoachDetail, UsageOverview } from "../web/src/pages/overview/operations.ts";
 import { LatestReconcileCheck } from "../web/src/pages/reconcile/operations.ts";
 import { Authenticate } from "../web/src/pages/sign-in/operations.ts";
 import { UsageEvents } from "../web/src/pages/usage-events/operations.ts";
@@ -44,20 +44,15 @@ function operation<Result, Variables>(document: TadaDocumentNode<Result, Variabl
 export const PAGES: Record<string, { roles: readonly Role[]; operations: (context: PageContext, role: Role) => Operation[] }> = {
   overview: {
     roles: ["admin", "coach"],
-    operations: (c, role) => [
-      operation(OverviewFigures, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo, coach: null }),
-      operation(UsageOverTime, { from: c.from, to: c.to, granularity: "day", coach: null }),
-      operation(UsageByProvider, { from: c.from, to: c.to, coach: null }),
-      ...(role === "admin" ? [operation(TopCoaches, { from: c.from, to: c.to })] : []),
+    operations: (c) => [
+      operation(UsageOverview, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo, granularity: "day", coach: null }),
     ],
   },
   coach: {
     roles: ["admin"],
     operations: (c) => [
       operation(CoachDetail, { coach: c.coachProfileId, month: c.month }),
-      operation(OverviewFigures, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo, coach: c.coachProfileId }),
-      operation(UsageOverTime, { from: c.from, to: c.to, granularity: "day", coach: c.coachProfileId }),
-      operation(UsageByProvider, { from: c.from, to: c.to, coach: c.coachProfileId }),
+      operation(UsageOverview, { from: c.from, to: c.to, previousFrom: c.previousFrom, previousTo: c.previousTo, granularity: "day", coach: c.coachProfileId }),
     ],
   },
   billing: {

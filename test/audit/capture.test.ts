@@ -272,7 +272,7 @@ test("every table in app_public, app_private and governance is tracked, but the 
     // the sign-in limits are configuration, written from the environment at each start; the worker pools are its bookkeeping;
     // a reconcile check's differences derive from the rows it compared (who asked for the check is tracked).
     expect(untracked).toEqual([
-      "app_private.audit_subject_keys", "app_private.data_subject_export_chunks", "app_private.sign_in_limits", "app_private.usage_daily_totals", "app_private.usage_dirty_days",
+      "app_private.audit_subject_keys", "app_private.data_subject_export_chunks", "app_private.sign_in_limits", "app_private.usage_coach_daily", "app_private.usage_daily_totals", "app_private.usage_dirty_days",
       "app_private.usage_ledgers", "app_private.usage_records", "app_private.usage_rollup_watermark", "app_private.worker_heartbeats",
       "app_private.worker_pools", "app_public.usage_daily", "app_public.usage_events", "app_public.usage_reconcile_differences",
     ]);

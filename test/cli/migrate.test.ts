@@ -20,6 +20,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_private.data_subject_export_chunks",
       "app_private.sign_in_attempts",
       "app_private.sign_in_limits",
+      "app_private.usage_coach_daily",
       "app_private.usage_daily_totals",
       "app_private.usage_dirty_days",
       "app_private.usage_ledgers",

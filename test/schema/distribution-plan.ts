@@ -18,6 +18,7 @@ export const distributionPlan: Plan = {
     "app_public.invoices": { placement: "distributed" },
     "app_private.usage_records": { placement: "distributed" },
     "app_private.usage_ledgers": { placement: "distributed" },
+    "app_private.usage_coach_daily": { placement: "distributed" },
     "audit.events": { placement: "distributed" },
     "audit.seals": { placement: "distributed" },
     "app_private.audit_subject_keys": { placement: "distributed" },

@@ -133,7 +133,8 @@ describe("reconciliation", () => {
       expect({ seed, differing: ledgers.rows.filter((row) => row.ledger !== row.events) }).toEqual({ seed, differing: [] });
 
       // Tampering with any measure of one rollup row shows up twice: the row
-      // against its events, and the admins' totals against the rows they sum.
+      // against its events, and the admins' totals against the rows they sum;
+      // a third time for what a coach's day sums too (revenue, billable seconds).
       const [row] = await dailyRowsOf(client, profileIds);
       const rowKey = [row.day, row.coach_profile_id, row.provider, row.billing_month];
       const whereRow = "day = $1 and coach_profile_id = $2 and provider = $3 and billing_month = $4";
@@ -142,6 +143,11 @@ describe("reconciliation", () => {
         await client.query(`update app_public.usage_daily set ${measure} = ${measure} + 1 where ${whereRow}`, rowKey);
         const value = Number(row[measure]);
         expect({ measure, differences: await reconcile(client, "2019-03-27", "2019-04-05") }).toEqual({ measure, differences: [
+          // (Listed first: by check name.)
+          ...(["revenue_minor", "billable_seconds"].includes(measure)
+            ? [{ check_name: "coach_days_vs_rollups", day: row.day, subject: row.coach_profile_id,
+                 expected: expect.stringMatching(new RegExp(`^${measure} \\d+$`)), actual: expect.stringMatching(new RegExp(`^${measure} \\d+$`)) }]
+            : []),
           { check_name: "rollup_vs_events", day: row.day,
             subject: `${row.coach_profile_id} ${row.provider} ${row.model} plan ${row.plan_id} billed in ${row.billing_month}`,
             expected: `${measure} ${value}`, actual: `${measure} ${value + 1}` },

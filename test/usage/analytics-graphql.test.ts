@@ -382,6 +382,54 @@ describe("usage summary", () => {
   });
 });
 
+describe("the overview in one call", () => {
+  const card = "revenueMinor providerCostMinor grossMarginMinor grossMarginRatio attempts failed failureRate freeRetries failedAttemptsCostMinor completed retranscriptions retranscriptionRate retranscriptionRevenueMinor";
+  const period = "periodStart attempts completed failed freeRetries retranscriptions audioMinutes billableMinutes revenueMinor providerCostMinor grossMarginMinor";
+  const providerRow = "provider model attempts completed failed failureRate audioMinutes revenueMinor providerCostMinor unknownCostAttempts";
+  const coachRow = "coachProfileId displayName isDeleted attempts billableMinutes revenueMinor providerCostMinor grossMarginMinor";
+
+  test("usageOverview gives each figure as its own function does: the cards of the range and the period before, by week, by provider, the top coaches", async () => {
+    // March and April, against the two months before (no usage in them).
+    const ranges = { fromDay: day("03-01"), toDay: day("05-01"), previousFromDay: day("01-01"), previousToDay: day("03-01") };
+    const cases: Array<[string, string | null]> = [[tokens.admin, null], [tokens.auditor, null], [tokens.admin, a.profileId], [tokens.a, null], [tokens.b, b.profileId]];
+    for (const [token, coach] of cases) {
+      const { usageOverview, current, previous, periods, providers, top } = await read(token,
+        `query ($fromDay: Date!, $toDay: Date!, $previousFromDay: Date!, $previousToDay: Date!, $c: UUID) {
+           usageOverview(fromDay: $fromDay, toDay: $toDay, previousFromDay: $previousFromDay, previousToDay: $previousToDay, granularity: week, coachProfileId: $c, maxCoaches: 5) {
+             current { ${card} } previous { ${card} } periods { ${period} } providers { ${providerRow} } topCoaches { ${coachRow} } }
+           current: usageSummary(fromDay: $fromDay, toDay: $toDay, coachProfileId: $c) { ${card} }
+           previous: usageSummary(fromDay: $previousFromDay, toDay: $previousToDay, coachProfileId: $c) { ${card} }
+           periods: usageOverTime(fromDay: $fromDay, toDay: $toDay, granularity: week, coachProfileId: $c) { nodes { ${period} } }
+           providers: usageByProvider(fromDay: $fromDay, toDay: $toDay, coachProfileId: $c) { nodes { ${providerRow} } }
+           top: topCoaches(fromDay: $fromDay, toDay: $toDay, maxRows: 5) { nodes { ${coachRow} } } }`,
+        { ...ranges, c: coach });
+      expect(usageOverview).toEqual({
+        current, previous, periods: periods.nodes, providers: providers.nodes,
+        // The top coaches when no coach is named.
+        topCoaches: coach === null ? top.nodes : [],
+      });
+    }
+    const { usageOverview: ofA } = await read(tokens.a, `query ($f: Date!, $t: Date!) {
+      usageOverview(fromDay: $f, toDay: $t, previousFromDay: $f, previousToDay: $t) { current { revenueMinor attempts providerCostMinor } } }`,
+      { f: day("03-01"), t: day("05-01") });
+    expect(ofA.current).toEqual({ revenueMinor: "16", attempts: "5", providerCostMinor: null });
+  });
+
+  test("usageOverview refuses what the functions it stands for refuse, in words", async () => {
+    const ask = (token: string, variables: Record<string, unknown>) => refusal(token,
+      `query ($f: Date!, $t: Date!, $pf: Date!, $pt: Date!, $c: UUID, $m: Int) {
+         usageOverview(fromDay: $f, toDay: $t, previousFromDay: $pf, previousToDay: $pt, coachProfileId: $c, maxCoaches: $m) { current { attempts } } }`,
+      { f: day("03-01"), t: day("05-01"), pf: day("01-01"), pt: day("03-01"), ...variables });
+    const inverted = await ask(tokens.admin, { pf: day("03-01"), pt: day("01-01") });
+    expect({ code: inverted.code, message: inverted.message }).toEqual({
+      code: "22023", message: `The range is empty or inverted: from (${day("03-01")}) must be before to (${day("01-01")}).` });
+    const tooMany = await ask(tokens.admin, { m: 1001 });
+    expect({ code: tooMany.code, message: tooMany.message }).toEqual({ code: "22023", message: "maxCoaches must be from 1 to 1000, not 1001." });
+    const other = await ask(tokens.a, { c: b.profileId });
+    expect({ code: other.code, message: other.message }).toEqual({ code: "P0002", message: `There is no coach profile ${b.profileId} that you can see.` });
+  });
+});
+
 async function monthlyRevenue(token: string, fromMonth = day("03-01"), toMonth = day("05-01")) {
   const data = await read(token,
     `query ($fromMonth: Date, $toMonth: Date) {

@@ -4,7 +4,7 @@ import { BASE, Link, useLocation } from "../../shared/router.tsx";
 import { useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { useQuery } from "../../shared/use-query.ts";
-import { UsageDashboard } from "./Overview.tsx";
+import { UsageDashboard, useUsageOverview } from "./Overview.tsx";
 import { CoachDetail } from "./operations.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -33,6 +33,7 @@ export function CoachPage() {
 
 function CoachView({ coach, month, staff, range, setSearch }: { coach: string; month: string; staff: boolean; range: ReturnType<typeof rangeFromSearch>; setSearch: (change: Record<string, string | null>) => void }) {
   const detail = useQuery(CoachDetail, { coach, month });
+  const overview = useUsageOverview(range, coach);
   const profile = detail.status === "done" ? detail.data.coachProfiles?.nodes[0] : undefined;
   const name = profile?.displayName ?? "Coach";
   return (
@@ -58,7 +59,7 @@ function CoachView({ coach, month, staff, range, setSearch }: { coach: string; m
           </div>
         )}
       </Panel>
-      <UsageDashboard range={range} coach={coach} name={`coach-${coach}`} />
+      <UsageDashboard overview={overview} range={range} name={`coach-${coach}`} />
       <Panel title={`Invoice preview, ${monthName(month)}`} state={detail} isEmpty={(data) => !data.invoicePreview?.nodes.length} empty="No invoice for this month.">
         {(data) => {
           const invoice = data.invoicePreview!.nodes[0]!;

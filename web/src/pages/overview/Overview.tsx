@@ -7,10 +7,10 @@ import { Link, navigate, searchWith, useLocation } from "../../shared/router.tsx
 import { useSignedIn } from "../../shared/session.tsx";
 import { Panel } from "../../shared/states.tsx";
 import { DataTable, type Column } from "../../shared/table.tsx";
-import { useQuery } from "../../shared/use-query.ts";
-import { OverviewFigures, TopCoaches, UsageByProvider, UsageOverTime } from "./operations.ts";
+import { useQuery, type QueryState } from "../../shared/use-query.ts";
+import { UsageOverview } from "./operations.ts";
 
-type Figures = ResultOf<typeof OverviewFigures>;
+type Figures = ResultOf<typeof UsageOverview>;
 const GRANULARITIES = ["day", "week", "month"] as const;
 type Granularity = (typeof GRANULARITIES)[number];
 
@@ -32,8 +32,8 @@ function Card({ id, title, value, previous, shown, facts }: { id: string; title:
 }
 
 function Cards({ data, staff }: { data: Figures; staff: boolean }) {
-  const now = data.current;
-  const before = data.previous;
+  const now = data.usageOverview?.current;
+  const before = data.usageOverview?.previous;
   const currency = data.billingPlans?.nodes[0]?.currency ?? null;
   return (
     <div className="cards">
@@ -59,32 +59,37 @@ export function granularityFrom(search: URLSearchParams): Granularity {
   return (GRANULARITIES as readonly string[]).includes(search.get("by") ?? "") ? (search.get("by") as Granularity) : "day";
 }
 
+/** The overview's figures for a range, of every coach the caller may see or of one coach: one call for the whole page. */
+export function useUsageOverview(range: DayRange, coach: string | null) {
+  const { search } = useLocation();
+  const previous = previousRange(range);
+  return useQuery(UsageOverview, {
+    from: range.from, to: range.to, previousFrom: previous.from, previousTo: previous.to, granularity: granularityFrom(search), coach,
+  });
+}
+
 /**
  * Cards, usage over time and usage by provider for a range: of every coach the
  * caller may see, or of one coach (`coach`). The overview and a coach's page show it.
  */
-export function UsageDashboard({ range, coach, name }: { range: DayRange; coach: string | null; name: string }) {
+export function UsageDashboard({ overview, range, name }: { overview: QueryState<Figures>; range: DayRange; name: string }) {
   const session = useSignedIn();
   const staff = session.role !== "coach";
   const { search, setSearch } = useLocation();
-  const previous = previousRange(range);
   const by = granularityFrom(search);
-  const figures = useQuery(OverviewFigures, { from: range.from, to: range.to, previousFrom: previous.from, previousTo: previous.to, coach });
-  const usage = useQuery(UsageOverTime, { from: range.from, to: range.to, granularity: by, coach });
-  const providers = useQuery(UsageByProvider, { from: range.from, to: range.to, coach });
-  const currency = figures.status === "done" ? (figures.data.billingPlans?.nodes[0]?.currency ?? null) : null;
+  const currency = overview.status === "done" ? (overview.data.billingPlans?.nodes[0]?.currency ?? null) : null;
   return (
     <>
-      <Panel title="Figures" state={figures}>
+      <Panel title="Figures" state={overview}>
         {(data) => <Cards data={data} staff={staff} />}
       </Panel>
-      <Panel title="Usage over time" state={usage} isEmpty={(data) => !data.usageOverTime?.nodes.length} empty="No usage in this range.">
+      <Panel title="Usage over time" state={overview} isEmpty={(data) => !data.usageOverview?.periods?.length} empty="No usage in this range.">
         {(data) => (
-          <UsageChart rows={data.usageOverTime!.nodes} by={by} setBy={(value) => setSearch({ by: value })} staff={staff} range={range} currency={currency} name={name} />
+          <UsageChart rows={data.usageOverview!.periods!} by={by} setBy={(value) => setSearch({ by: value })} staff={staff} range={range} currency={currency} name={name} />
         )}
       </Panel>
-      <Panel title="Usage by provider and model" state={providers} isEmpty={(data) => !data.usageByProvider?.nodes.length} empty="No attempts in this range.">
-        {(data) => <ProviderTable rows={data.usageByProvider!.nodes.filter((row) => row !== null)} staff={staff} currency={currency} name={name} />}
+      <Panel title="Usage by provider and model" state={overview} isEmpty={(data) => !data.usageOverview?.providers?.length} empty="No attempts in this range.">
+        {(data) => <ProviderTable rows={data.usageOverview!.providers!.filter((row) => row !== null)} staff={staff} currency={currency} name={name} />}
       </Panel>
     </>
   );
@@ -95,19 +100,20 @@ export function Overview() {
   const staff = session.role !== "coach";
   const { search, setSearch } = useLocation();
   const range = rangeFromSearch(search);
+  const overview = useUsageOverview(range, null);
   return (
     <>
       <header className="page-header">
         <h1>Overview</h1>
         <RangePicker key={`${range.from}/${range.to}`} range={range} change={setSearch} />
       </header>
-      <UsageDashboard range={range} coach={null} name="usage" />
-      {staff && <TopCoachesPanel range={range} />}
+      <UsageDashboard overview={overview} range={range} name="usage" />
+      {staff && <TopCoachesPanel overview={overview} />}
     </>
   );
 }
 
-type UsageRow = NonNullable<NonNullable<ResultOf<typeof UsageOverTime>["usageOverTime"]>["nodes"][number]>;
+type UsageRow = NonNullable<NonNullable<NonNullable<Figures["usageOverview"]>["periods"]>[number]>;
 
 function UsageChart({ rows, by, setBy, staff, range, currency, name }: { rows: Array<UsageRow | null>; by: Granularity; setBy: (value: Granularity) => void; staff: boolean; range: DayRange; currency: string | null; name: string }) {
   const present = rows.filter((row): row is UsageRow => row !== null);
@@ -176,7 +182,7 @@ function UsageChart({ rows, by, setBy, staff, range, currency, name }: { rows: A
   );
 }
 
-type ProviderRow = NonNullable<NonNullable<ResultOf<typeof UsageByProvider>["usageByProvider"]>["nodes"][number]>;
+type ProviderRow = NonNullable<NonNullable<NonNullable<Figures["usageOverview"]>["providers"]>[number]>;
 
 function ProviderTable({ rows, staff, currency, name }: { rows: ProviderRow[]; staff: boolean; currency: string | null; name: string }) {
   const columns: Column<ProviderRow>[] = [
@@ -205,13 +211,12 @@ function ProviderTable({ rows, staff, currency, name }: { rows: ProviderRow[]; s
   return <DataTable label="Usage by provider and model" columns={columns} rows={rows} filename={`${name}-by-provider`} rowKey={(row) => `${row.provider}/${row.model}`} />;
 }
 
-type CoachRow = NonNullable<NonNullable<ResultOf<typeof TopCoaches>["topCoaches"]>["nodes"][number]>;
+type CoachRow = NonNullable<NonNullable<NonNullable<Figures["usageOverview"]>["topCoaches"]>[number]>;
 
 /** The coaches who brought the most revenue, each leading to their own page (admins and auditors). */
-function TopCoachesPanel({ range }: { range: DayRange }) {
-  const top = useQuery(TopCoaches, { from: range.from, to: range.to });
+function TopCoachesPanel({ overview }: { overview: QueryState<Figures> }) {
   return (
-    <Panel title="Top coaches" state={top} isEmpty={(data) => !data.topCoaches?.nodes.length} empty="No coach had usage in this range.">
+    <Panel title="Top coaches" state={overview} isEmpty={(data) => !data.usageOverview?.topCoaches?.length} empty="No coach had usage in this range.">
       {(data) => {
         const currency = data.billingPlans?.nodes[0]?.currency ?? null;
         const columns: Column<CoachRow>[] = [
@@ -233,7 +238,7 @@ function TopCoachesPanel({ range }: { range: DayRange }) {
           { id: "provider-cost", label: "Provider cost", csvLabel: "Provider cost (minor units)", raw: (row) => row.providerCostMinor, show: (row) => money(row.providerCostMinor, currency), numeric: true },
           { id: "gross-margin", label: "Gross margin", csvLabel: "Gross margin (minor units)", raw: (row) => row.grossMarginMinor, show: (row) => money(row.grossMarginMinor, currency), numeric: true },
         ];
-        return <DataTable label="Top coaches" columns={columns} rows={data.topCoaches!.nodes.filter((row) => row !== null)} filename="top-coaches" rowKey={(row) => row.coachProfileId!} />;
+        return <DataTable label="Top coaches" columns={columns} rows={data.usageOverview!.topCoaches!.filter((row) => row !== null)} filename="top-coaches" rowKey={(row) => row.coachProfileId!} />;
       }}
     </Panel>
   );
