@@ -1,5 +1,5 @@
 --! Previous: sha1:441eff801c3c16d403256c92de3de8cbecf7c0e6
---! Hash: sha1:337e9fd946cc2e0219a7a77d4b6cfa3f16908b64
+--! Hash: sha1:d115e2c7e3d075b6fe8bc37f8031dc437063431d
 --! Message: Issue 15: the usage pages at volume: a page of usage events reads a page, their totals the settled rollups; the overview prices the unrated records once (usage_overview); top coaches read a row per coach and day
 
 -- The figures of the console's overview as named types, so that one call can
@@ -794,9 +794,10 @@ begin
 end;
 $$ language plpgsql stable security definer set search_path = pg_catalog, public, pg_temp set plan_cache_mode = force_custom_plan;
 comment on function app_private.unsettled_usage_days(date, date) is
-  E'The days of a range (to exclusive; a null end is open) whose stored rollups may not hold every rated event yet: marked dirty, or with events written since the last marking. Every other day''s rollups are exact. Records not rated yet are never in the rollups (readers price them).';
+  E'The days of a range (to exclusive; a null end is open) whose stored rollups may not hold every rated event yet: marked dirty, or with events written since the last marking. Every other day''s rollups are exact. Records not rated yet are never in the rollups (readers price them). Admins and auditors: which days are not settled says when any coach was active.';
 
-grant execute on function app_private.unsettled_usage_days(date, date) to custodian_coach, custodian_admin, custodian_auditor;
+revoke all on function app_private.unsettled_usage_days(date, date) from public, custodian_coach;
+grant execute on function app_private.unsettled_usage_days(date, date) to custodian_admin, custodian_auditor;
 --! EndIncluded usage/dirty-days.sql
 --! Included usage/usage-in-range.sql
 -- The usage events of a range of days, or of a billing month, and what they add up to.
@@ -892,9 +893,19 @@ declare
   -- What is billed in a month occurred before its end.
   end_day date := coalesce(to_day, (usage_in_range_totals.billing_month + interval '1 month')::date);
   ends timestamptz := end_day::timestamp at time zone 'UTC';
-  unsettled date[] := array(select u.day from app_private.unsettled_usage_days((starts at time zone 'UTC')::date, end_day) u);
+  unsettled date[];
   unsettled_day date;
 begin
+  -- A coach's own events are few: they are summed as listed. (Which days are
+  -- not settled says when any coach was active: staff may know that.)
+  if not app_private.is_staff() then
+    select count(*), coalesce(sum(e.amount_minor), 0), null::numeric
+    into events, amount_minor, provider_cost_minor
+    from app_public.usage_in_range(from_day, to_day, usage_in_range_totals.coach_profile_id, usage_in_range_totals.billing_month,
+      usage_in_range_totals.provider, usage_in_range_totals.model) e;
+    return;
+  end if;
+  unsettled := array(select u.day from app_private.unsettled_usage_days((starts at time zone 'UTC')::date, end_day) u);
   -- From the stored rollups, which hold every rated event of a settled day:
   -- a month is a few hundred rollup rows, not its events. Events are read
   -- only where the rollups cannot answer: on the days not settled yet (today,
@@ -932,9 +943,6 @@ begin
       and app_private.usage_matches(e.coach_profile_id, e.billing_month, e.provider, e.model, usage_in_range_totals.coach_profile_id,
         usage_in_range_totals.billing_month, usage_in_range_totals.provider, usage_in_range_totals.model);
   end loop;
-  if not (select app_private.is_staff()) then
-    provider_cost_minor := null;
-  end if;
 end;
 $$ language plpgsql stable set search_path = pg_catalog, public, pg_temp set plan_cache_mode = force_custom_plan;
 comment on function app_public.usage_in_range_totals(date, date, uuid, date, text, text) is

@@ -49,6 +49,7 @@ describe("the schema against the plan to distribute it by coach (docs/scaling.md
     try {
       const owned = coachOwnedTables(await readCatalog(client));
       expect([...owned.keys()].sort()).toEqual([
+        "app_private.usage_coach_daily",
         "app_private.usage_ledgers",
         "app_private.usage_records",
         "app_public.clients",

@@ -317,6 +317,9 @@ export function candidatesFor(name: string, type: string, pool: ArgumentPool): C
     case "regclass":
       return [as("app_public.clients")];
     default: {
+      // An array (the analytics' pending rollup rows, say): none, so that what
+      // comes back is what the caller may read of the stored rows.
+      if (type.endsWith("[]")) return [as("{}")];
       const rows = pool.victimRows.get(type);
       if (rows) return rows.slice(0, 2).map((row) => ({ value: row, cast: (n) => `pg_catalog.jsonb_populate_record(null::${type}, $${n}::jsonb)` }));
       return null;
