@@ -71,7 +71,8 @@ export async function plantVictim(client: Queryable): Promise<Victim> {
 async function allTables(client: Queryable): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(`
     with custodian as (${custodianSchemas})
-    select c.oid::regclass::text as name from pg_catalog.pg_class c
+    select pg_catalog.format('%I.%I', n.nspname, c.relname) as name
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
     where c.relnamespace in (select oid from custodian) and c.relkind in ('r', 'p') and not c.relispartition order by 1`);
   return rows.map((row) => row.name);
 }
@@ -84,11 +85,23 @@ async function allTables(client: Queryable): Promise<string[]> {
 export async function rowsHolding(client: Queryable, markers: string[]): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
   const pattern = markerPattern(markers);
+  const since = await transactionStart(client);
+  // Another file may drop a table meanwhile (one it made for its test): it
+  // held nothing of this test's. In a transaction, a savepoint keeps the
+  // transaction alive past the refusal.
+  const inTransaction = !("totalCount" in client);
   for (const table of await allTables(client)) {
-    const { rows } = await client.query<{ row: string }>(
-      `select to_jsonb(x)::text as row from ${table} x where x.xmin::text::bigint >= $2::bigint and to_jsonb(x)::text ~ $1 order by 1`,
-      [pattern, await transactionStart(client)]);
-    if (rows.length > 0) found.set(table, rows.map((row) => row.row));
+    if (inTransaction) await client.query("savepoint rows_holding");
+    try {
+      const { rows } = await client.query<{ row: string }>(
+        `select to_jsonb(x)::text as row from ${table} x where x.xmin::text::bigint >= $2::bigint and to_jsonb(x)::text ~ $1 order by 1`,
+        [pattern, since]);
+      if (inTransaction) await client.query("release savepoint rows_holding");
+      if (rows.length > 0) found.set(table, rows.map((row) => row.row));
+    } catch (error) {
+      if ((error as { code?: string }).code !== "42P01") throw error;
+      if (inTransaction) await client.query("rollback to savepoint rows_holding");
+    }
   }
   return found;
 }
