@@ -18,5 +18,7 @@ export async function writeHistory(admin: pg.Client, events: number, progress: (
       written += batch;
       progress(`history: ${written} of ${events} events`);
     }
+    // The invoices read the coach-month ledgers: they must hold the history too.
+    await admin.query("select bench.keep_ledgers('-infinity')");
   });
 }

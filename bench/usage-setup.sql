@@ -55,6 +55,35 @@ create function bench.write_history(how_many integer, days integer, late_share n
   order by a.at;
 $$ language sql;
 
+-- The coach-month ledgers of the history's months, from its events: rating
+-- keeps a ledger for what it rates, and the history is written around
+-- rating, so without this the invoices (which read the ledgers) would miss
+-- the history's attempts.
+create function bench.keep_ledgers(from_month date) returns void as $$
+  insert into app_private.usage_ledgers as l (coach_profile_id, billing_month, included_seconds_used, charged_seconds,
+    charge_sixtieths, charged_minor, last_billing_reason, last_included_seconds, last_charged_seconds, last_amount_minor,
+    billable_audio_seconds, attempts, late_attempts, last_event_id, last_plan_id)
+  select s.coach_profile_id, s.billing_month, s.included_seconds, s.charged_seconds, s.charge_sixtieths, s.charged_minor,
+    last.billing_reason, last.included_seconds, last.charged_seconds, last.amount_minor,
+    s.billable_audio_seconds, s.attempts, s.late_attempts, last.id, last.plan_id
+  from (
+    select e.coach_profile_id, e.billing_month, sum(e.included_seconds) as included_seconds, sum(e.charged_seconds) as charged_seconds,
+      sum(e.charged_seconds::bigint * e.unit_price_minor) as charge_sixtieths, sum(e.amount_minor) as charged_minor,
+      coalesce(sum(e.audio_seconds) filter (where e.billable), 0) as billable_audio_seconds, count(*) as attempts,
+      count(*) filter (where e.usage_month < e.billing_month) as late_attempts, max(e.id) as last_id
+    from app_public.usage_events e
+    where e.kind = 'attempt' and e.billing_month >= from_month
+    group by e.coach_profile_id, e.billing_month) s
+  join app_public.usage_events last on last.id = s.last_id
+  on conflict (coach_profile_id, billing_month) do update set
+    included_seconds_used = excluded.included_seconds_used, charged_seconds = excluded.charged_seconds,
+    charge_sixtieths = excluded.charge_sixtieths, charged_minor = excluded.charged_minor,
+    last_billing_reason = excluded.last_billing_reason, last_included_seconds = excluded.last_included_seconds,
+    last_charged_seconds = excluded.last_charged_seconds, last_amount_minor = excluded.last_amount_minor,
+    billable_audio_seconds = excluded.billable_audio_seconds, attempts = excluded.attempts, late_attempts = excluded.late_attempts,
+    last_event_id = excluded.last_event_id, last_plan_id = excluded.last_plan_id;
+$$ language sql;
+
 -- The completion workload: one coach per writer (a coach's completions are
 -- priced one at a time), each with sessions of 10 attempts waiting to be
 -- completed (one session with thousands of attempts is not a real shape).

@@ -247,6 +247,7 @@ async function main(settings: Settings, teardown: Teardown) {
   progress("incremental rollup after 100,000 new events");
   await rollUpDirtyDays(admin);
   await admin.query("select bench.write_history(100000, 10, 0.01)");
+  await admin.query("select bench.keep_ledgers(date_trunc('month', now() - interval '11 days')::date)");
   let daysRebuilt = 0;
   const incrementalMs = await timed(async () => (daysRebuilt = await rollUpDirtyDays(admin)));
   // Differences by check; the demo's "-large" models have no provider rate, so

@@ -34,3 +34,22 @@ test("bench.write_pending writes every captured record it is asked for", async (
     expect(after.n - before.n).toBe(1000);
   });
 });
+
+test("bench.keep_ledgers makes the coach-month ledgers hold the history, so that each invoice is the sum of its events", async () => {
+  await withRootDb(async (client) => {
+    const coach = await createCoach(client, "history-ledgers");
+    await client.query(setup);
+    await client.query("select bench.write_history(2000, 40, 0, 0, 1)");
+    await client.query("select bench.keep_ledgers('-infinity')");
+    // (As the owner: invoice_preview answers every coach to the database's owner.)
+    const { rows } = await client.query(
+      `select i.month::text, i.usage_minor::text as invoiced,
+         (select coalesce(sum(e.amount_minor), 0)::text from app_public.usage_events e
+          where e.kind = 'attempt' and e.coach_profile_id = $1 and e.billing_month = i.month) as events
+       from generate_series(date_trunc('month', now() - interval '40 days'), date_trunc('month', now()), interval '1 month') m,
+         app_public.invoice_preview($1, m::date) i`,
+      [coach.profileId]);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((row) => row.invoiced !== row.events)).toEqual([]);
+  });
+});
