@@ -1,5 +1,5 @@
 --! Previous: sha1:441eff801c3c16d403256c92de3de8cbecf7c0e6
---! Hash: sha1:d115e2c7e3d075b6fe8bc37f8031dc437063431d
+--! Hash: sha1:d5cb4194b5b44607140a1aef5b19be33d863903c
 --! Message: Issue 15: the usage pages at volume: a page of usage events reads a page, their totals the settled rollups; the overview prices the unrated records once (usage_overview); top coaches read a row per coach and day
 
 -- The figures of the console's overview as named types, so that one call can
@@ -408,7 +408,8 @@ grant execute on function app_private.pending_usage_events_visible(date, date), 
 -- admins and auditors, a coach's own rows), or one coach's when a coach is
 -- named. The stored ones, and (usage_rollups_of) with the captured records
 -- not rated yet of that range. The analytics functions take an optional
--- coach_profile_id and read usage_rollups_of.
+-- coach_profile_id and read usage_rollups_with (below), which takes the
+-- priced records as an argument so that a page prices them once.
 create or replace function app_private.stored_usage_rollups_of(coach_profile_id uuid, from_day date, to_day date)
 returns setof app_private.usage_rollups as $$
   select t.day, null::uuid, t.plan_id, t.provider, t.model, t.billing_month, t.attempts, t.completed,
