@@ -152,9 +152,10 @@ export function fingerprintChanges(before: Map<string, string[]>, after: Map<str
 /**
  * Tables the system rewrites for every coach on its own, which other test
  * files' committed work changes while an HTTP fuzz runs (the daily rollups
- * are rebuilt for every coach with usage on a dirty day).
+ * and the per-coach day sums are rebuilt for every coach with usage on a
+ * dirty day).
  */
-export const rebuiltForEveryCoach = ["app_public.usage_daily"];
+export const rebuiltForEveryCoach = ["app_public.usage_daily", "app_private.usage_coach_daily"];
 
 /**
  * Rates every pending usage record now (as the worker would), so that
