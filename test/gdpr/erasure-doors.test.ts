@@ -136,12 +136,19 @@ test("the worker's gdpr_erase job erases a verified request; a job for an unveri
   const requestId = await verifiedErasureRequest(rootPool(), person.clientId);
   const unverified = (await rootPool().query(
     "insert into app_public.data_subject_requests (kind, client_id) values ('erasure', $1) returning id", [person.coach.clientId])).rows[0].id;
-  await rootPool().query("select graphile_worker.add_job('gdpr_erase', json_build_object('requestId', $1::text), max_attempts => 1)", [unverified]);
-  await rootPool().query("select graphile_worker.add_job('gdpr_erase', json_build_object('requestId', $1::text), max_attempts => 1)", [requestId]);
-
-  const result = await runWorkerOnce();
+  const jobs: string[] = [];
+  const result = await runWorkerOnce({}, async () => {
+    for (const id of [unverified, requestId]) {
+      const { rows: [job] } = await rootPool().query(
+        "select id::text from graphile_worker.add_job('gdpr_erase', json_build_object('requestId', $1::text), max_attempts => 1)", [id]);
+      jobs.push(job.id);
+    }
+  });
   expect(result.code).toBe(0);
-  expect(result.stdout + result.stderr).toMatch(new RegExp(`Request ${unverified} is received; only a verified \\(or in-progress\\) erasure request is run`));
+  const refusal = `Request ${unverified} is received; only a verified \\(or in-progress\\) erasure request is run`;
+  expect(result.stdout + result.stderr).toMatch(new RegExp(refusal));
+  const { rows: [failedJob] } = await rootPool().query("select last_error from graphile_worker.jobs where id = $1", [jobs[0]]);
+  expect(failedJob.last_error).toMatch(new RegExp(refusal));
 
   const states = await rootPool().query("select id, state from app_public.data_subject_requests where id = any($1) order by state", [[requestId, unverified]]);
   expect(states.rows).toEqual([{ id: unverified, state: "received" }, { id: requestId, state: "completed" }]);
@@ -153,7 +160,7 @@ test("the worker's gdpr_erase job erases a verified request; a job for an unveri
   expect(attributed.rows).toEqual([{ actor_kind: "worker", task: "gdpr_erase" }]);
   expect(await residuePlaces(rootPool(), person.identifiers, person.contents)).toEqual([]);
   // The failed job stays queued (max attempts reached) until removed.
-  const failed = await rootPool().query(
-    "select graphile_worker.complete_jobs(array(select id from graphile_worker.jobs where task_identifier = 'gdpr_erase' and last_error is not null))");
-  expect(failed.rowCount).toBe(1);
+  const failed = await rootPool().query("select id::text from graphile_worker.complete_jobs(array[$1::bigint])", [jobs[0]]);
+  expect(failed.rows).toEqual([{ id: jobs[0] }]);
+  expect((await rootPool().query("select 1 from graphile_worker.jobs where id = $1", [jobs[1]])).rowCount).toBe(0);
 });
