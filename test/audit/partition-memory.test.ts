@@ -1,11 +1,10 @@
-import v8 from "node:v8";
-import vm from "node:vm";
 import pg from "pg";
 import { localDirectoryStore } from "../../src/archive/store.ts";
 import { verifyArchivedPartition } from "../../src/audit/partition-archive.ts";
 import { ownerUrl } from "../../src/db/connection-strings.ts";
 import { archiveAndDropAuditPartition } from "../../src/retention/audit-partitions.ts";
 import { scratchDirectory } from "../support/archive.ts";
+import { liveBytes, mb } from "../support/live-memory.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { openScratchDatabase, type ScratchDatabase } from "../support/file-scratch-database.ts";
@@ -48,17 +47,6 @@ afterAll(async () => {
   await scratch?.drop();
   archiveDir?.remove();
 });
-
-// A full collection on demand, so that what is measured is what the work holds, not garbage not yet collected.
-v8.setFlagsFromString("--expose-gc");
-const collectGarbage = vm.runInNewContext("gc") as () => void;
-
-/** Memory still in use after a full collection: the heap plus Buffers (off the heap). */
-function liveBytes(): number {
-  collectGarbage();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.external + usage.arrayBuffers;
-}
 
 /**
  * The most the process's live memory rose above where it was while `work`
@@ -103,5 +91,3 @@ test(`a month of ${events} events is archived, verified and dropped with the pro
   expect(verified.bytes).toBeLessThan(boundBytes);
   console.log(`live memory growth: archive and drop ${mb(dropped.bytes)} (${dropped.samples} samples), verify ${mb(verified.bytes)} (${verified.samples} samples)`);
 }, 300_000); // about 30 s alone; far longer beside the rest of the suite on 2 cores
-
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
