@@ -419,6 +419,39 @@ describe("rolling up committed usage: SQL, the worker and the CLI (cleaned up)",
     expect(await dirtyDays(rootPool(), days)).toEqual([]);
   });
 
+  test("a rebuild of one day that holds the rating lock and the job's rebuild of dirty days do not deadlock: the job waits before it takes any day", async () => {
+    // Days older than any other test's, so that the job takes their dirty marks first.
+    const days: [string, string] = ["1900-02-12", "1900-02-13"];
+    const { coach, expected } = await twoDaysOfUsage("rating-lock", days);
+    await rootPool().query("select app_private.rebuild_usage_day(d::date) from unnest($1::date[]) d", [days]);
+    await rootPool().query("select app_private.mark_usage_days_dirty($1, $2)", days);
+    const cli = await rootPool().connect();
+    const job = await rootPool().connect();
+    try {
+      // A rebuild of one day rates first, holding the rating lock to its commit ...
+      await cli.query("begin");
+      await cli.query("select app_private.rate_usage_records(null)");
+      // ... the job's run waits for that lock ...
+      const jobPid = (await job.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      await job.query("begin");
+      const jobRun = job.query("select app_private.rebuild_dirty_usage_days(1000000) as n");
+      await waitUntilBlocked(rootPool(), jobPid);
+      // ... holding no day's mark: the rebuild takes the second day's and finishes.
+      expect((await cli.query("select app_private.rebuild_usage_day($1) as written", [days[1]])).rows[0].written)
+        .toBe(await rollupRowsOfDay(days[1]));
+      await cli.query("commit");
+      await jobRun;
+      await job.query("commit");
+    } finally {
+      await cli.query("rollback").catch(() => undefined);
+      await job.query("rollback").catch(() => undefined);
+      cli.release();
+      job.release();
+    }
+    expect(await dailyRowsOf(rootPool(), [coach.profileId])).toEqual(expected);
+    expect(await dirtyDays(rootPool(), days)).toEqual([]);
+  });
+
   test("the usage_aggregate job rolls the days of new events up in `custodian worker --once`", async () => {
     const days: [string, string] = ["2019-05-03", "2019-05-04"];
     const { coach, expected } = await twoDaysOfUsage("worker", days);
