@@ -36,6 +36,7 @@ test("`custodian migrate` takes an empty database to the current schema, and is 
       "app_public.coach_profiles",
       "app_public.coaching_sessions",
       "app_public.consents",
+      "app_public.data_subject_erasure_runs",
       "app_public.data_subject_erasures",
       "app_public.data_subject_exports",
       "app_public.data_subject_requests",

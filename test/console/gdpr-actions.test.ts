@@ -58,6 +58,7 @@ afterAll(async () => {
   await pool.query(`begin; alter table app_public.legal_holds disable trigger _200_append_only;
     alter table app_public.data_subject_erasures disable trigger _200_append_only;
     alter table app_public.processing_restrictions disable trigger user;
+    delete from app_public.data_subject_erasure_runs where request_id = '${ids.erasure}'::uuid;
     delete from app_public.data_subject_erasures where overridden_hold_id = '${ids.hold}'::uuid;
     delete from app_public.legal_holds where id = '${ids.hold}'::uuid;
     delete from app_public.processing_restrictions where client_id = any('{${clients.join(",")}}'::uuid[]);
@@ -121,7 +122,7 @@ test("the client's coach asks for the access export, the worker builds it, and t
   expect(bytes.subarray(0, 4).toString("latin1")).toBe("PK\x03\x04");
 });
 
-test("an admin's erasure under a legal hold is refused in the API's words with the hold's reason; with an override reason it runs, and the page shows the record with residue 0 as SQL holds it", async () => {
+test("an admin's erasure under a legal hold is refused in the API's words with the hold's reason; with an override reason the worker runs it, and the page shows the record with residue 0 as SQL holds it", async () => {
   const page = tabs.admin;
   await openRequest(page, ids.erasure);
   expect(await page.locator('[data-erasure="none"]').textContent()).toBe("Not erased yet.");
@@ -139,7 +140,14 @@ test("an admin's erasure under a legal hold is refused in the API's words with t
   await screenshot(page, "gdpr-request-erasure-hold-admin");
 
   await act(page, "erase", "Erase, irreversibly", { "Override reason (an admin erasing under the hold; recorded)": "Dispute settled in writing" });
-  await page.locator('[data-outcome="step"]').filter({ hasText: "residue 0" }).waitFor();
+  await page.locator('[data-outcome="step"]').filter({ hasText: "the worker runs the erasure" }).waitFor();
+  // The worker runs it (its residue scan reads every event); the page waits for its outcome, without the action meanwhile.
+  expect(await page.locator('[data-erasure="waiting"]').textContent())
+    .toMatch(/^Asked for .* by gdpr-actions-admin, overriding a legal hold because “Dispute settled in writing”; the worker is running the erasure/);
+  expect(await page.locator('[data-action="erase"]').count()).toBe(0);
+  await screenshot(page, "gdpr-request-erasure-waiting-admin");
+  expect((await runWorkerOnce()).code).toBe(0);
+  await page.locator('[data-outcome="step"]').filter({ hasText: "The worker erased them; the record below is the proof." }).waitFor();
   await page.locator('[data-erasure-fact="residue"]').waitFor();
   const [record] = await sqlAs<{ id: string; rows_by_table: Record<string, number>; rows_erased: number; values_searched: number; residue_count: number; erased_by: string; override_reason: string }>(
     admin, "select id::text, rows_by_table, rows_erased, values_searched, residue_count, erased_by::text, override_reason from app_public.data_subject_erasures where request_id = $1", [ids.erasure]);

@@ -45,6 +45,7 @@ export const distributionPlan: Plan = {
     "app_private.data_subject_export_chunks": { placement: "coordinator" },
     "app_public.legal_holds": { placement: "coordinator" },
     "app_public.data_subject_requests": { placement: "coordinator" },
+    "app_public.data_subject_erasure_runs": { placement: "coordinator" },
     "app_public.data_subject_erasures": { placement: "coordinator" },
     "app_public.data_subject_exports": { placement: "coordinator" },
     "app_public.retention_policies": { placement: "coordinator" },

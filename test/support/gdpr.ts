@@ -85,11 +85,14 @@ export async function residuePlaces(client: Queryable, identifiers: string[], co
   return rows.map((row) => `${row.place} ×${row.n}`);
 }
 
-/** Removes committed requests, erasures and the coach under them (tests that commit clean up after themselves). */
+/** Removes committed requests, erasure runs and records, and the coach under them (tests that commit clean up after themselves). */
 export async function deleteErasedCoach(client: Queryable, coach: Coach): Promise<void> {
   // Erasure records are never deleted through any door; the test's own are removed with the trigger set aside
   // (one multi-statement query: one connection, the ids are uuids the test made).
-  await client.query(`begin; alter table app_public.data_subject_erasures disable trigger _200_append_only;
+  await client.query(`begin; delete from app_public.data_subject_erasure_runs where request_id in (select r.id from app_public.data_subject_requests r
+      where r.client_id in (select c.id from app_public.clients c where c.coach_profile_id = '${coach.profileId}'::uuid)
+         or r.user_id = '${coach.user.id}'::uuid);
+    alter table app_public.data_subject_erasures disable trigger _200_append_only;
     delete from app_public.data_subject_erasures where request_id in (select r.id from app_public.data_subject_requests r
       where r.client_id in (select c.id from app_public.clients c where c.coach_profile_id = '${coach.profileId}'::uuid)
          or r.user_id = '${coach.user.id}'::uuid);

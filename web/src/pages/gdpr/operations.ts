@@ -27,7 +27,7 @@ export const CreateRequest = graphql(`
   }
 `);
 
-/** One request: its facts and deadline, its export, its restrictions, and for staff (who alone read it) its erasure record. */
+/** One request: its facts and deadline, its export, its restrictions, and for staff (who alone read them) its erasure record and last erasure run. */
 export const RequestDetail = graphql(`
   query RequestDetail($id: UUID!, $staff: Boolean!) {
     dataSubjectRequest(rowId: $id) {
@@ -36,6 +36,7 @@ export const RequestDetail = graphql(`
       client { fullName email phone notes }
       dataSubjectExportByRequestId { rowId state requestedAt builtAt expiresAt bytesDeletedAt byteSize sha256 manifest downloadPath userByRequestedBy { displayName } }
       erasure @include(if: $staff) { rowId erasedAt rowsErased rowsByTable valuesSearched valuesSharedSkipped residueCount overrideReason eraser { displayName } overriddenHold { reason placedAt } }
+      latestErasureRun @include(if: $staff) { rowId requestedAt finishedAt error overrideReason requester { displayName } }
       processingRestrictionsByRequestId(first: 100) { nodes { rowId reason placedAt liftedAt liftReason userByPlacedBy { displayName } userByLiftedBy { displayName } } }
       user { displayName }
       userByFiledBy { displayName }
@@ -110,10 +111,21 @@ export const AskForExport = graphql(`
   }
 `);
 
-/** Runs a verified erasure request; overrideReason only when a legal hold covers the person. */
-export const EraseSubject = graphql(`
-  mutation EraseSubject($id: UUID!, $overrideReason: String) {
-    eraseDataSubject(input: { requestId: $id, overrideReason: $overrideReason }) { result { rowId residueCount rowsErased } }
+/**
+ * Asks the worker to run a verified erasure request (its residue scan reads
+ * every event: minutes on a large platform); overrideReason only when a legal
+ * hold covers the person. Refusals that need no scan come back at once.
+ */
+export const RequestErasure = graphql(`
+  mutation RequestErasure($id: UUID!, $overrideReason: String) {
+    requestDataSubjectErasure(input: { requestId: $id, overrideReason: $overrideReason }) { result { rowId requestedAt } }
+  }
+`);
+
+/** An erasure run's outcome alone: what the request's page polls while the worker runs it. */
+export const ErasureRunState = graphql(`
+  query ErasureRunState($id: UUID!) {
+    dataSubjectErasureRun(rowId: $id) { rowId finishedAt error erasureId }
   }
 `);
 
