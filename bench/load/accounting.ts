@@ -62,12 +62,14 @@ async function loadLedger(client: pg.ClientBase, ledger: Ledger): Promise<void> 
 export async function auditAccounting(client: pg.ClientBase, ledger: Ledger) {
   await loadLedger(client, ledger);
   // The erasures' transactions blank the erased person's rows: their events
-  // are the erasure's, counted apart, found by the erasure record's own event.
+  // are the erasure's, counted apart, found by the erasure record's own event
+  // (the record a run names once the worker has run it).
   const { rows: [erasures] } = await client.query(
     `select coalesce(array_agg(e.transaction_id::text), '{}') as transactions, count(*)::int as found
-     from unnest($1::text[]) r(id)
-     join audit.events e on e.record_key = jsonb_build_object('id', r.id) and e.table_schema = 'app_public'
-       and e.table_name = 'data_subject_erasures' and e.operation = 'INSERT'`, [ledger.erasures]);
+     from app_public.data_subject_erasure_runs r
+     join audit.events e on e.record_key = jsonb_build_object('id', r.erasure_id) and e.table_schema = 'app_public'
+       and e.table_name = 'data_subject_erasures' and e.operation = 'INSERT'
+     where r.id = any($1::uuid[])`, [ledger.erasureRuns]);
   const { rows } = await client.query(
     `with records as (select distinct table_name, id from load_acknowledged union select distinct table_name, id from load_in_doubt),
      expected as (select table_name, id, operation, count(*)::int as n from load_acknowledged group by 1, 2, 3),
@@ -95,7 +97,7 @@ export async function auditAccounting(client: pg.ClientBase, ledger: Ledger) {
     mismatches: Object.fromEntries(rows.filter((row) => row.lost > 0 || row.unexpected > 0)
       .map((row) => [`${row.table_name} ${row.operation}`, { lost: row.lost, unexpected: row.unexpected }])) as Record<string, { lost: number; unexpected: number }>,
     erasureEvents: erasureEvents.n as number,
-    lostErasures: ledger.erasures.length - (erasures.found as number),
+    lostErasures: ledger.erasureRuns.length - (erasures.found as number),
   };
 }
 

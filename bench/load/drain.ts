@@ -23,7 +23,7 @@ const noRunningJobOf = (task: string) =>
 /** Queues the worker's jobs one after the other and waits for each to leave nothing behind. Resolves to whether all did. */
 export async function drainWorker(owner: pg.ClientBase, progress: (message: string) => void, timeoutSeconds = 180): Promise<boolean> {
   const queue = (task: string) => owner.query("select graphile_worker.add_job($1, '{}'::json, job_key := $1, max_attempts := 5)", [task]);
-  let drained = await waitUntil(owner, `select ${noJobsOf(["retention_run", "gdpr_erase"])} as done`, "the retention run", timeoutSeconds, progress);
+  let drained = await waitUntil(owner, `select ${noJobsOf(["retention_run", "gdpr_erase", "gdpr_erasure_run"])} as done`, "the retention run and the erasure", timeoutSeconds, progress);
   // A scheduled rating run queues the next one itself (usage_rate.ts), so a
   // rating job is always waiting: done is nothing left to rate and none running.
   await queue("usage_rate");

@@ -23,8 +23,8 @@ export class Ledger {
   readonly terminalAttempts: string[] = [];
   /** Usage credits acknowledged, by the id of the event they wrote. */
   readonly credits: string[] = [];
-  /** Erasure requests whose erasure was acknowledged. */
-  readonly erasures: string[] = [];
+  /** Erasure runs whose request was acknowledged: each owes an erasure once the worker has run it. */
+  readonly erasureRuns: string[] = [];
   /** Retention runs whose request was acknowledged, by worker job id. */
   readonly retentionJobs: string[] = [];
   /** Clean refusals (the answer said no; nothing was written), by reason. */

@@ -106,14 +106,15 @@ const ADMIN = {
   IssueUsageCredit: `mutation IssueUsageCredit($input: IssueUsageCreditInput!) { issueUsageCredit(input: $input) { result { rowId } } }`,
   FileRequest: `mutation FileRequest($input: CreateDataSubjectRequestInput!) { createDataSubjectRequest(input: $input) { dataSubjectRequest { rowId } } }`,
   VerifyRequest: `mutation VerifyRequest($input: UpdateDataSubjectRequestInput!) { updateDataSubjectRequest(input: $input) { dataSubjectRequest { rowId state } } }`,
-  EraseDataSubject: `mutation EraseDataSubject($requestId: UUID!) { eraseDataSubject(input: { requestId: $requestId }) { result { rowId } } }`,
+  RequestErasure: `mutation RequestErasure($requestId: UUID!) { requestDataSubjectErasure(input: { requestId: $requestId }) { result { rowId } } }`,
   RequestRetentionRun: `mutation RequestRetentionRun { requestRetentionRun(input: { dryRun: true }) { result } }`,
 };
 
 /**
  * An admin's work until the deadline: clients created for coaches with their
  * consents (half of them deleted and restored), usage credits, and, once each,
- * an erasure (a client filed, verified and erased) and a retention run.
+ * an erasure (a client filed, verified, and its erasure asked of the worker)
+ * and a retention run.
  */
 export async function runAdmin(api: Api, token: string, ledger: Ledger, coachProfileIds: string[], started: number, deadline: number): Promise<void> {
   const d: Door = "graphql_admin";
@@ -153,10 +154,11 @@ export async function runAdmin(api: Api, token: string, ledger: Ledger, coachPro
       const verified = await write(ledger, { door: d, table: "data_subject_requests", operation: "UPDATE", id: requestId },
         async () => (await run("VerifyRequest", { input: { rowId: requestId, patch: { state: "verified", verification: "Identity checked (load)." } } }), requestId));
       if (!verified) continue;
-      const erasureId = await write(ledger, { door: d, table: "data_subject_erasures", operation: "INSERT" },
-        async () => (await run("EraseDataSubject", { requestId })).eraseDataSubject.result.rowId as string, (id) => id);
-      if (erasureId) {
-        ledger.erasures.push(erasureId);
+      // As the console does: the worker runs it (at volume its residue scan outlasts a request).
+      const runId = await write(ledger, { door: d, table: "data_subject_erasure_runs", operation: "INSERT" },
+        async () => (await run("RequestErasure", { requestId })).requestDataSubjectErasure.result.rowId as string, (id) => id);
+      if (runId) {
+        ledger.erasureRuns.push(runId);
         erased = true;
       }
       continue;
