@@ -41,6 +41,8 @@ export interface Accounting {
   invoice_differences: number;
   invoices_checked: number;
   retention_runs: { requested: number; finished: number };
+  /** The erasures asked of the worker: how many erased, and the longest run's own seconds (its residue scan reads every event). */
+  erasure_runs: { requested: number; erased: number; longest_seconds: number | null };
   chain: { intact: boolean; events_verified: number; events_unsealed: number; problem: string | null };
 }
 
@@ -157,6 +159,14 @@ async function invoiceAccounting(client: pg.ClientBase, scope: AccountingScope) 
   return { differences, checked: previews.length };
 }
 
+/** Erasure runs requested (acknowledged) against those the worker ran to an erasure, and how long the longest took. */
+async function erasureRunAccounting(client: pg.ClientBase, ledger: Ledger) {
+  const { rows: [runs] } = await client.query(
+    "select count(erasure_id)::int as erased, max(seconds)::float8 as longest from app_public.data_subject_erasure_runs where id = any($1::uuid[])",
+    [ledger.erasureRuns]);
+  return { requested: ledger.erasureRuns.length, erased: runs.erased as number, longest_seconds: runs.longest as number | null };
+}
+
 /** Retention runs requested (acknowledged) against those the worker finished, started by that admin. */
 async function retentionAccounting(client: pg.ClientBase, ledger: Ledger, adminUserId: string) {
   const { rows: [runs] } = await client.query(
@@ -193,6 +203,7 @@ export async function account(client: pg.ClientBase, ledger: Ledger, scope: Acco
     invoice_differences: invoices.differences,
     invoices_checked: invoices.checked,
     retention_runs: await retentionAccounting(client, ledger, scope.adminUserId),
+    erasure_runs: await erasureRunAccounting(client, ledger),
     chain: await chainAccounting(client),
   };
 }
