@@ -34,7 +34,7 @@ export async function setUpLoad(owner: pg.Client, coaches: number, active: numbe
   // The models of the history and of the load's attempts, each with a cost, so reconcile knows every one.
   await owner.query(
     `insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from)
-     values ('deepgram', 'nova-2', 0.43, '-infinity'), ('openai', 'whisper-1', 0.60, '-infinity'), ('assemblyai', 'best', 0.65, '-infinity')`);
+     values ('deepgram', 'nova-2', 0.43, '0001-01-01T00:00:00Z'), ('openai', 'whisper-1', 0.60, '0001-01-01T00:00:00Z'), ('assemblyai', 'best', 0.65, '0001-01-01T00:00:00Z')`);
   const { rows: [admin] } = await owner.query("select id from app_private.create_user('load-admin@example.com', $1, 'admin')", [password]);
   const { rows: [pipeline] } = await owner.query("select id from app_private.create_user('load-pipeline@example.com', $1, 'admin')", [password]);
   const activeCoaches: LoadCoach[] = [];

@@ -71,10 +71,10 @@ export interface Rate {
   model: string;
 }
 
-/** A provider and model of the test's own with the given rates per minute, each from a moment on ("-infinity" by default). */
+/** A provider and model of the test's own with the given rates per minute, each from a moment on (from 0001-01-01, always, by default). */
 export async function createRates(client: Queryable, rates: Array<{ costPerMinuteMinor: string; from?: string }>): Promise<Rate> {
   const rate = { provider: `prov-${unique()}`, model: "m1" };
-  for (const { costPerMinuteMinor, from = "-infinity" } of rates) {
+  for (const { costPerMinuteMinor, from = "0001-01-01T00:00:00Z" } of rates) {
     await client.query(
       "insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from) values ($1, $2, $3, $4)",
       [rate.provider, rate.model, costPerMinuteMinor, from],
