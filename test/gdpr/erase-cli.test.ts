@@ -1,7 +1,7 @@
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
-import { deleteErasedCoach, plantClient, residuePlaces, type PlantedClient } from "../support/gdpr.ts";
+import { deletePlantedClients, plantClient, residuePlaces, type PlantedClient } from "../support/gdpr.ts";
 
 // `custodian gdpr erase`, as an operator runs it: files, verifies and runs an
 // erasure (or runs a verified request), prints the residue count; the audit
@@ -9,13 +9,7 @@ import { deleteErasedCoach, plantClient, residuePlaces, type PlantedClient } fro
 
 const planted: PlantedClient[] = [];
 afterAll(async () => {
-  await rootPool().query(`begin; alter table app_public.legal_holds disable trigger _200_append_only;
-    alter table app_public.data_subject_erasures disable trigger _200_append_only;
-    delete from app_public.data_subject_erasures where overridden_hold_id in (select id from app_public.legal_holds where client_id = any($1::uuid[]));
-    delete from app_public.legal_holds where client_id = any($1::uuid[]);
-    alter table app_public.data_subject_erasures enable trigger _200_append_only;
-    alter table app_public.legal_holds enable trigger _200_append_only; commit;`.replace(/\$1/g, `'{${planted.map((p) => p.clientId).join(",")}}'`));
-  for (const person of planted) await deleteErasedCoach(rootPool(), person.coach);
+  await deletePlantedClients(rootPool(), planted);
   await closeRootPool();
 });
 

@@ -1,7 +1,7 @@
 import { becomeUser, closeRootPool, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createUser, type User } from "../support/fixtures.ts";
 import { rateAndRollUp } from "../support/console.ts";
-import { deleteErasedCoach, plantClient, residuePlaces, usageFigures, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
+import { deletePlantedClients, plantClient, residuePlaces, usageFigures, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { graphql, login } from "../support/http.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
@@ -15,14 +15,7 @@ beforeAll(async () => {
   admin = await createUser(rootPool(), "admin", "gdpr-erase-admin");
 });
 afterAll(async () => {
-  // Holds are never deleted through any door; the test's own are removed by the owner with the trigger set aside.
-  await rootPool().query(`begin; alter table app_public.legal_holds disable trigger _200_append_only;
-    alter table app_public.data_subject_erasures disable trigger _200_append_only;
-    delete from app_public.data_subject_erasures where overridden_hold_id in (select id from app_public.legal_holds where client_id = any($1));
-    delete from app_public.legal_holds where client_id = any($1);
-    alter table app_public.data_subject_erasures enable trigger _200_append_only;
-    alter table app_public.legal_holds enable trigger _200_append_only; commit;`.replace(/\$1/g, `'{${planted.map((p) => p.clientId).join(",")}}'::uuid[]`));
-  for (const person of planted) await deleteErasedCoach(rootPool(), person.coach);
+  await deletePlantedClients(rootPool(), planted);
   await rootPool().query("delete from app_public.users where id = $1", [admin.id]);
   await closeRootPool();
 });

@@ -1,6 +1,6 @@
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, type User } from "../support/fixtures.ts";
-import { deleteErasedCoach, plantClient, residuePlaces, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
+import { deleteErasedCoach, deletePlantedClients, plantClient, residuePlaces, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { graphql, login } from "../support/http.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
@@ -18,15 +18,7 @@ beforeAll(async () => {
   auditor = await createUser(rootPool(), "auditor", "erasure-run-auditor");
 });
 afterAll(async () => {
-  await rootPool().query(`begin; delete from app_public.data_subject_erasure_runs where request_id in
-      (select id from app_public.data_subject_requests where client_id = any($1));
-    alter table app_public.legal_holds disable trigger _200_append_only;
-    alter table app_public.data_subject_erasures disable trigger _200_append_only;
-    delete from app_public.data_subject_erasures where overridden_hold_id in (select id from app_public.legal_holds where client_id = any($1));
-    delete from app_public.legal_holds where client_id = any($1);
-    alter table app_public.data_subject_erasures enable trigger _200_append_only;
-    alter table app_public.legal_holds enable trigger _200_append_only; commit;`.replace(/\$1/g, `'{${planted.map((p) => p.clientId).join(",")}}'::uuid[]`));
-  for (const person of planted) await deleteErasedCoach(rootPool(), person.coach);
+  await deletePlantedClients(rootPool(), planted);
   await rootPool().query("delete from app_public.users where id = any($1)", [[admin.id, auditor.id]]);
   await closeRootPool();
 });

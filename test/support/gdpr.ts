@@ -85,6 +85,25 @@ export async function residuePlaces(client: Queryable, identifiers: string[], co
   return rows.map((row) => `${row.place} ×${row.n}`);
 }
 
+/**
+ * Removes what tests planted and erased: the legal holds on the clients and
+ * the erasures that overrode them (holds and erasure records are never
+ * deleted through any door; the owner sets the triggers aside), then each
+ * client's coach with their requests, runs and records.
+ */
+export async function deletePlantedClients(client: Queryable, planted: PlantedClient[]): Promise<void> {
+  const clients = `'{${planted.map((person) => person.clientId).join(",")}}'::uuid[]`;
+  await client.query(`begin; delete from app_public.data_subject_erasure_runs where request_id in
+      (select r.id from app_public.data_subject_requests r where r.client_id = any(${clients}));
+    alter table app_public.legal_holds disable trigger _200_append_only;
+    alter table app_public.data_subject_erasures disable trigger _200_append_only;
+    delete from app_public.data_subject_erasures where overridden_hold_id in (select h.id from app_public.legal_holds h where h.client_id = any(${clients}));
+    delete from app_public.legal_holds where client_id = any(${clients});
+    alter table app_public.data_subject_erasures enable trigger _200_append_only;
+    alter table app_public.legal_holds enable trigger _200_append_only; commit;`);
+  for (const person of planted) await deleteErasedCoach(client, person.coach);
+}
+
 /** Removes committed requests, erasure runs and records, and the coach under them (tests that commit clean up after themselves). */
 export async function deleteErasedCoach(client: Queryable, coach: Coach): Promise<void> {
   // Erasure records are never deleted through any door; the test's own are removed with the trigger set aside
