@@ -33,7 +33,7 @@ create function bench.write_history(how_many integer, days integer, late_share n
   insert into app_public.usage_events (kind, occurred_at, coach_profile_id, session_id, transcription_id, is_retry, is_retranscription,
     provider, model, language, audio_seconds, outcome, billable, billing_reason, included_seconds, charged_seconds,
     unit_price_minor, amount_minor, provider_cost_minor, plan_id, usage_month, billing_month, rule_version)
-  select 'attempt', a.at, a.coach, gen_random_uuid(), gen_random_uuid(), a.retry, a.completed and a.retranscription,
+  select 'attempt', a.at, a.coach, app_private.time_ordered_uuid(a.at), app_private.time_ordered_uuid(a.at), a.retry, a.completed and a.retranscription,
     m.provider, m.model, 'en', a.seconds, case when a.completed then 'completed' else 'failed' end::app_public.attempt_outcome,
     a.completed,
     case when not a.completed then 'failed_free' when a.retranscription then 'retranscription' else 'first_success' end::app_public.billing_reason,
@@ -143,7 +143,7 @@ create function bench.write_pending(how_many integer) returns void as $$
     from pg_catalog.generate_series(1, how_many), coaches c)
   insert into app_private.usage_records (transcription_id, coach_profile_id, session_id, is_retry, provider, model, language,
     outcome, billed_duration_seconds, finished_at)
-  select gen_random_uuid(), r.coach, gen_random_uuid(), r.retry, m.provider, m.model, 'en',
+  select app_private.time_ordered_uuid(r.at), r.coach, app_private.time_ordered_uuid(r.at), r.retry, m.provider, m.model, 'en',
     case when r.completed then 'completed' else 'failed' end::app_public.attempt_outcome,
     case when r.completed then r.seconds end, r.at
   from records r join models m on m.n = r.model_number;

@@ -119,13 +119,14 @@ begin
     cross join unnest(array['recording', 'transcription']::app_public.consent_purpose[]) p (purpose);
 
   create temp table seed_sessions on commit drop as
-    select gen_random_uuid() as session_id, cl.client_id, cl.profile_id, s,
+    select app_private.time_ordered_uuid(t.recorded_at) as session_id, cl.client_id, cl.profile_id, s,
            (cl.n * 32 + cl.k * 4 + s) % 20 as pattern,
-           as_of - make_interval(days => ((cl.n * 37 + cl.k * 11 + s * 7) % 180) + 1, hours => s) as recorded_at,
+           t.recorded_at,
            1200 + ((cl.n * 97 + cl.k * 31 + s * 13) % 2400) as duration,
            models[1 + (cl.n + s) % 3][1] as provider,
            models[1 + (cl.n + s) % 3][2] as model
-    from seed_clients cl cross join generate_series(1, 4) s;
+    from seed_clients cl cross join generate_series(1, 4) s
+    cross join lateral (select as_of - make_interval(days => ((cl.n * 37 + cl.k * 11 + s * 7) % 180) + 1, hours => s) as recorded_at) t;
   insert into app_public.coaching_sessions (id, coach_profile_id, client_id, title, recorded_at, audio_object_key,
                                            audio_duration_seconds, created_at, updated_at)
     select session_id, profile_id, client_id,
@@ -137,8 +138,8 @@ begin
   -- 16-17 success then a re-transcription; 18 two failures then success;
   -- 19 still queued or processing.
   create temp table seed_attempts on commit drop as
-    select session_id, profile_id, provider, model, duration, recorded_at, pattern, gen_random_uuid() as first_id,
-           gen_random_uuid() as second_id, gen_random_uuid() as third_id
+    select session_id, profile_id, provider, model, duration, recorded_at, pattern, app_private.time_ordered_uuid(recorded_at) as first_id,
+           app_private.time_ordered_uuid(recorded_at) as second_id, app_private.time_ordered_uuid(recorded_at) as third_id
     from seed_sessions;
   insert into app_public.transcriptions (id, coach_profile_id, session_id, status, provider, model, language,
                                          billed_duration_seconds, transcript_text, error_message, started_at, finished_at,
