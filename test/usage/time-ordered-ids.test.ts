@@ -27,7 +27,7 @@ test("app_private.time_ordered_uuid gives a version 7 id of the instant asked fo
 test("a session and a transcription a coach records get time-ordered ids of the moment they were written", () =>
   withRootDb(async (client) => {
     const coach = await createCoach(client, "time-ordered-ids");
-    const before = (await client.query("select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms")).rows[0].ms;
+    const before = (await client.query("select floor(extract(epoch from clock_timestamp()) * 1000)::bigint as ms")).rows[0].ms;
     await becomeUser(client, coach.user);
     const { rows: [session] } = await client.query(
       `insert into app_public.coaching_sessions (client_id, title, recorded_at, audio_object_key, audio_duration_seconds)
@@ -35,7 +35,7 @@ test("a session and a transcription a coach records get time-ordered ids of the 
     const { rows: [attempt] } = await client.query(
       "insert into app_public.transcriptions (session_id, provider, model) values ($1, 'deepgram', 'nova-2') returning id::text",
       [session.id]);
-    const after = (await client.query("select (extract(epoch from clock_timestamp()) * 1000)::bigint as ms")).rows[0].ms;
+    const after = (await client.query("select floor(extract(epoch from clock_timestamp()) * 1000)::bigint as ms")).rows[0].ms;
     for (const id of [session.id, attempt.id]) {
       expect(id).toMatch(version7);
       expect(millisecondsOf(id)).toBeGreaterThanOrEqual(Number(before));
