@@ -33,8 +33,8 @@ export async function setUpLoad(owner: pg.Client, coaches: number, active: numbe
      values ('Load plan', 2900, 300, 12) returning id`);
   // The models of the history and of the load's attempts, each with a cost, so reconcile knows every one.
   await owner.query(
-    `insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from)
-     values ('deepgram', 'nova-2', 0.43, '0001-01-01T00:00:00Z'), ('openai', 'whisper-1', 0.60, '0001-01-01T00:00:00Z'), ('assemblyai', 'best', 0.65, '0001-01-01T00:00:00Z')`);
+    `insert into app_public.provider_rates (provider, model, cost_per_minute_minor)
+     values ('deepgram', 'nova-2', 0.43), ('openai', 'whisper-1', 0.60), ('assemblyai', 'best', 0.65)`);
   const { rows: [admin] } = await owner.query("select id from app_private.create_user('load-admin@example.com', $1, 'admin')", [password]);
   const { rows: [pipeline] } = await owner.query("select id from app_private.create_user('load-pipeline@example.com', $1, 'admin')", [password]);
   const activeCoaches: LoadCoach[] = [];

@@ -124,8 +124,8 @@ test("an export to a folder that is not writable fails in one line and leaves no
 
 test("an export onto a disk that fills fails in one line and leaves no partial file", async () => {
   // Enough audit events today that their export outgrows the limit in its first batch.
-  await db.query(`insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from)
-    select 'export-full-disk-' || g, 'm', 1, '0001-01-01T00:00:00Z' from generate_series(1, 1000) g`);
+  await db.query(`insert into app_public.provider_rates (provider, model, cost_per_minute_minor)
+    select 'export-full-disk-' || g, 'm', 1 from generate_series(1, 1000) g`);
   const today = new Date().toISOString().slice(0, 10);
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
   const full = folder("full-export");

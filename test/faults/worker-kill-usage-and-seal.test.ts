@@ -46,8 +46,8 @@ async function chainVerifies(): Promise<void> {
 
 test("killed between two seal batches: the first seal stands whole, nothing of the second is there, the next run seals the rest and the chain verifies", async () => {
   // Past one batch (10,000 events) of pending events.
-  await db.query(`insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from)
-    select 'seal-fault-' || g, 'm', 1, '0001-01-01T00:00:00Z' from generate_series(1, 10500) g`);
+  await db.query(`insert into app_public.provider_rates (provider, model, cost_per_minute_minor)
+    select 'seal-fault-' || g, 'm', 1 from generate_series(1, 10500) g`);
   const pending = Number((await db.query("select count(*) from audit.events")).rows[0].count);
   expect(pending).toBeGreaterThan(10_000);
   const worker = await startWorkerProcess(env);

@@ -111,7 +111,7 @@ export async function deleteCoach(client: Queryable, coach: Coach): Promise<void
 export async function createProviderRate(client: Queryable, costPerMinuteMinor = "0.5"): Promise<{ provider: string; model: string }> {
   const rate = { provider: `provider-${unique()}`, model: "model-1" };
   await client.query(
-    "insert into app_public.provider_rates (provider, model, cost_per_minute_minor, effective_from) values ($1, $2, $3, '0001-01-01T00:00:00Z')",
+    "insert into app_public.provider_rates (provider, model, cost_per_minute_minor) values ($1, $2, $3)",
     [rate.provider, rate.model, costPerMinuteMinor],
   );
   return rate;
