@@ -142,3 +142,32 @@ test("residue written while a run waits refuses it when it runs: nothing changes
     await deleteErasedCoach(rootPool(), other);
   }
 });
+
+test("a failure that may pass (here a lock not granted in time) is not kept as the run's outcome: the try raises (its job fails, for the worker to try again), the run stays waiting, and the next try erases", async () => {
+  const person = await plant();
+  const requestId = await verifiedErasureRequest(rootPool(), person.clientId);
+  const token = await login(admin.email);
+  const { run } = await ask(token, requestId);
+  // Another transaction holds the client's row; the run's try gives up on it after 200 ms.
+  const holder = await rootPool().connect();
+  const tried = await rootPool().connect();
+  try {
+    await holder.query("begin");
+    await holder.query("select 1 from app_public.clients where id = $1 for update", [person.clientId]);
+    await tried.query("begin");
+    await tried.query("set local lock_timeout = '200ms'");
+    await expect(tried.query("select * from app_private.run_data_subject_erasure($1)", [run.rowId]))
+      .rejects.toMatchObject({ code: "55P03" });
+    await tried.query("rollback");
+  } finally {
+    await holder.query("rollback");
+    holder.release();
+    tried.release();
+  }
+  expect((await requestAsStaff(token, requestId)).latestErasureRun).toMatchObject({ rowId: run.rowId, finishedAt: null, error: null, erasure: null });
+
+  expect((await runWorkerOnce()).code).toBe(0);
+  expect((await requestAsStaff(token, requestId)).latestErasureRun).toMatchObject({
+    rowId: run.rowId, finishedAt: expect.any(String), error: null, erasure: { residueCount: 0 },
+  });
+});
