@@ -1,5 +1,8 @@
+import { authenticatorUrl, ownerUrl } from "../../src/db/connection-strings.ts";
+import { makePool } from "../../src/db/pool.ts";
 import { custodianSchemas } from "../support/catalog.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
+import { TEST_AUTHENTICATOR_PASSWORD } from "../support/environment.ts";
 
 afterAll(closeRootPool);
 
@@ -20,4 +23,21 @@ test("every function that turns nested loops off also turns JIT off, the generat
   expect(names).toContain("app_private.price_usage_records(uuid,integer)");
   expect(names.filter((name) => /^audit\.capture_\d+\(\)$/.test(name)).length).toBeGreaterThanOrEqual(4);
   expect(rows.filter((row) => !row.jit_off).map((row) => row.name)).toEqual([]);
+});
+
+// Custodian's own connections start with JIT off whatever the server says: the
+// API's pool (with its statement timeout kept) and the owner's (the worker,
+// the CLI, migrations).
+test("every connection Custodian makes starts with JIT off, the API's keeping its statement timeout", async () => {
+  const api = makePool(authenticatorUrl(process.env.TEST_DATABASE_URL!, TEST_AUTHENTICATOR_PASSWORD), 1, "test", 12_345);
+  const owner = makePool(ownerUrl(process.env.TEST_DATABASE_URL!), 1, "test");
+  try {
+    expect((await api.query("select current_user, current_setting('jit') as jit, current_setting('statement_timeout') as timeout")).rows[0])
+      .toEqual({ current_user: "custodian_authenticator", jit: "off", timeout: "12345ms" });
+    expect((await owner.query("select current_user, current_setting('jit') as jit")).rows[0])
+      .toEqual({ current_user: "custodian_owner", jit: "off" });
+  } finally {
+    await api.end();
+    await owner.end();
+  }
 });
