@@ -158,7 +158,12 @@ async function expectFiguresAsSql(page: Page, actor: Actor, asOf: string, load: 
       const [, , , past, held] = JSON.parse(is.get(POLICY)!) as string[];
       expect((JSON.parse(onPage.get(POLICY)!) as string[]).slice(3, 5)).toEqual([past, held]);
     } else expect(stable).toContain(POLICY);
-    for (const name of stable) expect([part, name, onPage.get(name)]).toEqual([part, name, is.get(name)]);
+    for (const name of stable) {
+      // Its rows under it are every client: another file's client deleted and
+      // another added while the page loaded leave both reads alike, not the page.
+      if (part === "compliance" && name === POLICY) continue;
+      expect([part, name, onPage.get(name)]).toEqual([part, name, is.get(name)]);
+    }
     // The same policies, in the API's order.
     if (JSON.stringify([...was.keys()]) === JSON.stringify([...is.keys()])) expect([...onPage.keys()]).toEqual([...is.keys()]);
   }
