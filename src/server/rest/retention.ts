@@ -25,7 +25,7 @@ const endpoints: Record<string, Endpoint> = {
       { name: "as_of", kind: { type: "timestamp" } },
     ],
     sql: `select policy_name, category, target_table, action, period::text as period, enabled, cutoff, rows_due, oldest_due, newest_due,
-                 pg_catalog.to_jsonb(sample_keys) as sample_keys, rows_spared_by_hold
+                 pg_catalog.to_jsonb(sample_keys) as sample_keys, rows_spared_by_hold, problem
           from app_public.retention_preview($1, coalesce($2::timestamptz, pg_catalog.now()))`,
     filename: "retention-preview",
   },

@@ -62,6 +62,7 @@ export function Retention() {
             <p className="hint">
               As of {when}: the share of rows under each policy that are within their period; rows past it that a legal hold keeps are counted apart (compliance = within ÷ (under − held)).
             </p>
+            <Unappliable rows={compliance(data)} />
             <ComplianceTable rows={compliance(data)} />
           </>
         )}
@@ -109,6 +110,22 @@ function PolicyTable({ rows }: { rows: Policy[] }) {
       <p className="count" data-count="policies">{count(String(rows.length))} polic{rows.length === 1 ? "y" : "ies"}</p>
       <DataTable label="Retention policies" columns={columns} rows={rows} filename="retention-policies" rowKey={(row) => row.name} />
     </>
+  );
+}
+
+/** Policies that cannot be applied as they stand (their table dropped or renamed since): counted by nothing, so said aloud. */
+function Unappliable({ rows }: { rows: Compliance[] }) {
+  const broken = rows.filter((row) => row.problem);
+  if (broken.length === 0) return null;
+  return (
+    <div className="state error" role="alert" data-unappliable={broken.length}>
+      <p>{broken.length === 1 ? "A policy cannot be applied" : `${broken.length} policies cannot be applied`}: no figures, and a run records {broken.length === 1 ? "it" : "them"} as failed.</p>
+      <ul>
+        {broken.map((row) => (
+          <li key={row.policyName}>{row.problem}</li>
+        ))}
+      </ul>
+    </div>
   );
 }
 

@@ -11,10 +11,10 @@ export const RetentionOverview = graphql(`
       nodes { name category targetTable clockColumn period { years months days hours minutes seconds } action legalBasis description anonymizeColumns enabled updatedAt }
     }
     retentionPreview(asOf: $asOf, first: 1000) {
-      nodes { policyName category targetTable action enabled cutoff rowsDue oldestDue newestDue sampleKeys rowsSparedByHold }
+      nodes { policyName category targetTable action enabled cutoff rowsDue oldestDue newestDue sampleKeys rowsSparedByHold problem }
     }
     retentionCompliance(asOf: $asOf, first: 1000) {
-      nodes { policyName category action rowsUnderPolicy rowsWithinPeriod rowsPastPeriod rowsHeld compliancePercent }
+      nodes { policyName category action rowsUnderPolicy rowsWithinPeriod rowsPastPeriod rowsHeld compliancePercent problem }
     }
   }
 `);
