@@ -6,6 +6,7 @@ import { runCli, startCli, type RunningCli } from "../support/cli.ts";
 import { TEST_AUTHENTICATOR_PASSWORD, testEnvironment } from "../support/environment.ts";
 import { openScratchDatabase, type ScratchDatabase } from "../support/file-scratch-database.ts";
 import { PASSWORD, createUser, type User } from "../support/fixtures.ts";
+import { login } from "../support/http.ts";
 
 // A million audit events, streamed whole through the real HTTP server and
 // through `custodian export`, each in bounded memory. The events are made in
@@ -94,15 +95,7 @@ beforeAll(async () => {
     NODE_OPTIONS: `--max-old-space-size=${SERVER_HEAP_MB}` }),
     /GraphQL\s+(http:\S+)\/graphql/);
   apiUrl = server.match[1]!;
-  const response = await fetch(`${apiUrl}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      query: "mutation ($email: String!, $password: String!) { authenticate(input: { email: $email, password: $password }) { jwtToken } }",
-      variables: { email: admin.email, password: PASSWORD },
-    }),
-  });
-  token = ((await response.json()) as { data: { authenticate: { jwtToken: string } } }).data.authenticate.jwtToken;
+  token = await login(admin.email, PASSWORD, apiUrl);
 }, 180_000);
 
 afterAll(async () => {

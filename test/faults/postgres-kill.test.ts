@@ -6,6 +6,8 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embed
 import { isAlive, readPid } from "../../src/db/data-dir-lock.ts";
 import { runCli, startCli, type RunningCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
+import { PASSWORD as USER_PASSWORD } from "../support/fixtures.ts";
+import { login } from "../support/http.ts";
 import { addCrontabJob, reconcileDifferences, startWorkerProcess, testPool, waitFor, waitUntilJobDone, type RunningWorker } from "../support/faults.ts";
 import { createBillingCoach, createPlan, createRates, type BillingCoach, type Rate } from "../usage/helpers.ts";
 
@@ -84,7 +86,7 @@ async function graphqlWriter(writer: number, coach: BillingCoach, apiUrl: string
   let token: string | null = null;
   for (let i = 0; !stopping; i++) {
     try {
-      token ??= await signIn(apiUrl, coach.user.email);
+      token ??= await login(coach.user.email, USER_PASSWORD, apiUrl);
       const response = await fetch(`${apiUrl}/graphql`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
@@ -104,19 +106,6 @@ async function graphqlWriter(writer: number, coach: BillingCoach, apiUrl: string
   }
 }
 
-async function signIn(apiUrl: string, email: string): Promise<string> {
-  const response = await fetch(`${apiUrl}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      query: "mutation ($email: String!, $password: String!) { authenticate(input: { email: $email, password: $password }) { jwtToken } }",
-      variables: { email, password: "correct horse battery staple" },
-    }),
-  });
-  const token = ((await response.json()) as { data?: { authenticate?: { jwtToken: string } } }).data?.authenticate?.jwtToken;
-  if (!token) throw new Error("no token");
-  return token;
-}
 
 /**
  * A writer in plain SQL: per transaction a session with a failed attempt and
@@ -192,7 +181,7 @@ test("kill -9 of PostgreSQL under a write load: every acknowledged write is ther
   // Writes tried while it is down get no acknowledgement; after one, a writer waits until the database is back.
   let back!: () => void;
   databaseBack = new Promise((resolve) => (back = resolve));
-  const token = await signIn(apiUrl, coaches[0]!.user.email);
+  const token = await login(coaches[0]!.user.email, USER_PASSWORD, apiUrl);
   await killPostgres();
   // Meanwhile the API says so: a 503 with Retry-After in words, through GraphQL and REST, nothing of its internals.
   for (const [route, init] of [

@@ -5,6 +5,7 @@ import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts
 import { runCli, startCli, type RunningCli } from "../support/cli.ts";
 import { becomeRoot, becomeUser, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
 import { createUser, PASSWORD, type User } from "../support/fixtures.ts";
+import { login } from "../support/http.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { openScratchDatabase, type ScratchDatabase } from "../support/file-scratch-database.ts";
 
@@ -93,8 +94,9 @@ describe("a run, the CLI, REST and the console", () => {
     await owner.connect();
     await plantStalePolicy(owner);
     admin = await createUser(owner, "admin", "stale-policy");
-    server = await startCli(["start"], { ...env, PORT: "0", DATA_DIR: process.env.TEST_TMP_DIR! }, /GraphQL\s+(http:\S+)\/graphql/);
-    origin = server.match[1]!;
+    const started = await startCli(["start"], { ...env, PORT: "0", DATA_DIR: process.env.TEST_TMP_DIR! }, /GraphQL\s+(http:\S+)\/graphql/);
+    server = started;
+    origin = started.match[1]!;
   }, 120_000);
 
   afterAll(async () => {
@@ -128,15 +130,7 @@ describe("a run, the CLI, REST and the console", () => {
   }, 120_000);
 
   test("GET /api/v1/retention/preview and the console's retention page say why the policy has no figures", async () => {
-    const login = await fetch(`${origin}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        query: "mutation ($email: String!, $password: String!) { authenticate(input: { email: $email, password: $password }) { jwtToken } }",
-        variables: { email: admin.email, password: PASSWORD },
-      }),
-    });
-    const token = ((await login.json()) as { data: { authenticate: { jwtToken: string } } }).data.authenticate.jwtToken;
+    const token = await login(admin.email, PASSWORD, origin);
     const response = await fetch(`${origin}/api/v1/retention/preview?policy=stale_notes`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(200);
     const [row] = (await response.json()) as Record<string, unknown>[];
