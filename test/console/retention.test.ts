@@ -9,7 +9,7 @@ import { becomeUser, closeRootPool, rootPool, withRootDb, type Actor } from "../
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl } from "../support/http.ts";
-import { committed, holdClient, plantDeletedClient, removeHolds } from "../support/retention.ts";
+import { committed, holdClient, holdRetentionRuns, plantDeletedClient, removeHolds } from "../support/retention.ts";
 
 // The retention pages in a real Chromium: the policies, the compliance figure
 // and the dry run against the SQL functions as that role at a pinned instant
@@ -56,7 +56,10 @@ async function oldDeletedClient(label: string, at: string): Promise<string> {
   });
 }
 
+let releaseRuns: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
+  releaseRuns = await holdRetentionRuns();
   const pool = rootPool();
   admin = await createUser(pool, "admin", "retention-console-admin");
   auditor = await createUser(pool, "auditor", "retention-console-auditor");
@@ -74,7 +77,7 @@ beforeAll(async () => {
   await signIn(tabs.admin, admin.email);
   await signIn(tabs.auditor, auditor.email);
   await signIn(tabs.coach, coach.user.email);
-});
+}, 300_000); // waits while another file's retention runs go on
 
 afterAll(async () => {
   await browser?.close();
@@ -88,6 +91,7 @@ afterAll(async () => {
   await pool.query("delete from app_public.retention_policies where name = $1", [POLICY]).catch(() => undefined);
   if (archiveDir) fs.rmSync(archiveDir, { recursive: true, force: true });
   await closeRootPool();
+  await releaseRuns?.();
 });
 
 /** An instant as the page's cells carry it and as SQL gives it, compared as the same moment. */

@@ -2,6 +2,7 @@ import { scratchDirectory } from "../support/archive.ts";
 import { becomeRoot, becomeUser, closeRootPool, errorOf, rootPool, withRootDb, type Actor } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
 import { graphql, login } from "../support/http.ts";
+import { holdRetentionRuns } from "../support/retention.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
 // A retention run asked for from the console (app_public.request_retention_run):
@@ -16,12 +17,15 @@ let auditor: User;
 let coach: Coach;
 let archive: { dir: string; remove: () => void };
 
+let releaseRuns: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
+  releaseRuns = await holdRetentionRuns();
   admin = await createUser(pool, "admin", "retention-request-admin");
   auditor = await createUser(pool, "auditor", "retention-request-auditor");
   coach = await createCoach(pool, "retention-request-coach");
   archive = scratchDirectory("retention-request");
-});
+}, 300_000); // waits while another file's retention runs go on
 
 afterAll(async () => {
   await pool.query("delete from app_public.retention_runs where as_of = $1", [AS_OF]);
@@ -29,6 +33,7 @@ afterAll(async () => {
   for (const user of [admin, auditor]) await pool.query("delete from app_public.users where id = $1", [user.id]);
   archive.remove();
   await closeRootPool();
+  await releaseRuns?.();
 });
 
 const request = "select app_public.request_retention_run($1, $2, $3) as job_id";

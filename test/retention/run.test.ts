@@ -12,7 +12,7 @@ import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, createUser, deleteCoach, grantConsents, type Coach, type User } from "../support/fixtures.ts";
 import { apiUrl, graphql, login } from "../support/http.ts";
-import { cascadeRows, clientCascadeTables, committed, holdClient, plantDeletedClient, removeHolds } from "../support/retention.ts";
+import { cascadeRows, clientCascadeTables, committed, holdClient, holdRetentionRuns, plantDeletedClient, removeHolds } from "../support/retention.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
 // Retention runs through the real doors, committed: the CLI, the worker, the
@@ -25,10 +25,13 @@ let coach: Coach;
 let archive: { dir: string; remove: () => void };
 const holds: string[] = [];
 
+let releaseRuns: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
+  releaseRuns = await holdRetentionRuns();
   coach = await createCoach(pool, "retention-run-coach");
   archive = scratchDirectory("retention-run");
-});
+}, 300_000); // waits while another file's runs go on
 
 afterAll(async () => {
   await removeHolds(pool, holds);
@@ -38,6 +41,7 @@ afterAll(async () => {
   await pool.query("delete from app_public.retention_runs where as_of = $1 or task = 'test'", [AS_OF]);
   archive.remove();
   await closeRootPool();
+  await releaseRuns?.();
 });
 
 const env = (extra: Record<string, string> = {}) => testEnvironment({ ARCHIVE_DIR: archive.dir, ...extra });
