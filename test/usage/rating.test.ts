@@ -115,6 +115,48 @@ describe("the rating step", () => {
     }));
 });
 
+describe("records of attempts rated before", () => {
+  /** A second record of an attempt already rated, as a restored attempt's capture writes one. */
+  const captureAgain = (client: Queryable, transcriptionId: string) => client.query(
+    `insert into app_private.usage_records (transcription_id, coach_profile_id, session_id, is_retry, provider, model, language,
+       outcome, billed_duration_seconds, finished_at)
+     select t.id, t.coach_profile_id, t.session_id, t.retry_of is not null, t.provider, t.model, t.language,
+       t.status::text::app_public.attempt_outcome, t.billed_duration_seconds, t.finished_at
+     from app_public.transcriptions t where t.id = $1`, [transcriptionId]);
+
+  test("are never priced again and leave the queue, before a batch's records or after them, in batches of any size", () =>
+    withRootDb(async (client) => {
+      const plan = await createPlan(client, { includedMinutes: 10, pricePerMinuteMinor: 7 });
+      const [coach, alone] = [await createBillingCoach(client, plan.id, "captured-again"), await createBillingCoach(client, plan.id, "not-captured-again")];
+      const rate = await createRates(client, [{ costPerMinuteMinor: "0.43" }]);
+      const first = await workload(client, coach, rate);
+      await rateUsage(client);
+      const rated = await books(client, [coach.profileId]);
+      // One before the next attempts' records, one after them; the same attempts of another coach with none.
+      await captureAgain(client, first[1]!);
+      await workload(client, coach, rate);
+      await captureAgain(client, first[2]!);
+      await workload(client, alone, rate);
+      await workload(client, alone, rate);
+      // Batches of two (as rateCapturedUsage runs them, till one is short; other files' committed
+      // records may be queued too): the full ones take off the record below their ids, the run's
+      // last one the record above.
+      for (let batch = 0; batch < 1000; batch++) {
+        const { rows: [{ rated: now }] } = await client.query("select rated from app_private.rate_usage_records(2)");
+        if (now < 2) break;
+      }
+      const after = await books(client, [coach.profileId]);
+      expect(after.pending).toBe(0);
+      expect(after.events.slice(0, rated.events.length)).toEqual(rated.events);
+      expect(after.events).toHaveLength(10);
+      const strip = (events: Array<Record<string, unknown>>) =>
+        events.map(({ id: _id, coach_profile_id: _c, session_id: _s, transcription_id: _t, plan_id: _p, ...figures }) => figures);
+      const other = await books(client, [alone.profileId]);
+      expect(strip(after.events)).toEqual(strip(other.events));
+      expect(after.ledgers.map(({ coach_profile_id: _c, ...ledger }) => ledger)).toEqual(other.ledgers.map(({ coach_profile_id: _c, ...ledger }) => ledger));
+    }));
+});
+
 describe("readers that show money include what is not rated yet", () => {
   test("the invoice preview, explainCharge, the events of a range and today's analytics are the same before and after rating", () =>
     withRootDb(async (client) => {
