@@ -8,6 +8,7 @@ import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, deleteCoach, type Coach } from "../support/fixtures.ts";
+import { whileNoneErases } from "../support/gdpr.ts";
 
 // `custodian archive restore` (issue 17, point 4): a soft-deleted client with
 // its cascade, archived and then removed by the governed hard delete, comes
@@ -151,7 +152,7 @@ test("a row that cannot go back is named with its reason and left out; the rows 
   expect(kept.rows).toEqual([{ title: "Re-created by hand" }]);
 });
 
-test("restore into an inspection schema makes plain copies of the tables, classified as their originals, with every row as archived", async () => {
+test("restore into an inspection schema makes plain copies of the tables, classified as their originals, with every row as archived", () => whileNoneErases(async () => {
   const coach = await softDeletedClientWithHistory("archive-inspect");
   coaches.push(coach);
   const archived = await rowsOfClient(coach.clientId);
@@ -194,4 +195,4 @@ test("restore into an inspection schema makes plain copies of the tables, classi
   } finally {
     await rootPool().query("select governance.drop_inspection_schema($1) from pg_namespace where nspname = $1", [schema]);
   }
-});
+}), 180_000); // waits while files that erase run

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { runCli, startCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
+import { login } from "../support/http.ts";
 import { queryOnce, withScratchDatabase } from "../support/scratch-database.ts";
 
 /** `custodian start` as `npm start` runs it on a fresh machine: the embedded PostgreSQL in DATA_DIR. */
@@ -23,18 +24,6 @@ function scratchDataDir(): string {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-while-running-"));
   fs.chmodSync(dataDir, 0o755);
   return dataDir;
-}
-
-async function signIn(base: string, email: string, password: string): Promise<unknown> {
-  const response = await fetch(`${base}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      query: "mutation ($email: String!, $password: String!) { authenticate(input: { email: $email, password: $password }) { jwtToken } }",
-      variables: { email, password },
-    }),
-  });
-  return ((await response.json()) as { data: { authenticate: { jwtToken: unknown } } }).data.authenticate.jwtToken;
 }
 
 test("while `custodian start` runs on the embedded database, the operator's commands use its database; those that need it to themselves are refused in words", async () => {
@@ -60,7 +49,7 @@ test("while `custodian start` runs on the embedded database, the operator's comm
     );
     expect(created).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Created admin night-operator@example\.com \(/) });
     // The running server sees the account at once.
-    expect(await signIn(base, "night-operator@example.com", "while-running-1")).toEqual(expect.any(String));
+    expect(await login("night-operator@example.com", "while-running-1", base)).toEqual(expect.any(String));
 
     expect(await runCli(["migrate"], env)).toMatchObject({ code: 0, stdout: "Database is up to date.\n" });
     expect(await runCli(["worker", "--once"], env)).toMatchObject({ code: 0, stderr: "" });
@@ -82,7 +71,7 @@ test("while `custodian start` runs on the embedded database, the operator's comm
 
     // Nothing of that disturbed the server: the account it made is still there.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect(await signIn(base, "night-operator@example.com", "while-running-1")).toEqual(expect.any(String));
+    expect(await login("night-operator@example.com", "while-running-1", base)).toEqual(expect.any(String));
     expect(await server.stop("SIGTERM")).toBe(0);
     expect(fs.existsSync(path.join(dataDir, "custodian.pid"))).toBe(false);
 

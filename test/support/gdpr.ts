@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import type pg from "pg";
+import pg from "pg";
 import { createCoach, deleteCoach, grantConsents, type Coach } from "./fixtures.ts";
 
 type Queryable = pg.ClientBase | pg.Pool;
@@ -139,4 +139,33 @@ export async function usageFigures(client: pg.ClientBase, coachProfileId: string
        'failures', (select to_jsonb(f) from app_public.failure_stats('2026-11-01', (now() + interval '1 day')::date, $1) f))::text as text`,
     [coachProfileId]);
   return figures.text;
+}
+
+const inspectionLock = "select pg_catalog.hashtext('custodian tests: inspection copies')";
+
+/**
+ * Keeps inspection copies (`custodian archive restore --into-schema`) off the
+ * shared database while this file erases, scans for residue or exports a
+ * person's data: a copy holds personal data whose subject nothing names, so
+ * the erasure refuses while one exists (as it should) and the scan searches
+ * it. A shared lock (files that erase run together) on a connection of its
+ * own; call it in beforeAll, release in afterAll.
+ */
+export async function holdOffInspectionCopies(): Promise<() => Promise<void>> {
+  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await holder.connect();
+  await holder.query(`select pg_catalog.pg_advisory_lock_shared((${inspectionLock}))`);
+  return () => holder.end();
+}
+
+/** Runs `work`, which makes an inspection copy on the shared database and drops it, while no file erases. */
+export async function whileNoneErases<T>(work: () => Promise<T>): Promise<T> {
+  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await holder.connect();
+  try {
+    await holder.query(`select pg_catalog.pg_advisory_lock((${inspectionLock}))`);
+    return await work();
+  } finally {
+    await holder.end();
+  }
 }
