@@ -13,6 +13,19 @@ export async function closeRootPool(): Promise<void> {
   pool = null;
 }
 
+/**
+ * A session advisory lock of the tests' own, by name, on a connection of its
+ * own (shared, or exclusive): test files that must not meet on the shared
+ * database take turns by it. Resolves once held; call the result to let go.
+ */
+export async function holdTestLock(name: string, mode: "shared" | "exclusive" = "exclusive"): Promise<() => Promise<void>> {
+  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await holder.connect();
+  const lock = mode === "shared" ? "pg_advisory_lock_shared" : "pg_advisory_lock";
+  await holder.query(`select pg_catalog.${lock}(pg_catalog.hashtext($1))`, [`custodian tests: ${name}`]);
+  return () => holder.end();
+}
+
 /** Runs `work` in a transaction that is always rolled back (graphile/starter's manner). */
 export async function withRootDb<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await rootPool().connect();

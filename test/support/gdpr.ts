@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
+import { holdTestLock } from "./db.ts";
 import { createCoach, deleteCoach, grantConsents, type Coach } from "./fixtures.ts";
 
 type Queryable = pg.ClientBase | pg.Pool;
@@ -141,31 +142,24 @@ export async function usageFigures(client: pg.ClientBase, coachProfileId: string
   return figures.text;
 }
 
-const inspectionLock = "select pg_catalog.hashtext('custodian tests: inspection copies')";
-
 /**
  * Keeps inspection copies (`custodian archive restore --into-schema`) off the
  * shared database while this file erases, scans for residue or exports a
  * person's data: a copy holds personal data whose subject nothing names, so
  * the erasure refuses while one exists (as it should) and the scan searches
- * it. A shared lock (files that erase run together) on a connection of its
- * own; call it in beforeAll, release in afterAll.
+ * it. Shared (files that erase run together); call it in beforeAll, release
+ * in afterAll.
  */
-export async function holdOffInspectionCopies(): Promise<() => Promise<void>> {
-  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await holder.connect();
-  await holder.query(`select pg_catalog.pg_advisory_lock_shared((${inspectionLock}))`);
-  return () => holder.end();
+export function holdOffInspectionCopies(): Promise<() => Promise<void>> {
+  return holdTestLock("inspection copies", "shared");
 }
 
 /** Runs `work`, which makes an inspection copy on the shared database and drops it, while no file erases. */
 export async function whileNoneErases<T>(work: () => Promise<T>): Promise<T> {
-  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await holder.connect();
+  const release = await holdTestLock("inspection copies");
   try {
-    await holder.query(`select pg_catalog.pg_advisory_lock((${inspectionLock}))`);
     return await work();
   } finally {
-    await holder.end();
+    await release();
   }
 }

@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { holdTestLock } from "./db.ts";
 import { grantConsents, type Coach } from "./fixtures.ts";
 
 type Queryable = pg.ClientBase | pg.Pool;
@@ -94,11 +95,8 @@ export async function removeHolds(pool: pg.Pool, holdIds: string[]): Promise<voi
  * the database allows one run at a time and refuses a second (as it should),
  * so the files that run retention there (run.test.ts, request-run.test.ts, the
  * retention console) take turns. A session-level advisory lock of the tests'
- * own on a connection of its own; call it in beforeAll, release in afterAll.
+ * own (holdTestLock); call it in beforeAll, release in afterAll.
  */
-export async function holdRetentionRuns(): Promise<() => Promise<void>> {
-  const holder = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await holder.connect();
-  await holder.query("select pg_catalog.pg_advisory_lock(pg_catalog.hashtext('custodian tests: retention runs'))");
-  return () => holder.end();
+export function holdRetentionRuns(): Promise<() => Promise<void>> {
+  return holdTestLock("retention runs");
 }
