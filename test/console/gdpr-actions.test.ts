@@ -5,16 +5,11 @@ import { launchBrowser, newTab, screenshot, signIn } from "../support/browser.ts
 import { sqlAs, tableRows } from "../support/console.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type Coach, type User } from "../support/fixtures.ts";
-import { deleteErasedCoach, holdOffInspectionCopies, plantClient, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
+import { deleteErasedCoach, holdOffInspectionCopiesWhileThisFileRuns, plantClient, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { apiUrl } from "../support/http.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // The GDPR pages' actions in a real Chromium, against the real server and
 // worker: a coach asks for an access export and downloads the zip (its bytes

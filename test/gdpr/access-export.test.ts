@@ -5,14 +5,9 @@ import { exportBytes } from "../../src/gdpr/export-chunks.ts";
 import { becomeRoot, becomeUser, closeRootPool, commitAs, errorOf, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createCoach, createUser, deleteCoach, type User } from "../support/fixtures.ts";
 import { readZip } from "../support/zip.ts";
-import { holdOffInspectionCopies } from "../support/gdpr.ts";
+import { holdOffInspectionCopiesWhileThisFileRuns } from "../support/gdpr.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // The access and portability export (issue 16, point 3), in SQL and in the
 // builder the worker runs: which rows are about a person (from the map of

@@ -1,14 +1,9 @@
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { runCli } from "../support/cli.ts";
 import { testEnvironment } from "../support/environment.ts";
-import { deletePlantedClients, holdOffInspectionCopies, plantClient, residuePlaces, type PlantedClient } from "../support/gdpr.ts";
+import { deletePlantedClients, holdOffInspectionCopiesWhileThisFileRuns, plantClient, residuePlaces, type PlantedClient } from "../support/gdpr.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // `custodian gdpr erase`, as an operator runs it: files, verifies and runs an
 // erasure (or runs a verified request), prints the residue count; the audit

@@ -1,16 +1,11 @@
 import { becomeUser, closeRootPool, rootPool, waitUntilBlocked, withRootDb } from "../support/db.ts";
 import { createUser, type User } from "../support/fixtures.ts";
 import { rateAndRollUp } from "../support/console.ts";
-import { deletePlantedClients, holdOffInspectionCopies, plantClient, residuePlaces, usageFigures, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
+import { deletePlantedClients, holdOffInspectionCopiesWhileThisFileRuns, plantClient, residuePlaces, usageFigures, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { graphql, login } from "../support/http.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // Erasures that commit: usage figures kept byte for byte, a killed erasure
 // changes nothing, and the doors: GraphQL over HTTP and the worker.

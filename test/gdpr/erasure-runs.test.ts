@@ -1,15 +1,10 @@
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { createCoach, createUser, type User } from "../support/fixtures.ts";
-import { deleteErasedCoach, deletePlantedClients, holdOffInspectionCopies, plantClient, residuePlaces, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
+import { deleteErasedCoach, deletePlantedClients, holdOffInspectionCopiesWhileThisFileRuns, plantClient, residuePlaces, verifiedErasureRequest, type PlantedClient } from "../support/gdpr.ts";
 import { graphql, login } from "../support/http.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // An erasure asked for through the API and run by the worker (at volume the
 // residue scan outlasts a request): requestDataSubjectErasure over GraphQL,

@@ -1,14 +1,9 @@
 import type pg from "pg";
 import { becomeRoot, becomeUser, closeRootPool, errorOf, withRootDb } from "../support/db.ts";
 import { createCoach, createUser } from "../support/fixtures.ts";
-import { holdOffInspectionCopies, plantClient, residuePlaces, verifiedErasureRequest } from "../support/gdpr.ts";
+import { holdOffInspectionCopiesWhileThisFileRuns, plantClient, residuePlaces, verifiedErasureRequest } from "../support/gdpr.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // Erasure by anonymization (GDPR Art. 17) through SQL, as each role: what it
 // blanks, what it keeps, what it records, what it refuses.

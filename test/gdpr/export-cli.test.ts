@@ -8,14 +8,9 @@ import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, deleteCoach, type Coach } from "../support/fixtures.ts";
 import { readZip } from "../support/zip.ts";
-import { holdOffInspectionCopies } from "../support/gdpr.ts";
+import { holdOffInspectionCopiesWhileThisFileRuns } from "../support/gdpr.ts";
 
-// No inspection copy of a person's data appears while this file exports (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // `custodian gdpr export --client ID --out FILE`, as the operator runs it: an
 // access request filed, verified by the operator, answered with the export

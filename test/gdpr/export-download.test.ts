@@ -8,14 +8,9 @@ import { createCoach, createUser, deleteCoach, type Coach, type User } from "../
 import { apiUrl, graphql, login } from "../support/http.ts";
 import { readZip } from "../support/zip.ts";
 import { runWorkerOnce } from "../support/worker-once.ts";
-import { holdOffInspectionCopies } from "../support/gdpr.ts";
+import { holdOffInspectionCopiesWhileThisFileRuns } from "../support/gdpr.ts";
 
-// No inspection copy of a person's data appears while this file exports (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // The export through its real doors: asked for over GraphQL by the client's
 // coach, built by the worker's gdpr_export task (`custodian worker --once`),

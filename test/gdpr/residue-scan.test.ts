@@ -1,14 +1,9 @@
 import type pg from "pg";
 import { becomeRoot, becomeUser, closeRootPool, withRootDb } from "../support/db.ts";
 import { createUser } from "../support/fixtures.ts";
-import { holdOffInspectionCopies, plantClient, residuePlaces, verifiedErasureRequest } from "../support/gdpr.ts";
+import { holdOffInspectionCopiesWhileThisFileRuns, plantClient, residuePlaces, verifiedErasureRequest } from "../support/gdpr.ts";
 
-// No inspection copy of a person's data appears while this file erases or searches (holdOffInspectionCopies).
-let releaseInspections: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseInspections = await holdOffInspectionCopies();
-}, 300_000);
-afterAll(() => releaseInspections?.());
+holdOffInspectionCopiesWhileThisFileRuns();
 
 // The residue scan (proof of erasure) on its own: it searches every text,
 // varchar, citext and jsonb column of every Custodian table, the audit trail

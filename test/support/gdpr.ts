@@ -144,14 +144,18 @@ export async function usageFigures(client: pg.ClientBase, coachProfileId: string
 
 /**
  * Keeps inspection copies (`custodian archive restore --into-schema`) off the
- * shared database while this file erases, scans for residue or exports a
- * person's data: a copy holds personal data whose subject nothing names, so
- * the erasure refuses while one exists (as it should) and the scan searches
- * it. Shared (files that erase run together); call it in beforeAll, release
- * in afterAll.
+ * shared database while the calling file runs (its own beforeAll and
+ * afterAll): a copy holds personal data whose subject nothing names, so an
+ * erasure refuses while one exists (as it should), the residue scan searches
+ * it and an export reads it. Shared: files that erase run together. Call it
+ * at the top of the file, before its own hooks.
  */
-export function holdOffInspectionCopies(): Promise<() => Promise<void>> {
-  return holdTestLock("inspection copies", "shared");
+export function holdOffInspectionCopiesWhileThisFileRuns(): void {
+  let release: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    release = await holdTestLock("inspection copies", "shared");
+  }, 300_000); // waits while an inspection test runs
+  afterAll(() => release?.());
 }
 
 /** Runs `work`, which makes an inspection copy on the shared database and drops it, while no file erases. */
