@@ -8,7 +8,7 @@ import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, deleteCoach, type Coach } from "../support/fixtures.ts";
-import { whileNoneErases } from "../support/gdpr.ts";
+import { deleteErasedCoach, whileNoneErases } from "../support/gdpr.ts";
 
 // `custodian archive restore` (issue 17, point 4): a soft-deleted client with
 // its cascade, archived and then removed by the governed hard delete, comes
@@ -194,5 +194,64 @@ test("restore into an inspection schema makes plain copies of the tables, classi
     expect(twice.code).toBe(1);
   } finally {
     await rootPool().query("select governance.drop_inspection_schema($1) from pg_namespace where nspname = $1", [schema]);
+  }
+}), 180_000); // waits while files that erase run
+
+// An inspection copy keeps its original's personal data. The erasure reaches a
+// copy whose rows say whose they are (a client's own row); one that reaches
+// its person only through another table (a transcription, through its
+// session) it cannot, so it refuses while that copy exists, naming the copy
+// and `custodian archive drop-inspection`, and erases nothing.
+test("an erasure reaches an inspection copy of a client's row, and refuses one it cannot tie to a person until archive drop-inspection drops it", () => whileNoneErases(async () => {
+  const coach = await softDeletedClientWithHistory("archive-inspect-erase"); // removed by deleteErasedCoach below
+  const archived = await rowsOfClient(coach.clientId);
+  const dir = archiveDir();
+  const id = await archiveClient(dir, coach.clientId, archived);
+  const [whole, clientsOnly] = [`inspect_${randomUUID().slice(0, 8)}`, `inspect_${randomUUID().slice(0, 8)}`];
+  const environment = testEnvironment({ ARCHIVE_DIR: dir });
+  const nameOf = async (table: string) =>
+    (await rootPool().query(`select full_name from ${table} where id = $1`, [coach.clientId])).rows[0].full_name as string;
+  try {
+    expect((await runCli(["archive", "restore", id, "--into-schema", whole], environment)).code).toBe(0);
+    const request = (await rootPool().query(
+      "insert into app_public.data_subject_requests (kind, client_id) values ('erasure', $1) returning id", [coach.clientId])).rows[0].id as string;
+    await rootPool().query("update app_public.data_subject_requests set state = 'verified', verification = 'Identity checked by a video call.' where id = $1", [request]);
+    const before = await nameOf("app_public.clients");
+
+    const refused = await runCli(["gdpr", "erase", "--request", request], testEnvironment());
+    expect(refused.stderr).toBe(
+      `custodian: Table ${whole}.transcriptions is an inspection copy of archived rows (custodian archive restore --into-schema) and holds ` +
+      `personal data (error_message, transcript_text) that nothing ties to a person, so this erasure cannot reach it: drop the copy with ` +
+      `custodian archive drop-inspection ${whole}, then erase again.\n`);
+    expect(refused.code).toBe(1);
+    // Nothing erased, the request still waiting.
+    expect([await nameOf("app_public.clients"), await nameOf(`${whole}.clients`)]).toEqual([before, before]);
+    expect((await rootPool().query("select state from app_public.data_subject_requests where id = $1", [request])).rows[0].state).toBe("verified");
+
+    // The command drops only what restore made, and says what it did.
+    const notMine = await runCli(["archive", "drop-inspection", "app_public"], testEnvironment());
+    expect([notMine.code, notMine.stderr]).toEqual([1,
+      "custodian: Schema app_public is not an inspection schema made by `custodian archive restore --into-schema`; nothing dropped.\n"]);
+    const missing = await runCli(["archive", "drop-inspection", "inspect_nosuch"], testEnvironment());
+    expect([missing.code, missing.stderr]).toEqual([1,
+      "custodian: There is no schema inspect_nosuch; `custodian archive restore --into-schema` names the ones it makes.\n"]);
+    const dropped = await runCli(["archive", "drop-inspection", whole], testEnvironment());
+    expect(dropped.stdout).toMatch(new RegExp(`^Dropped inspection schema ${whole}: its copies are gone, and \\d+ classified columns left the map of personal data\\.\\n$`));
+    expect(dropped.code).toBe(0);
+    expect((await rootPool().query("select count(*)::int as n from pg_namespace where nspname = $1", [whole])).rows[0].n).toBe(0);
+
+    // A copy of the client's own row only: the erasure reaches it with the original.
+    expect((await runCli(["archive", "restore", id, "--into-schema", clientsOnly, "--table", "app_public.clients"], environment)).code).toBe(0);
+    const erased = await runCli(["gdpr", "erase", "--request", request], testEnvironment());
+    expect(erased.stderr).toBe("");
+    expect(erased.code).toBe(0);
+    const after = await nameOf("app_public.clients");
+    expect(after).not.toBe(before);
+    expect(await nameOf(`${clientsOnly}.clients`)).toBe(after);
+  } finally {
+    for (const schema of [whole, clientsOnly]) {
+      await rootPool().query("select governance.drop_inspection_schema($1) from pg_namespace where nspname = $1", [schema]);
+    }
+    await deleteErasedCoach(rootPool(), coach);
   }
 }), 180_000); // waits while files that erase run

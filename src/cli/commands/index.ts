@@ -66,6 +66,9 @@ export const usage = `Usage: custodian <command>
   archive restore ID [--into-schema NAME] [--table SCHEMA.TABLE]
                             put an archive's rows back (or into new tables for inspection);
                             names each row that cannot go back
+  archive drop-inspection NAME
+                            drop an inspection schema that restore made, and its copies' place
+                            in the map of personal data (an erasure asks for this first)
   export usage-events|invoices|analytics NAME|audit-events --from D --to D --out FILE
          [--format jsonl|csv] [--coach ID] [--granularity G] [--limit N] [--as EMAIL]
                             stream a range to a file (as GET /api/v1/exports/...), with progress
