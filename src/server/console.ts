@@ -42,10 +42,12 @@ export async function ensureConsoleBuilt(): Promise<void> {
   }
 }
 
-/** /admin: the built single-page app; every path under it that is not an asset is the app's index.html. */
+/** /admin: the built single-page app; every path under it that is not an asset is the app's index.html. / leads there. */
 export function consoleRoutes(): express.Router {
   const router = express.Router({ strict: true }); // /admin and /admin/ differ: the first redirects to the second
   const index = path.join(consoleDist, "index.html");
+  // The server's address alone, as `npm start` prints it, opens the console.
+  router.get("/", (_req, res) => res.redirect(302, "/admin/"));
   router.get("/admin", (req, res) => res.redirect(301, `/admin/${req.originalUrl.slice("/admin".length)}`));
   router.use("/admin/assets", express.static(path.join(consoleDist, "assets"), { immutable: true, maxAge: "1y", fallthrough: false }));
   router.get("/admin/{*splat}", (_req: Request, res: Response) => {

@@ -34,6 +34,11 @@ describe("the HTTP server", () => {
     expect(await response.text()).not.toMatch(/at .*\.js:\d+/);
   });
 
+  test("the server's address alone leads to the console", async () => {
+    const response = await fetch(apiUrl("/"), { redirect: "manual" });
+    expect([response.status, response.headers.get("location")]).toEqual([302, "/admin/"]);
+  });
+
   test("an unknown path is a JSON 404", async () => {
     const response = await fetch(apiUrl("/nope"));
     expect(response.status).toBe(404);
