@@ -8,7 +8,7 @@ import { runCli } from "../support/cli.ts";
 import { closeRootPool, rootPool } from "../support/db.ts";
 import { testEnvironment } from "../support/environment.ts";
 import { createCoach, deleteCoach, type Coach } from "../support/fixtures.ts";
-import { deleteErasedCoach, whileNoneErases } from "../support/gdpr.ts";
+import { deleteErasedCoach, verifiedErasureRequest, whileNoneErases } from "../support/gdpr.ts";
 
 // `custodian archive restore` (issue 17, point 4): a soft-deleted client with
 // its cascade, archived and then removed by the governed hard delete, comes
@@ -213,9 +213,7 @@ test("an erasure reaches an inspection copy of a client's row, and refuses one i
     (await rootPool().query(`select full_name from ${table} where id = $1`, [coach.clientId])).rows[0].full_name as string;
   try {
     expect((await runCli(["archive", "restore", id, "--into-schema", whole], environment)).code).toBe(0);
-    const request = (await rootPool().query(
-      "insert into app_public.data_subject_requests (kind, client_id) values ('erasure', $1) returning id", [coach.clientId])).rows[0].id as string;
-    await rootPool().query("update app_public.data_subject_requests set state = 'verified', verification = 'Identity checked by a video call.' where id = $1", [request]);
+    const request = await verifiedErasureRequest(rootPool(), coach.clientId);
     const before = await nameOf("app_public.clients");
 
     const refused = await runCli(["gdpr", "erase", "--request", request], testEnvironment());
